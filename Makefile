@@ -1,0 +1,74 @@
+# Redress: `make run` starts everything, `make test` runs every test tier.
+# Two Python 3.10 environments: .venv-rasa for the Rasa server (Rasa 3.6 pins old libraries)
+# and .venv for our own code (gateway, actions, records, tests).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+VENV := .venv
+RASA_VENV := .venv-rasa
+SPACY_MODEL := build/spacy/en_redress
+MODEL := models/redress.tar.gz
+TRAINING_FILES := config.yml $(shell find domain data -name '*.yml' 2>/dev/null | sort)
+
+# Rasa would otherwise try to phone home; these machines may have no route out.
+export RASA_TELEMETRY_ENABLED := false
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: run test install spacy train migrate lint format check-config clean
+
+run: install $(MODEL) migrate ## Build what is missing, then start Rasa, the actions and the gateway
+	@echo
+	@echo "  Starting Redress. Chat at http://127.0.0.1:$${GATEWAY_PORT:-8080} once the gateway says so."
+	@echo "  Rasa takes about half a minute to load its model. Ctrl-C stops everything."
+	@echo
+	@$(VENV)/bin/honcho start -f Procfile
+
+test: install $(MODEL) lint ## Every tier: lint, Rasa data validation, unit, integration, conversation
+	$(RASA_VENV)/bin/rasa data validate --domain domain --data data --config config.yml --quiet
+	$(VENV)/bin/pytest
+
+install: $(VENV)/.installed $(RASA_VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	@py=$$(scripts/find-python310) || exit 1; [ -x $(VENV)/bin/python ] || $$py -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+$(RASA_VENV)/.installed: requirements-rasa.txt
+	@py=$$(scripts/find-python310) || exit 1; [ -x $(RASA_VENV)/bin/python ] || $$py -m venv $(RASA_VENV)
+	@echo "Installing Rasa 3.6 and spaCy (about 3 minutes, 2.7 GB, first time only)..."
+	$(RASA_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-rasa.txt
+	@touch $@
+
+spacy: $(SPACY_MODEL)/meta.json ## Build the spaCy pipeline the NLU loads
+
+$(SPACY_MODEL)/meta.json: nlp/build.py nlp/patterns.yml $(RASA_VENV)/.installed
+	$(RASA_VENV)/bin/python nlp/build.py $(SPACY_MODEL)
+
+train: $(MODEL) ## Train the model (only when training data, domain, config or spaCy changed)
+
+$(MODEL): $(TRAINING_FILES) $(SPACY_MODEL)/meta.json
+	$(RASA_VENV)/bin/rasa train --domain domain --data data --config config.yml \
+		--out models --fixed-model-name redress
+	@touch $@
+
+migrate: $(VENV)/.installed ## Apply database migrations and load the demo customers
+	$(VENV)/bin/python -m redress migrate
+	$(VENV)/bin/python -m redress seed
+
+check-config: $(VENV)/.installed ## Validate settings and the business folder
+	$(VENV)/bin/python -m redress check-config
+
+lint: $(VENV)/.installed ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean: ## Remove environments, builds, models and the local database
+	rm -rf $(VENV) $(RASA_VENV) build models var .pytest_cache .ruff_cache

@@ -1,0 +1,38 @@
+"""Runs the action server on loopback: ``python -m actions``.
+
+rasa_sdk's own runner listens on every interface; the action server must only be reachable
+by the Rasa server on the same machine.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from rasa_sdk.endpoint import create_app
+
+from actions.context import business, settings
+from redress.business import BusinessConfigError
+from redress.settings import SettingsError
+
+logger = logging.getLogger("redress.actions")
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        settings()
+        business()
+    except (SettingsError, BusinessConfigError) as error:
+        logger.error("%s", error)
+        return 2
+    port = int(os.environ.get("ACTION_SERVER_PORT", "5055"))
+    app = create_app("actions.actions", cors_origins=None)
+    logger.info("action server listening on http://127.0.0.1:%d/webhook", port)
+    app.run(host="127.0.0.1", port=port, workers=1, access_log=False, motd=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,27 @@
+"""Every custom action, in one module for the action server to load."""
+
+from actions.complaints import (
+    ActionAcknowledgeComplaint,
+    ActionLogComplaint,
+    ActionUpdateDetails,
+    ValidateComplaintForm,
+)
+from actions.conversation import (
+    ActionGiveUpdate,
+    ActionHandleAbuse,
+    ActionHandleMisunderstanding,
+    ActionRequestHuman,
+)
+from actions.session import ActionSessionStart
+
+__all__ = [
+    "ActionAcknowledgeComplaint",
+    "ActionGiveUpdate",
+    "ActionHandleAbuse",
+    "ActionHandleMisunderstanding",
+    "ActionLogComplaint",
+    "ActionRequestHuman",
+    "ActionSessionStart",
+    "ActionUpdateDetails",
+    "ValidateComplaintForm",
+]

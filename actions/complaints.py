@@ -1,0 +1,335 @@
+"""Complaint actions: acknowledge with one specific apology, collect details, log it."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.context import business, now, settings
+from redress import records
+from redress.apology import describe_problem
+from redress.complaints import Category, Severity
+from redress.db.models import Complaint
+from redress.db.session import unit_of_work
+from redress.handoff import describe_hours
+from redress.severity import assess_severity
+from redress.since import find_since
+
+UNVERIFIED = "unverified"
+NOT_SURE = "not sure"
+MAX_ACCOUNT_ATTEMPTS = 2
+MAX_POSTCODE_ATTEMPTS = 2
+SUMMARY_CHARS = 500
+_DONT_KNOW = re.compile(
+    r"\b(don'?t|do not|dont|can'?t|cannot) (know|have|remember|find|recall)|\bno idea\b|"
+    r"\bnot sure\b|\bdunno\b|\bnot a customer\b|^\s*(no|nope|nah)\s*[.!]*\s*$",
+    re.IGNORECASE,
+)
+_POSTCODE = re.compile(r"\b([A-Z]{1,2}\d[A-Z\d]?)\s*(\d[A-Z]{2})\b", re.IGNORECASE)
+
+
+def _latest_text(tracker: Tracker) -> str:
+    return str(tracker.latest_message.get("text") or "")
+
+
+def _category(tracker: Tracker) -> Category | None:
+    intent = (tracker.latest_message.get("intent") or {}).get("name")
+    return Category.from_intent(intent)
+
+
+class ActionAcknowledgeComplaint(Action):
+    """The first reply to a complaint: one apology naming the problem, and what happens next."""
+
+    def name(self) -> str:
+        return "action_acknowledge_complaint"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        category = _category(tracker) or Category.OTHER
+        text = _latest_text(tracker)
+        moment = now()
+        with unit_of_work(settings().database_url) as session:
+            conversation = records.ensure_conversation(session, tracker.sender_id, "rasa")
+            same = [
+                c
+                for c in records.open_complaints(session, conversation.id)
+                if c.category == category.value
+            ]
+            if same:
+                # One apology per problem: more about the same problem is added to it.
+                complaint = same[-1]
+                complaint.facts = {
+                    **complaint.facts,
+                    "more": [*complaint.facts.get("more", []), text[:SUMMARY_CHARS]],
+                }
+                dispatcher.utter_message(response="utter_complaint_added")
+                return [SlotSet("complaint_reference", complaint.reference)]
+            earlier = (
+                records.earlier_complaints(
+                    session, conversation.customer_id, category.value, moment
+                )
+                if conversation.customer_id
+                else 0
+            )
+            assessment = assess_severity(category, text, moment, earlier_complaints=earlier)
+            since = find_since(text, moment)
+            complaint = records.open_complaint(
+                session,
+                conversation,
+                category=category.value,
+                severity=assessment.severity.value,
+                severity_reasons=list(assessment.reasons),
+                summary=text[:SUMMARY_CHARS],
+                facts={"since": since.phrase} if since else {},
+            )
+            reference = complaint.reference
+        dispatcher.utter_message(
+            response="utter_complaint_apology", problem=describe_problem(category, text, moment)
+        )
+        if assessment.safety_risk:
+            dispatcher.utter_message(response="utter_safety_advice")
+        asks_since = business().category_text(category).ask_since
+        if not tracker.get_slot("customer_verified") or (asks_since and since is None):
+            dispatcher.utter_message(response="utter_details_next")
+        return [
+            SlotSet("complaint_category", category.value),
+            SlotSet("complaint_reference", reference),
+            SlotSet("since", since.phrase if since else None),
+            *_details_already_given(tracker),
+        ]
+
+
+def _details_already_given(tracker: Tracker) -> list[EventType]:
+    """Account and postcode the customer put in the complaint itself, so the form does not
+    ask for them again (it validates them when it starts)."""
+    if tracker.get_slot("customer_verified"):
+        return []
+    entities = {e.get("entity"): e.get("value") for e in tracker.latest_message.get("entities", [])}
+    events: list[EventType] = []
+    if reference := entities.get("account_number") or entities.get("email"):
+        events.append(SlotSet("account_ref", str(reference)))
+    if postcode := entities.get("postcode"):
+        events.append(SlotSet("postcode", str(postcode)))
+    return events
+
+
+class ValidateComplaintForm(FormValidationAction):
+    """Asks only for what the next step needs, and accepts corrections at any point."""
+
+    def name(self) -> str:
+        return "validate_complaint_form"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        needed = ["account_ref"]
+        if tracker.get_slot("account_ref") == UNVERIFIED:
+            needed.append("postcode")
+        category = Category(tracker.get_slot("complaint_category") or Category.OTHER.value)
+        if business().category_text(category).ask_since:
+            needed.append("since")
+        return needed
+
+    def validate_account_ref(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        """Looks the account up for real; two misses and the complaint goes on without it."""
+        value = str(slot_value or "").strip()
+        if value == UNVERIFIED:
+            return {"account_ref": UNVERIFIED}
+        attempts = int(tracker.get_slot("account_attempts") or 0) + 1
+        if _DONT_KNOW.search(value):
+            dispatcher.utter_message(response="utter_account_unverified")
+            return {"account_ref": UNVERIFIED, "account_attempts": attempts}
+        with unit_of_work(settings().database_url) as session:
+            customer = records.find_customer(session, value)
+            if customer is not None:
+                conversation = records.ensure_conversation(session, tracker.sender_id, "rasa")
+                records.attach_customer(session, conversation, customer)
+                found = {
+                    "account_ref": customer.account_number,
+                    "customer_name": customer.first_name,
+                    "customer_verified": True,
+                    "postcode": customer.postcode,
+                    "account_attempts": 0,
+                }
+        if customer is not None:
+            dispatcher.utter_message(
+                response="utter_account_found", customer_name=found["customer_name"]
+            )
+            return found
+        if attempts >= MAX_ACCOUNT_ATTEMPTS:
+            dispatcher.utter_message(response="utter_account_unverified")
+            return {"account_ref": UNVERIFIED, "account_attempts": attempts}
+        dispatcher.utter_message(response="utter_account_not_found")
+        return {"account_ref": None, "account_attempts": attempts}
+
+    def validate_postcode(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        match = _POSTCODE.search(str(slot_value or ""))
+        if match:
+            return {"postcode": f"{match[1]} {match[2]}".upper(), "postcode_attempts": 0}
+        attempts = int(tracker.get_slot("postcode_attempts") or 0) + 1
+        if attempts >= MAX_POSTCODE_ATTEMPTS or _DONT_KNOW.search(str(slot_value or "")):
+            return {"postcode": NOT_SURE, "postcode_attempts": attempts}
+        dispatcher.utter_message(response="utter_postcode_invalid")
+        return {"postcode": None, "postcode_attempts": attempts}
+
+    def validate_since(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        """Keeps the customer's own words; "not sure" is a fine answer."""
+        value = " ".join(str(slot_value or "").split())
+        if not value or _DONT_KNOW.search(value):
+            return {"since": NOT_SURE}
+        moment = now()
+        # Answers are often bare: "monday", "3 days", "last night".
+        found = next(
+            (
+                since
+                for candidate in (value, f"since {value}", f"for {value}")
+                if (since := find_since(candidate, moment))
+            ),
+            None,
+        )
+        return {"since": found.phrase if found else value[:80]}
+
+
+class ActionLogComplaint(Action):
+    """Files the details with the complaint and tells the customer what happens next."""
+
+    def name(self) -> str:
+        return "action_log_complaint"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        moment = now()
+        facts = {
+            key: tracker.get_slot(key)
+            for key in ("account_ref", "postcode", "since")
+            if tracker.get_slot(key) not in (None, "")
+        }
+        logged: list[tuple[str, Category, Severity]] = []
+        with unit_of_work(settings().database_url) as session:
+            conversation = records.ensure_conversation(session, tracker.sender_id, "rasa")
+            for complaint in records.open_complaints(session, conversation.id):
+                if complaint.facts.get("logged"):
+                    continue
+                _file_details(session, complaint, facts, conversation.customer_id, moment)
+                logged.append(
+                    (
+                        complaint.reference,
+                        Category(complaint.category),
+                        Severity(complaint.severity),
+                    )
+                )
+        config = business()
+        for reference, category, severity in logged:
+            hours = config.categories.reply_within_hours[severity.value]
+            dispatcher.utter_message(
+                response="utter_complaint_logged",
+                complaint_reference=reference,
+                next_step=config.category_text(category).next_step,
+                reply_within=describe_hours(hours),
+            )
+        return [SlotSet("requested_slot", None)]
+
+
+def _file_details(
+    session: Any, complaint: Complaint, facts: dict[str, Any], customer_id: int | None, moment: Any
+) -> None:
+    """Adds the collected facts and re-rates severity now that we know more."""
+    category = Category(complaint.category)
+    complaint.customer_id = complaint.customer_id or customer_id
+    text = " ".join([complaint.summary, *complaint.facts.get("more", [])])
+    since = facts.get("since")
+    if since and since != NOT_SURE and not find_since(text, moment):
+        found = find_since(since, moment)
+        text = f"{text} {found.phrase}" if found else text
+    earlier = (
+        records.earlier_complaints(
+            session, complaint.customer_id, category.value, moment, exclude=complaint.id
+        )
+        if complaint.customer_id
+        else 0
+    )
+    assessment = assess_severity(category, text, moment, earlier_complaints=earlier)
+    if assessment.severity.rank > Severity(complaint.severity).rank:
+        complaint.severity = assessment.severity.value
+        complaint.severity_reasons = list(assessment.reasons)
+    complaint.facts = {**complaint.facts, **facts, "logged": True}
+
+
+class ActionUpdateDetails(Action):
+    """Details given outside the form: a correction to a logged complaint, or details
+    before the customer has said what went wrong."""
+
+    def name(self) -> str:
+        return "action_update_details"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        text = _latest_text(tracker)
+        entities = {
+            e.get("entity"): e.get("value") for e in tracker.latest_message.get("entities", [])
+        }
+        reference = entities.get("account_number") or entities.get("email")
+        events: list[EventType] = []
+        with unit_of_work(settings().database_url) as session:
+            conversation = records.ensure_conversation(session, tracker.sender_id, "rasa")
+            complaints = records.open_complaints(session, conversation.id)
+            changes: dict[str, Any] = {}
+            customer = records.find_customer(session, str(reference)) if reference else None
+            if customer is not None:
+                records.attach_customer(session, conversation, customer)
+                changes["account_ref"] = customer.account_number
+                events += [
+                    SlotSet("account_ref", customer.account_number),
+                    SlotSet("customer_name", customer.first_name),
+                    SlotSet("customer_verified", True),
+                    SlotSet("postcode", customer.postcode),
+                ]
+            if match := _POSTCODE.search(text):
+                changes["postcode"] = f"{match[1]} {match[2]}".upper()
+                events.append(SlotSet("postcode", changes["postcode"]))
+            if since := find_since(text, now()):
+                changes["since"] = since.phrase
+            for complaint in complaints:
+                if changes:
+                    complaint.facts = {**complaint.facts, **changes}
+                    if customer is not None:
+                        complaint.customer_id = customer.id
+        if not complaints:
+            dispatcher.utter_message(response="utter_what_went_wrong")
+        elif reference and customer is None:
+            dispatcher.utter_message(response="utter_account_not_found")
+        elif changes:
+            dispatcher.utter_message(response="utter_details_updated")
+        else:
+            dispatcher.utter_message(response="utter_anything_else")
+        return events

@@ -1,0 +1,126 @@
+"""Actions around the complaint: a person asked for, abuse, misunderstandings, updates."""
+
+from __future__ import annotations
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.context import business, now, settings
+from redress import records
+from redress.complaints import Category
+from redress.db.session import unit_of_work
+from redress.handoff import describe_reply_time
+
+FALLBACK_INTENT = "nlu_fallback"
+
+
+def _request_person(tracker: Tracker, reason: str) -> bool:
+    """Records the request; returns True when one was already open."""
+    with unit_of_work(settings().database_url) as session:
+        conversation = records.ensure_conversation(session, tracker.sender_id, "rasa")
+        already = any(h.status == "requested" for h in conversation.handoffs)
+        records.request_handoff(session, conversation.id, reason)
+    return already
+
+
+class ActionRequestHuman(Action):
+    """The customer asked for a person: record it and say honestly what happens next."""
+
+    def name(self) -> str:
+        return "action_request_human"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        already = _request_person(tracker, "customer_asked")
+        when = describe_reply_time(business().hours, now())
+        response = "utter_handoff_already_requested" if already else "utter_handoff_requested"
+        dispatcher.utter_message(response=response, when_reply=when)
+        return []
+
+
+class ActionHandleAbuse(Action):
+    """Stays calm, never answers back, and brings a person in."""
+
+    def name(self) -> str:
+        return "action_handle_abuse"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        with unit_of_work(settings().database_url) as session:
+            records.ensure_conversation(session, tracker.sender_id, "rasa")
+            records.record_event(session, tracker.sender_id, "abuse", {})
+        _request_person(tracker, "abuse")
+        when = describe_reply_time(business().hours, now())
+        dispatcher.utter_message(response="utter_abuse", when_reply=when)
+        return []
+
+
+class ActionHandleMisunderstanding(Action):
+    """First miss: ask again with easy choices. Second miss in a row: bring a person in."""
+
+    def name(self) -> str:
+        return "action_handle_misunderstanding"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        misses = _misses_in_a_row(tracker)
+        with unit_of_work(settings().database_url) as session:
+            records.ensure_conversation(session, tracker.sender_id, "rasa")
+            records.record_event(
+                session,
+                tracker.sender_id,
+                "misunderstood",
+                {"text": str(tracker.latest_message.get("text") or "")[:500], "in_a_row": misses},
+            )
+        if misses < 2:
+            dispatcher.utter_message(response="utter_misunderstood_first")
+            return []
+        already = _request_person(tracker, "misunderstood_twice")
+        when = describe_reply_time(business().hours, now())
+        response = "utter_handoff_already_requested" if already else "utter_misunderstood_twice"
+        dispatcher.utter_message(response=response, when_reply=when)
+        return []
+
+
+def _misses_in_a_row(tracker: Tracker) -> int:
+    """How many of the customer's latest messages in a row were not understood."""
+    misses = 0
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        intent = (event.get("parse_data") or {}).get("intent") or {}
+        if intent.get("name") != FALLBACK_INTENT:
+            break
+        misses += 1
+    return misses
+
+
+class ActionGiveUpdate(Action):
+    """Where the customer's complaints stand, in plain words."""
+
+    def name(self) -> str:
+        return "action_give_update"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        config = business()
+        with unit_of_work(settings().database_url) as session:
+            complaints = records.open_complaints(session, tracker.sender_id)
+            labels = [
+                (c.reference, config.category_text(Category(c.category)).label) for c in complaints
+            ]
+        lines = [
+            f"Your complaint {reference} ({label.lower()}) is open, and our team has it."
+            for reference, label in labels
+        ]
+        if lines:
+            dispatcher.utter_message(response="utter_status_open", status_lines=" ".join(lines))
+        else:
+            dispatcher.utter_message(response="utter_status_none")
+        return []

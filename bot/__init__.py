@@ -1,0 +1,1 @@
+"""The gateway: customer channels, the web chat and records APIs, and the path to Rasa."""

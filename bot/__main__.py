@@ -1,0 +1,44 @@
+"""Runs the gateway: ``python -m bot``. Refuses to start on invalid settings or business
+configuration, with a message saying what to fix."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import uvicorn
+
+from bot.app import create_app
+from redress.business import BusinessConfigError, load_business
+from redress.settings import Settings, SettingsError
+
+logger = logging.getLogger("redress.gateway")
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        settings = Settings.from_env()
+        business = load_business(settings.business_dir)
+    except (SettingsError, BusinessConfigError) as problem:
+        logger.error("%s", problem)
+        return 2
+    if settings.admin_token is None:
+        logger.warning("REDRESS_ADMIN_TOKEN is not set: the records API will refuse every request")
+    app = create_app(settings, business)
+    url = f"http://{settings.gateway_host}:{settings.gateway_port}"
+    logger.info("Chat with %s's assistant at %s", business.brand.business_name, url)
+    uvicorn.run(
+        app,
+        host=settings.gateway_host,
+        port=settings.gateway_port,
+        log_level="info",
+        proxy_headers=False,
+        server_header=False,
+        ws="wsproto",
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""The gateway application: the composition root that wires settings, the database, Rasa
+and the channels together."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot import records_api, webchat
+from bot.errors import error
+from bot.live import LiveHub
+from bot.rasa_client import RasaClient
+from bot.relay import Relay
+from redress.business import Business
+from redress.settings import Settings
+
+logger = logging.getLogger("redress.gateway")
+STATIC = Path(__file__).with_name("static")
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+)
+
+
+class SecurityHeaders:
+    """Adds the headers every response should carry, and a CSP for the pages."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers += [
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+                ]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+async def index(request: Request) -> Response:
+    return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
+
+
+async def health(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    codes = {404: "not_found", 405: "method_not_allowed"}
+    return error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    logger.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error(500, "internal_error", "Something went wrong on our side. Please try again.")
+
+
+def create_app(settings: Settings, business: Business, rasa: RasaClient | None = None) -> Starlette:
+    rasa = rasa or RasaClient(settings.rasa_url, settings.rasa_timeout_seconds)
+    hub = LiveHub()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await rasa.close()
+
+    app = Starlette(
+        routes=[
+            Route("/", index),
+            Route("/health", health),
+            Route("/api/messages", webchat.post_message, methods=["POST"]),
+            Route("/api/conversations/{conversation_id}", records_api.get_conversation),
+            WebSocketRoute("/api/conversations/{conversation_id}/live", webchat.live),
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        ],
+        middleware=[Middleware(SecurityHeaders)],
+        exception_handlers={HTTPException: http_error, Exception: server_error},
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.business = business
+    app.state.hub = hub
+    app.state.relay = Relay(settings.database_url, rasa, hub, business.brand.assistant_unavailable)
+    return app

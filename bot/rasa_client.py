@@ -1,0 +1,60 @@
+"""The one path to the Rasa server: its REST channel on loopback."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+logger = logging.getLogger("redress.gateway.rasa")
+
+
+class AssistantUnavailable(RuntimeError):
+    """Rasa (or the action server behind it) could not answer."""
+
+
+@dataclass(frozen=True)
+class AssistantReply:
+    text: str
+    buttons: list[dict[str, str]] = field(default_factory=list)
+
+
+class RasaClient:
+    def __init__(self, base_url: str, timeout_seconds: float) -> None:
+        self._url = f"{base_url}/webhooks/rest/webhook"
+        self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout_seconds, connect=3.0))
+
+    async def send(
+        self, conversation_id: str, text: str, metadata: dict[str, Any]
+    ) -> list[AssistantReply]:
+        """Sends one customer message and returns the assistant's replies to it."""
+        body = {"sender": conversation_id, "message": text, "metadata": metadata}
+        try:
+            response = await self._client.post(self._url, json=body)
+            response.raise_for_status()
+            payload = response.json()
+        except (httpx.HTTPError, ValueError) as error:
+            logger.warning("Rasa did not answer for %s: %r", conversation_id, error)
+            raise AssistantUnavailable(str(error)) from error
+        replies = [_reply(item) for item in payload if isinstance(item, dict)]
+        replies = [reply for reply in replies if reply.text or reply.buttons]
+        if not replies:
+            # Every customer message gets an answer in this assistant; none means an action
+            # failed (typically the action server is down), so the customer must hear so.
+            logger.warning("Rasa gave no reply for %s (is the action server up?)", conversation_id)
+            raise AssistantUnavailable("no reply from the assistant")
+        return replies
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def _reply(item: dict[str, Any]) -> AssistantReply:
+    buttons = [
+        {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+        for b in item.get("buttons") or []
+        if isinstance(b, dict) and b.get("payload")
+    ]
+    return AssistantReply(text=str(item.get("text") or ""), buttons=buttons)

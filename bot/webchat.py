@@ -1,0 +1,166 @@
+"""The web chat API (DESIGN.md): POST /api/messages and the live WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from bot.errors import BadInput, error
+from bot.relay import Relay, UnknownConversation, message_json
+from redress import records
+from redress.db.models import Message
+from redress.db.session import unit_of_work
+
+logger = logging.getLogger("redress.gateway.webchat")
+
+MAX_BODY_BYTES = 64 * 1024
+RETRY_AFTER_SECONDS = 10
+CHANNEL = "web"
+
+
+async def post_message(request: Request) -> Response:
+    """Takes one customer message and answers with the assistant's replies."""
+    settings = request.app.state.settings
+    relay: Relay = request.app.state.relay
+    try:
+        conversation_id, text = parse_message(await _body(request), settings.max_message_chars)
+        outcome = await relay.handle(conversation_id, text, CHANNEL)
+    except BadInput as bad:
+        return bad.response()
+    except UnknownConversation:
+        return error(404, "unknown_conversation", "There is no conversation with that id.")
+    body = {"conversation_id": outcome.conversation_id, "replies": outcome.replies}
+    if not outcome.assistant_available:
+        return error(
+            503,
+            "assistant_unavailable",
+            "The assistant could not answer. The message was recorded; try again shortly.",
+            retry_after=RETRY_AFTER_SECONDS,
+            **body,
+        )
+    return JSONResponse(body)
+
+
+async def _body(request: Request) -> bytes:
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+        raise BadInput(
+            413, "body_too_large", f"The request body must be under {MAX_BODY_BYTES} bytes."
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise BadInput(
+                413, "body_too_large", f"The request body must be under {MAX_BODY_BYTES} bytes."
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_message(raw: bytes, max_chars: int) -> tuple[str | None, str]:
+    """Validates a POST /api/messages body; returns (conversation id or None, text)."""
+    try:
+        decoded = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadInput(400, "invalid_utf8", "The request body is not valid UTF-8.") from None
+    try:
+        body: Any = json.loads(decoded)
+    except json.JSONDecodeError as problem:
+        raise BadInput(
+            400, "invalid_json", f"The request body is not valid JSON: {problem.msg}."
+        ) from None
+    if not isinstance(body, dict):
+        raise BadInput(
+            400, "invalid_body", 'Send a JSON object: {"conversation_id": ..., "text": ...}.'
+        )
+    conversation_id = body.get("conversation_id")
+    if conversation_id is not None and not isinstance(conversation_id, str):
+        raise BadInput(
+            400, "invalid_conversation_id", "conversation_id must be a string, or null to start."
+        )
+    if isinstance(conversation_id, str) and not (0 < len(conversation_id) <= 64):
+        raise BadInput(404, "unknown_conversation", "There is no conversation with that id.")
+    text = body.get("text")
+    if not isinstance(text, str):
+        raise BadInput(400, "invalid_text", "text is required and must be a string.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadInput(
+            400, "invalid_text", "text holds characters that are not valid Unicode."
+        ) from None
+    if "\x00" in text:
+        raise BadInput(400, "invalid_text", "text must not contain NUL characters.")
+    text = text.strip()
+    if not text:
+        raise BadInput(400, "empty_text", "text is empty. Type a message first.")
+    if len(text) > max_chars:
+        raise BadInput(
+            400,
+            "text_too_long",
+            f"Messages can be up to {max_chars} characters; this one has {len(text)}. "
+            "Please shorten it or send it in parts.",
+        )
+    return conversation_id, text
+
+
+async def live(websocket: WebSocket) -> None:
+    """Streams a conversation's new messages; ``?after=<id>`` catches up on missed ones."""
+    conversation_id = websocket.path_params["conversation_id"]
+    after_raw = websocket.query_params.get("after", "0")
+    after = int(after_raw) if after_raw.isdigit() else 0
+    database_url = websocket.app.state.settings.database_url
+    hub = websocket.app.state.hub
+    queue = hub.subscribe(conversation_id)  # before catching up, so nothing falls in between
+    try:
+        missed = await run_in_threadpool(_messages_after, database_url, conversation_id, after)
+        if missed is None:
+            await websocket.close(code=4404, reason="unknown conversation")
+            return
+        await websocket.accept()
+        sent = after
+        for message in missed:
+            await websocket.send_json(message)
+            sent = max(sent, message["id"])
+        while True:
+            receive = asyncio.ensure_future(websocket.receive())
+            get = asyncio.ensure_future(queue.get())
+            done, _ = await asyncio.wait({receive, get}, return_when=asyncio.FIRST_COMPLETED)
+            if receive in done:
+                get.cancel()
+                if receive.result().get("type") == "websocket.disconnect":
+                    return
+                continue
+            receive.cancel()
+            message = get.result()
+            if message["id"] > sent:
+                await websocket.send_json(message)
+                sent = message["id"]
+    except WebSocketDisconnect:
+        return
+    finally:
+        hub.unsubscribe(conversation_id, queue)
+
+
+def _messages_after(
+    database_url: str, conversation_id: str, after: int
+) -> list[dict[str, Any]] | None:
+    with unit_of_work(database_url) as session:
+        if records.get_conversation(session, conversation_id) is None:
+            return None
+        rows = session.scalars(
+            select(Message)
+            .where(Message.conversation_id == conversation_id, Message.id > after)
+            .order_by(Message.id)
+        )
+        return [message_json(m) for m in rows]

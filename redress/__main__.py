@@ -1,0 +1,45 @@
+"""Command line: ``python -m redress migrate|seed|check-config``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from redress.business import BusinessConfigError, load_business
+from redress.db.session import unit_of_work
+from redress.migrate import upgrade
+from redress.seed import load_demo_customers
+from redress.settings import Settings, SettingsError
+
+logger = logging.getLogger("redress")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m redress", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("check-config", help="validate settings and the business folder")
+    sub.add_parser("migrate", help="apply database migrations")
+    sub.add_parser("seed", help="load the demo customers from the business folder")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        settings = Settings.from_env()
+        business = load_business(settings.business_dir)
+    except (SettingsError, BusinessConfigError) as error:
+        logger.error("%s", error)
+        return 2
+    if args.command == "migrate":
+        upgrade(settings.database_url)
+        logger.info("database is up to date")
+    elif args.command == "seed":
+        with unit_of_work(settings.database_url) as session:
+            changed = load_demo_customers(session, business.demo_customers)
+        logger.info("demo customers loaded (%d added or updated)", changed)
+    else:
+        logger.info("settings and business configuration are valid")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,241 @@
+"""The business configuration folder: brand, business hours, categories, demo customers.
+
+Non-programmers edit these YAML files, so every mistake is reported with the file, the field
+and what would be valid, and start-up stops until it is fixed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from redress.complaints import Category, Severity
+
+DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_HOURS_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+ACCOUNT_NUMBER_RE = re.compile(r"^BL-\d{6}$")
+_M = TypeVar("_M", bound=BaseModel)
+
+
+class BusinessConfigError(ValueError):
+    """The business configuration is invalid; the message lists every problem found."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Brand(_Strict):
+    business_name: str = Field(min_length=1, max_length=80)
+    assistant_name: str = Field(min_length=1, max_length=40)
+    team_name: str = Field(min_length=1, max_length=60)
+    assistant_unavailable: str = Field(min_length=1, max_length=400)
+
+
+class OpeningHours(_Strict):
+    timezone: str
+    open: dict[str, str]
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (use a name like Europe/London)"
+            ) from None
+        return value
+
+    @field_validator("open")
+    @classmethod
+    def _valid_days(cls, value: dict[str, str]) -> dict[str, str]:
+        for day, span in value.items():
+            if day not in DAYS:
+                raise ValueError(f"unknown day {day!r} (use one of {', '.join(DAYS)})")
+            match = _HOURS_RE.match(str(span))
+            if not match:
+                raise ValueError(f"{day}: {span!r} is not HH:MM-HH:MM, for example 08:00-20:00")
+            start = int(match[1]) * 60 + int(match[2])
+            end = int(match[3]) * 60 + int(match[4])
+            if end <= start:
+                raise ValueError(f"{day}: closing time {span!r} is not after opening time")
+        return value
+
+    def _span(self, day_index: int) -> tuple[time, time] | None:
+        span = self.open.get(DAYS[day_index])
+        if span is None:
+            return None
+        start, end = span.split("-")
+        end_time = time(23, 59, 59) if end == "24:00" else time.fromisoformat(end)
+        return time.fromisoformat(start), end_time
+
+    def is_open(self, moment: datetime) -> bool:
+        """Whether people are at work at ``moment`` (an aware datetime)."""
+        local = moment.astimezone(ZoneInfo(self.timezone))
+        span = self._span(local.weekday())
+        return span is not None and span[0] <= local.time() < span[1]
+
+    def next_opening(self, moment: datetime) -> datetime:
+        """The next time people are at work, in the business's time zone."""
+        local = moment.astimezone(ZoneInfo(self.timezone))
+        for offset in range(8):
+            day = local.date() + timedelta(days=offset)
+            span = self._span(day.weekday())
+            if span is None:
+                continue
+            opening = datetime.combine(day, span[0], tzinfo=local.tzinfo)
+            if opening > local:
+                return opening
+        raise BusinessConfigError("hours.yml: no opening hours on any day of the week")
+
+
+class CategoryText(_Strict):
+    label: str = Field(min_length=1, max_length=60)
+    ask_since: bool
+    next_step: str = Field(min_length=1, max_length=300)
+
+
+class CategoriesFile(_Strict):
+    categories: dict[str, CategoryText]
+    reply_within_hours: dict[str, int]
+
+    @model_validator(mode="after")
+    def _complete(self) -> CategoriesFile:
+        names = {c.value for c in Category}
+        unknown = set(self.categories) - names
+        missing = names - set(self.categories)
+        if unknown:
+            raise ValueError(f"unknown categories: {', '.join(sorted(unknown))}")
+        if missing:
+            raise ValueError(f"missing categories: {', '.join(sorted(missing))}")
+        severities = {s.value for s in Severity}
+        if set(self.reply_within_hours) != severities:
+            raise ValueError(f"reply_within_hours needs exactly: {', '.join(sorted(severities))}")
+        for severity, hours in self.reply_within_hours.items():
+            if not 1 <= hours <= 24 * 14:
+                raise ValueError(f"reply_within_hours.{severity} must be 1 to 336 hours")
+        return self
+
+
+class DemoCustomer(_Strict):
+    account_number: str
+    name: str = Field(min_length=1, max_length=120)
+    email: str = Field(min_length=3, max_length=254)
+    postcode: str = Field(min_length=5, max_length=8)
+    plan: str = Field(min_length=1, max_length=80)
+    monthly_fee: str
+
+    @field_validator("account_number")
+    @classmethod
+    def _account_format(cls, value: str) -> str:
+        if not ACCOUNT_NUMBER_RE.match(value):
+            raise ValueError(f"{value!r} is not an account number like BL-123456")
+        return value
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if "@" not in value:
+            raise ValueError(f"{value!r} is not an email address")
+        return value.lower()
+
+    @field_validator("monthly_fee")
+    @classmethod
+    def _fee(cls, value: str) -> str:
+        pounds_to_pence(value)  # raises with a clear message
+        return value
+
+    @property
+    def monthly_fee_pence(self) -> int:
+        return pounds_to_pence(self.monthly_fee)
+
+
+class DemoCustomersFile(_Strict):
+    customers: list[DemoCustomer]
+
+
+def pounds_to_pence(value: str) -> int:
+    """Converts '32.50' to 3250 exactly; money is never a float."""
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not an amount like 32.50") from None
+    if amount < 0 or amount != amount.quantize(Decimal("0.01")) or amount > 100_000:
+        raise ValueError(f"{value!r} is not an amount in pounds and pence between 0 and 100000")
+    return int(amount * 100)
+
+
+@dataclass(frozen=True)
+class Business:
+    """Everything the business configured, validated."""
+
+    brand: Brand
+    hours: OpeningHours
+    categories: CategoriesFile
+    demo_customers: tuple[DemoCustomer, ...]
+
+    def category_text(self, category: Category) -> CategoryText:
+        return self.categories.categories[category.value]
+
+    def reply_within(self, severity: Severity) -> timedelta:
+        return timedelta(hours=self.categories.reply_within_hours[severity.value])
+
+
+def load_business(folder: Path) -> Business:
+    """Reads and validates the configuration folder, reporting every problem at once."""
+    problems: list[str] = []
+    brand = _load(folder / "brand.yml", Brand, problems)
+    hours = _load(folder / "hours.yml", OpeningHours, problems)
+    categories = _load(folder / "categories.yml", CategoriesFile, problems)
+    customers = _load(folder / "demo_customers.yml", DemoCustomersFile, problems, optional=True)
+    if customers is not None:
+        seen: set[str] = set()
+        for customer in customers.customers:
+            if customer.account_number in seen:
+                problems.append(f"demo_customers.yml: {customer.account_number} appears twice")
+            seen.add(customer.account_number)
+    if problems:
+        raise BusinessConfigError(
+            "The business configuration in "
+            + str(folder)
+            + " has problems:\n  - "
+            + "\n  - ".join(problems)
+        )
+    assert brand and hours and categories  # for the type checker: problems would be non-empty
+    return Business(
+        brand=brand,
+        hours=hours,
+        categories=categories,
+        demo_customers=tuple(customers.customers) if customers else (),
+    )
+
+
+def _load(path: Path, model: type[_M], problems: list[str], *, optional: bool = False) -> _M | None:
+    if not path.exists():
+        if not optional:
+            problems.append(f"{path.name}: file is missing")
+        return None
+    try:
+        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        problems.append(f"{path.name}: not valid YAML ({error})")
+        return None
+    if not isinstance(raw, dict):
+        problems.append(f"{path.name}: expected a mapping of settings at the top level")
+        return None
+    try:
+        return model.model_validate(raw)
+    except ValidationError as error:
+        for item in error.errors():
+            where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+            problems.append(f"{path.name}: {where}: {item['msg']}")
+        return None

@@ -1,0 +1,1 @@
+"""The records: SQLAlchemy models, sessions and the unit of work."""

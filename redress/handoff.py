@@ -1,0 +1,38 @@
+"""What the customer is told about when a person will pick their conversation up."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from redress.business import OpeningHours
+
+
+def describe_reply_time(hours: OpeningHours, now: datetime) -> str:
+    """An honest sentence about when someone will reply, given the opening hours."""
+    if hours.is_open(now):
+        return "We're open now, so someone should reply here soon."
+    opening = hours.next_opening(now)
+    when = _when(opening, now)
+    return f"We're closed right now, so someone will reply here after we open at {when}."
+
+
+def _when(moment: datetime, now: datetime) -> str:
+    local_now = now.astimezone(moment.tzinfo)
+    hour = moment.hour % 12 or 12
+    clock = f"{hour}" if moment.minute == 0 else f"{hour}:{moment:%M}"
+    suffix = "am" if moment.hour < 12 else "pm"
+    if moment.date() == local_now.date():
+        day = "today"
+    elif moment.date() == local_now.date() + timedelta(days=1):
+        day = "tomorrow"
+    else:
+        day = f"on {moment:%A}"
+    return f"{clock}{suffix} {day}"
+
+
+def describe_hours(hours: int) -> str:
+    """'2 hours', '1 day', '2 days' for reply promises."""
+    if hours % 24 == 0:
+        days = hours // 24
+        return "1 day" if days == 1 else f"{days} days"
+    return "1 hour" if hours == 1 else f"{hours} hours"

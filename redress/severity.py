@@ -1,0 +1,140 @@
+"""Severity of a complaint, from what the customer said: deterministic rules with reasons.
+
+Each rule adds points and a reason a person can read. Points map to a severity; safety risks
+are always critical and vulnerable customers are never below high. The reasons are recorded
+with the complaint so agents and reports can see why.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from redress.complaints import Category, Severity
+from redress.since import find_since
+
+
+def _words(*patterns: str) -> re.Pattern[str]:
+    return re.compile(r"(?<![\w])(?:" + "|".join(patterns) + r")(?![\w])", re.IGNORECASE)
+
+
+SAFETY = _words(
+    r"spark(s|ing|ed)?", r"smok(e|ing|y)", r"burning( smell)?", r"smells? (of )?burn(ing|t)",
+    r"(on|caught) fire", r"fire hazard", r"melt(ed|ing)", r"electric(al)? shock",
+    r"shocked me", r"(exposed|live|bare) wires?", r"scorch(ed|ing)?",
+)  # fmt: skip
+VULNERABLE = _words(
+    r"elderly", r"pensioner", r"aged? (8\d|9\d|1[01]\d)",
+    r"(she's|he's|i'm|im|(mum|mom|dad|nan|gran|grandma|grandad|mother|father) is) "
+    r"(8\d|9\d|1[01]\d)(?! ?(mb|mbps|meg|quid|pounds|p\b|%))",
+    r"(8\d|9\d|1[01]\d)[- ]?(years?|yrs?)([- ]old)?", r"disab(led|ility)", r"wheelchair", r"carer",
+    r"medical", r"oxygen", r"dialysis", r"(care|personal) alarm", r"lifeline", r"telecare",
+    r"pacemaker", r"hospital", r"terminal(ly)? ill", r"cancer", r"chemo", r"new ?born",
+    r"baby", r"pregnant", r"lives? alone", r"vulnerable", r"blind", r"deaf", r"dementia",
+    r"relies on (the |her |his |my )?(landline|phone)",
+)  # fmt: skip
+REPEAT_CONTACT = _words(
+    r"(\d+|two|three|four|five|six|several|many|multiple|countless|numerous|so many) "
+    r"(times|calls|emails|attempts|chats)",
+    r"(second|third|fourth|fifth|sixth|\d+(st|nd|rd|th)) time",
+    r"already (called|rang|phoned|emailed|complained|reported|contacted|been on)",
+    r"(keep|kept) (calling|ringing|phoning|chasing|emailing|being told)",
+    r"(called|rang|phoned|contacted|chased) (you |them )?(before|already|again|repeatedly)",
+    r"again and again", r"over and over", r"every (day|week)",
+)  # fmt: skip
+ANGER_WORDS = _words(
+    r"f+u+c+k\w*", r"f\*+k\w*", r"f\*+\w*", r"sh[i\*]t\w*", r"bloody", r"damn\w*", r"wtf",
+    r"ffs", r"crap\w*", r"piss(ed)?", r"bollocks", r"bastards?", r"furious", r"livid",
+    r"fuming", r"disgust(ed|ing)", r"disgrace(ful)?", r"pathetic", r"unacceptable",
+    r"ridiculous", r"sick (of|and tired)", r"fed up", r"appalling", r"outrageous",
+    r"a joke", r"useless",
+)  # fmt: skip
+ANGRY_EMOJI = re.compile("[\U0001f621\U0001f620\U0001f92c\U0001f624\U0001f47f\U0001f4a2\U0001f595]")
+LIVELIHOOD = _words(
+    r"work(ing)? from home", r"wfh", r"my (own )?(business|shop|company|clients|customers)",
+    r"lost (work|business|orders|money|earnings|income|a day's pay|clients)", r"can'?t work",
+    r"exams?", r"job interview", r"on call",
+)  # fmt: skip
+COMPROMISE = _words(
+    r"hack(ed|er|ers)?", r"someone else", r"fraud\w*", r"stolen", r"unauthori[sz]ed",
+    r"(didn'?t|did not|never) (make|authorise|authorize|change|request)", r"not me",
+    r"(wasn'?t|was not|it wasn'?t) me", r"scam(med)?",
+    r"password (was|been|has been|got) changed", r"changed my password",
+)  # fmt: skip
+_MONEY = r"\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d{1,6}(?:\.\d{1,2})?"
+AMOUNT = re.compile(rf"(?:£|\$|€)\s?({_MONEY})|({_MONEY})\s?(?:quid|pounds)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class SeverityAssessment:
+    severity: Severity
+    reasons: tuple[str, ...] = field(default_factory=tuple)
+    safety_risk: bool = False
+
+
+def assess_severity(
+    category: Category, text: str, now: datetime, *, earlier_complaints: int = 0
+) -> SeverityAssessment:
+    """Rates how badly the customer has been let down, with the reasons for the rating."""
+    points = 0
+    reasons: list[str] = []
+
+    def add(score: int, reason: str) -> None:
+        nonlocal points
+        points += score
+        reasons.append(reason)
+
+    safety = bool(SAFETY.search(text))
+    if safety:
+        reasons.append("safety risk mentioned")
+    vulnerable = bool(VULNERABLE.search(text))
+    if vulnerable:
+        add(2, "customer or someone in their home may be vulnerable")
+    if category is Category.OUTAGE:
+        add(1, "no service at all")
+    if category is Category.ACCOUNT_ACCESS and COMPROMISE.search(text):
+        add(2, "account may have been used by someone else")
+    since = find_since(text, now)
+    if since and since.days >= 7:
+        add(2, f"going on {since.phrase}")
+    elif since and since.days >= 2:
+        add(1, f"going on {since.phrase}")
+    money = _largest_amount(text)
+    if money is not None and money >= 100:
+        add(2, f"£{money:,.2f} involved")
+    elif money is not None and money > 0:
+        add(1, f"£{money:,.2f} involved")
+    if REPEAT_CONTACT.search(text):
+        add(1, "has contacted us about this before")
+    if earlier_complaints:
+        add(1, f"{earlier_complaints} earlier complaint(s) on record in the last 30 days")
+    if _sounds_angry(text):
+        add(1, "customer is angry")
+    if LIVELIHOOD.search(text):
+        add(1, "affects their work or livelihood")
+
+    severity = Severity.from_rank(
+        0 if points == 0 else 1 if points <= 2 else 2 if points <= 4 else 3
+    )
+    if vulnerable and severity.rank < Severity.HIGH.rank:
+        severity = Severity.HIGH
+    if safety:
+        severity = Severity.CRITICAL
+    return SeverityAssessment(severity=severity, reasons=tuple(reasons), safety_risk=safety)
+
+
+def _largest_amount(text: str) -> Decimal | None:
+    amounts = [Decimal((a or b).replace(",", "")) for a, b in AMOUNT.findall(text)]
+    return max(amounts) if amounts else None
+
+
+def _sounds_angry(text: str) -> bool:
+    shouted = [w for w in re.findall(r"[A-Za-z]{3,}", text) if w.isupper()]
+    return bool(
+        ANGER_WORDS.search(text)
+        or ANGRY_EMOJI.search(text)
+        or len(shouted) >= 3
+        or re.search(r"[!?]{3,}|!!", text)
+    )

@@ -1,0 +1,105 @@
+"""Settings.from_env: sensible defaults, and unsafe or malformed values refused by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from redress.settings import DEFAULT_DATABASE_URL, REPO_ROOT, Settings, SettingsError
+
+GOOD_TOKEN = "k3Vq9-Xr2bLw7_ZpT4yHs8"
+
+
+def test_defaults():
+    settings = Settings.from_env({})
+    assert settings.database_url == DEFAULT_DATABASE_URL
+    assert settings.admin_token is None
+    assert settings.rasa_url == "http://127.0.0.1:5005"
+    assert settings.rasa_timeout_seconds == 30.0
+    assert settings.business_dir == REPO_ROOT / "business"
+    assert settings.gateway_host == "127.0.0.1"
+    assert settings.gateway_port == 8080
+    assert settings.max_message_chars == 4000
+
+
+def test_values_are_read_from_the_mapping():
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": "  postgresql+psycopg://redress@db/redress  ",
+            "REDRESS_ADMIN_TOKEN": f"  {GOOD_TOKEN}  ",
+            "RASA_URL": "http://rasa:5005/",
+            "RASA_TIMEOUT_SECONDS": "12.5",
+            "REDRESS_BUSINESS_DIR": "/srv/business",
+            "GATEWAY_HOST": "0.0.0.0",
+            "GATEWAY_PORT": "9000",
+            "REDRESS_MAX_MESSAGE_CHARS": "500",
+        }
+    )
+    assert settings.database_url == "postgresql+psycopg://redress@db/redress"
+    assert settings.admin_token == GOOD_TOKEN
+    assert settings.rasa_url == "http://rasa:5005"
+    assert settings.rasa_timeout_seconds == 12.5
+    assert settings.business_dir == Path("/srv/business")
+    assert settings.gateway_host == "0.0.0.0"
+    assert settings.gateway_port == 9000
+    assert settings.max_message_chars == 500
+
+
+def test_blank_database_url_uses_the_default():
+    assert Settings.from_env({"DATABASE_URL": "   "}).database_url == DEFAULT_DATABASE_URL
+
+
+@pytest.mark.parametrize("value", ["", "   "])
+def test_empty_admin_token_means_none(value):
+    assert Settings.from_env({"REDRESS_ADMIN_TOKEN": value}).admin_token is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["changeme", "CHANGEME", "change-me", "<token>", "<your admin token here>", "secret", "todo"],
+)
+def test_placeholder_admin_token_is_refused(value):
+    with pytest.raises(SettingsError, match="REDRESS_ADMIN_TOKEN") as caught:
+        Settings.from_env({"REDRESS_ADMIN_TOKEN": value})
+    assert "placeholder" in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["abc123", "x" * 15])
+def test_short_admin_token_is_refused(value):
+    with pytest.raises(SettingsError, match="REDRESS_ADMIN_TOKEN") as caught:
+        Settings.from_env({"REDRESS_ADMIN_TOKEN": value})
+    assert "too short" in str(caught.value)
+    assert "16" in str(caught.value)
+
+
+def test_sixteen_characters_is_long_enough():
+    assert Settings.from_env({"REDRESS_ADMIN_TOKEN": "x" * 16}).admin_token == "x" * 16
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("GATEWAY_PORT", "eighty"),
+        ("GATEWAY_PORT", "80 80"),
+        ("GATEWAY_PORT", "0"),
+        ("GATEWAY_PORT", "65536"),
+        ("GATEWAY_PORT", "-1"),
+        ("GATEWAY_PORT", "nan"),
+        ("RASA_TIMEOUT_SECONDS", "thirty"),
+        ("RASA_TIMEOUT_SECONDS", "0"),
+        ("RASA_TIMEOUT_SECONDS", "301"),
+        ("RASA_TIMEOUT_SECONDS", "inf"),
+        ("REDRESS_MAX_MESSAGE_CHARS", "99"),
+        ("REDRESS_MAX_MESSAGE_CHARS", "4001"),
+    ],
+)
+def test_bad_number_is_refused_by_name(name, value):
+    with pytest.raises(SettingsError, match=name) as caught:
+        Settings.from_env({name: value})
+    assert repr(value) in str(caught.value) or value in str(caught.value)
+
+
+def test_fractional_port_is_refused():
+    with pytest.raises(SettingsError, match="GATEWAY_PORT"):
+        Settings.from_env({"GATEWAY_PORT": "8080.5"})
