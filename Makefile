@@ -17,7 +17,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test install spacy train migrate lint format check-config clean
+.PHONY: run test install spacy train migrate lint format check-config clean sweep-fallback
 
 run: install $(MODEL) migrate ## Build what is missing, then start Rasa, the actions and the gateway
 	@echo
@@ -54,6 +54,9 @@ $(MODEL): $(TRAINING_FILES) $(SPACY_MODEL)/meta.json
 	$(RASA_VENV)/bin/rasa train --domain domain --data data --config config.yml \
 		--out models --fixed-model-name redress
 	@touch $@
+
+sweep-fallback: $(MODEL) ## Measure the NLU fallback threshold on the held-out messages
+	$(RASA_VENV)/bin/python scripts/sweep_fallback.py $(MODEL)
 
 migrate: $(VENV)/.installed ## Apply database migrations and load the demo customers
 	$(VENV)/bin/python -m redress migrate

@@ -1,0 +1,107 @@
+"""Chooses the NLU fallback threshold by measurement, not by default.
+
+Parses every message of the held-out file (tests/nlu/heldout.yml, never trained on) with the
+trained model and, for each candidate threshold, reports:
+  - in-scope accuracy: messages of a real intent classified correctly and confidently enough;
+  - in-scope fallback rate: such messages the assistant would ask to have rephrased;
+  - out-of-scope recall: off-topic messages answered as off-topic or not accepted.
+The recommended threshold maximises the mean of in-scope accuracy and out-of-scope recall.
+
+Run in the Rasa environment:  .venv-rasa/bin/python scripts/sweep_fallback.py [MODEL]
+Writes reports/nlu/fallback_sweep.json and .md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+HELDOUT = ROOT / "tests" / "nlu" / "heldout.yml"
+OUT = ROOT / "reports" / "nlu"
+THRESHOLDS = [round(0.05 * i, 2) for i in range(0, 19)]
+OUT_OF_SCOPE = "out_of_scope"
+FALLBACK = "nlu_fallback"
+
+
+def heldout_examples() -> list[tuple[str, str]]:
+    data = yaml.safe_load(HELDOUT.read_text(encoding="utf-8"))
+    return [
+        (block["intent"], line.strip()[2:].strip())
+        for block in data["nlu"]
+        for line in block["examples"].splitlines()
+        if line.strip().startswith("- ")
+    ]
+
+
+async def predictions(model: Path, examples: list[tuple[str, str]]) -> list[tuple[str, str, float]]:
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(model))
+    results = []
+    for expected, text in examples:
+        parsed = await agent.parse_message(text)
+        ranking = [r for r in parsed.get("intent_ranking", []) if r["name"] != FALLBACK]
+        top = ranking[0] if ranking else {"name": FALLBACK, "confidence": 0.0}
+        results.append((expected, top["name"], float(top["confidence"])))
+    return results
+
+
+def sweep(results: list[tuple[str, str, float]]) -> list[dict[str, float]]:
+    in_scope = [r for r in results if r[0] != OUT_OF_SCOPE]
+    off_topic = [r for r in results if r[0] == OUT_OF_SCOPE]
+    rows = []
+    for threshold in THRESHOLDS:
+        correct = sum(1 for e, p, c in in_scope if p == e and c >= threshold)
+        rejected = sum(1 for _, _, c in in_scope if c < threshold)
+        handled = sum(1 for _, p, c in off_topic if p == OUT_OF_SCOPE or c < threshold)
+        rows.append(
+            {
+                "threshold": threshold,
+                "in_scope_accuracy": correct / len(in_scope),
+                "in_scope_fallback_rate": rejected / len(in_scope),
+                "out_of_scope_recall": handled / len(off_topic) if off_topic else 1.0,
+            }
+        )
+    for row in rows:
+        row["balanced"] = (row["in_scope_accuracy"] + row["out_of_scope_recall"]) / 2
+    return rows
+
+
+def main(argv: list[str]) -> int:
+    logging.basicConfig(level=logging.WARNING)
+    model = Path(argv[1]) if len(argv) > 1 else ROOT / "models" / "redress.tar.gz"
+    examples = heldout_examples()
+    print(f"parsing {len(examples)} held-out messages with {model.name}...", flush=True)
+    rows = sweep(asyncio.run(predictions(model, examples)))
+    best = max(rows, key=lambda r: (round(r["balanced"], 4), -r["threshold"]))
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "fallback_sweep.json").write_text(
+        json.dumps({"examples": len(examples), "rows": rows, "recommended": best}, indent=2)
+    )
+    lines = [
+        "| threshold | in-scope accuracy | in-scope fallback | out-of-scope recall | mean |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {r['threshold']:.2f}{' ←' if r is best else ''} | {r['in_scope_accuracy']:.1%} | "
+            f"{r['in_scope_fallback_rate']:.1%} | {r['out_of_scope_recall']:.1%} | {r['balanced']:.1%} |"
+            for r in rows
+        ),
+    ]
+    table = "\n".join(lines)
+    (OUT / "fallback_sweep.md").write_text(
+        f"# Fallback threshold sweep\n\n{len(examples)} held-out messages "
+        f"(tests/nlu/heldout.yml).\n\n{table}\n"
+    )
+    print(table)
+    print(f"recommended threshold: {best['threshold']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
