@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 MIN_READING_EASE = 60.0
 MAX_SENTENCE_WORDS = 25
+MIN_WORDS_FOR_SCORE = 3
 
 # Phrases that shift blame or hide behind rules. Matched case-insensitively on word bounds.
 BLAME_PHRASES = (
@@ -88,7 +89,8 @@ def check_text(text: str) -> list[TextProblem]:
         if count > MAX_SENTENCE_WORDS:
             problems.append(TextProblem(text, f"sentence of {count} words: {sentence!r}"))
     score = reading_ease(text)
-    if score < MIN_READING_EASE:
+    # The formula means nothing for a fragment such as "Typing…" or a button title.
+    if len(words(text)) >= MIN_WORDS_FOR_SCORE and score < MIN_READING_EASE:
         problems.append(
             TextProblem(text, f"reading ease {score:.0f} is below {MIN_READING_EASE:.0f}")
         )

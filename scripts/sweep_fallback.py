@@ -89,7 +89,8 @@ def main(argv: list[str]) -> int:
         "|---|---|---|---|---|",
         *(
             f"| {r['threshold']:.2f}{' ←' if r is best else ''} | {r['in_scope_accuracy']:.1%} | "
-            f"{r['in_scope_fallback_rate']:.1%} | {r['out_of_scope_recall']:.1%} | {r['balanced']:.1%} |"
+            f"{r['in_scope_fallback_rate']:.1%} | {r['out_of_scope_recall']:.1%} | "
+            f"{r['balanced']:.1%} |"
             for r in rows
         ),
     ]

@@ -68,13 +68,22 @@ class Stack:
     def start(self, name: str) -> None:
         commands = {
             # The Rasa HTTP API is on here only so tests can read trackers; loopback only.
-            "rasa": [str(REPO_ROOT / "scripts" / "run-rasa"), "--enable-api", "--auth-token", RASA_API_TOKEN],
+            "rasa": [
+                str(REPO_ROOT / "scripts" / "run-rasa"),
+                "--enable-api",
+                "--auth-token",
+                RASA_API_TOKEN,
+            ],
             "actions": [str(REPO_ROOT / ".venv" / "bin" / "python"), "-m", "actions"],
             "gateway": [str(REPO_ROOT / ".venv" / "bin" / "python"), "-m", "bot"],
         }
         log = (self.workdir / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(
-            commands[name], cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            commands[name],
+            cwd=REPO_ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 

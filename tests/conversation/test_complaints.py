@@ -67,7 +67,9 @@ FIRST_TURNS = [
 ]
 
 
-@pytest.mark.parametrize(("category", "message", "named"), FIRST_TURNS, ids=[c for c, _, _ in FIRST_TURNS])
+@pytest.mark.parametrize(
+    ("category", "message", "named"), FIRST_TURNS, ids=[c for c, _, _ in FIRST_TURNS]
+)
 def test_first_reply_apologises_once_naming_the_problem(
     stack: Stack, category: str, message: str, named: str
 ) -> None:
@@ -125,7 +127,11 @@ def test_details_already_given_are_never_asked_for(stack: Stack) -> None:
 def test_one_apology_for_one_problem_however_often_it_is_repeated(stack: Stack) -> None:
     conversation_id, replies = stack.say(None, "my internet is down again, third time this week")
     said = [texts(replies)]
-    for message in ("and it's STILL not working!! the router light is red", "BL-100006", "since tuesday"):
+    for message in (
+        "and it's STILL not working!! the router light is red",
+        "BL-100006",
+        "since tuesday",
+    ):
         _, replies = stack.say(conversation_id, message)
         said.append(texts(replies))
     assert " ".join(said).lower().count("sorry") == 1, said
@@ -201,7 +207,9 @@ def test_off_topic_questions_are_steered_back_kindly(stack: Stack) -> None:
 
 
 def test_a_restarted_assistant_remembers_the_conversation(stack: Stack) -> None:
-    conversation_id, replies = stack.say(None, "the tv box wont turn on at all, just a blinking light")
+    conversation_id, replies = stack.say(
+        None, "the tv box wont turn on at all, just a blinking light"
+    )
     assert "account number" in texts(replies)
     stack.stop("rasa")
     stack.stop("actions")

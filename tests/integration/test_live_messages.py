@@ -19,12 +19,14 @@ def test_new_messages_are_pushed_and_reconnects_lose_nothing(rasa_down_client: T
             "/api/messages", json={"conversation_id": conversation_id, "text": "still there?"}
         )
         pushed = [socket.receive_json(), socket.receive_json()]
-        assert [(m["role"], m["text"]) for m in pushed][0] == ("customer", "still there?")
+        assert (pushed[0]["role"], pushed[0]["text"]) == ("customer", "still there?")
         assert pushed[1]["role"] == "bot"
         last_seen = pushed[1]["id"]
 
     # Away for a while: one more exchange happens with no socket open.
-    rasa_down_client.post("/api/messages", json={"conversation_id": conversation_id, "text": "hello?"})
+    rasa_down_client.post(
+        "/api/messages", json={"conversation_id": conversation_id, "text": "hello?"}
+    )
     with rasa_down_client.websocket_connect(f"{live}?after={last_seen}") as socket:
         missed = [socket.receive_json(), socket.receive_json()]
         assert missed[0]["text"] == "hello?"
@@ -32,7 +34,9 @@ def test_new_messages_are_pushed_and_reconnects_lose_nothing(rasa_down_client: T
 
 
 def test_unknown_conversations_cannot_be_watched(rasa_down_client: TestClient) -> None:
-    with pytest.raises(WebSocketDisconnect) as closed:
-        with rasa_down_client.websocket_connect("/api/conversations/nope/live") as socket:
-            socket.receive_json()
+    with (
+        pytest.raises(WebSocketDisconnect) as closed,
+        rasa_down_client.websocket_connect("/api/conversations/nope/live") as socket,
+    ):
+        socket.receive_json()
     assert closed.value.code == 4404

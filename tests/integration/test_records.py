@@ -85,7 +85,14 @@ def test_unknown_roles_are_refused(database_url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "typed", ["BL-100003", "bl100003", "BL 100003", "my account is bl-100003 thanks", "M.Hughes@Example.org"]
+    "typed",
+    [
+        "BL-100003",
+        "bl100003",
+        "BL 100003",
+        "my account is bl-100003 thanks",
+        "M.Hughes@Example.org",
+    ],
 )
 def test_customers_are_found_however_they_type_it(database_url: str, typed: str) -> None:
     with unit_of_work(database_url) as session:
@@ -171,7 +178,7 @@ def test_earlier_complaints_count_only_the_same_customer_and_category(database_u
         assert records.earlier_complaints(session, customer.id, "refund", now) == 0
 
 
-def test_seeding_twice_changes_nothing(database_url: str, business) -> None:  # noqa: ANN001
+def test_seeding_twice_changes_nothing(database_url: str, business) -> None:
     from redress.seed import load_demo_customers
 
     with unit_of_work(database_url) as session:

@@ -52,7 +52,7 @@ def test_unknown_conversations_are_404_with_the_token(rasa_down_client: TestClie
     assert response.json()["error"]["code"] == "unknown_conversation"
 
 
-def test_without_a_configured_token_the_records_api_is_off(sqlite_url: str, business) -> None:  # noqa: ANN001
+def test_without_a_configured_token_the_records_api_is_off(sqlite_url: str, business) -> None:
     settings = replace(
         gateway_settings(sqlite_url, f"http://127.0.0.1:{closed_port()}"), admin_token=None
     )

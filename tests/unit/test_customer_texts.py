@@ -1,0 +1,112 @@
+"""Every text a customer can see is plain, short, and owns the problem (PRINCIPLES.md 2, 3)."""
+
+from __future__ import annotations
+
+import re
+import string
+from datetime import datetime, timezone
+
+import pytest
+import yaml
+
+from bot.errors import BadInput
+from bot.webchat import parse_message
+from redress.apology import DESCRIBERS
+from redress.business import load_business
+from redress.complaints import Category
+from redress.handoff import describe_hours, describe_reply_time
+from redress.plain_language import check_text
+from redress.settings import REPO_ROOT
+
+BUSINESS = load_business(REPO_ROOT / "business")
+OPEN = datetime(2026, 11, 23, 12, tzinfo=timezone.utc)
+CLOSED = datetime(2026, 11, 28, 20, tzinfo=timezone.utc)
+
+# Representative values for every placeholder a response can hold.
+SAMPLES: dict[str, list[str]] = {
+    "business_name": [BUSINESS.brand.business_name],
+    "assistant_name": [BUSINESS.brand.assistant_name],
+    "team_name": [BUSINESS.brand.team_name],
+    "customer_name": ["Sam"],
+    "complaint_reference": ["RD-7KQ2MZ"],
+    "problem": [describer("", None) for describer in DESCRIBERS.values()]
+    + ["your broadband has been down since Monday", "your wifi has been down for a few days"],
+    "when_reply": [
+        describe_reply_time(BUSINESS.hours, OPEN),
+        describe_reply_time(BUSINESS.hours, CLOSED),
+    ],
+    "next_step": [BUSINESS.category_text(c).next_step for c in Category],
+    "reply_within": [describe_hours(h) for h in BUSINESS.categories.reply_within_hours.values()],
+    "status_lines": ["Your complaint RD-7KQ2MZ (billing problem) is open, and our team has it."],
+}
+
+
+def _domain_texts() -> list[tuple[str, str]]:
+    found = []
+    for path in sorted((REPO_ROOT / "domain").glob("*.yml")):
+        responses = yaml.safe_load(path.read_text(encoding="utf-8")).get("responses") or {}
+        for name, variants in responses.items():
+            for variant in variants:
+                found.append((name, variant["text"]))
+                found += [(f"{name} button", b["title"]) for b in variant.get("buttons", [])]
+    return found
+
+
+def _renderings(template: str) -> list[str]:
+    fields = [f for _, f, _, _ in string.Formatter().parse(template) if f]
+    unknown = set(fields) - set(SAMPLES)
+    assert not unknown, f"no sample values for {unknown} in {template!r}"
+    renderings = [template]
+    for field in dict.fromkeys(fields):
+        renderings = [
+            r.replace("{" + field + "}", value) for r in renderings for value in SAMPLES[field]
+        ]
+    return renderings
+
+
+DOMAIN = _domain_texts()
+
+
+@pytest.mark.parametrize(("name", "template"), DOMAIN, ids=[n for n, _ in DOMAIN])
+def test_every_domain_response_reads_plainly(name: str, template: str) -> None:
+    for text in _renderings(template):
+        assert check_text(text) == [], text
+
+
+def test_there_are_responses_to_check() -> None:
+    assert len(DOMAIN) > 30
+
+
+def test_business_texts_read_plainly() -> None:
+    texts = [BUSINESS.brand.assistant_unavailable]
+    texts += [BUSINESS.category_text(c).next_step for c in Category]
+    for text in texts:
+        assert check_text(text) == [], text
+
+
+@pytest.mark.parametrize(
+    "raw",
+    # What a customer can cause from the chat page; malformed JSON is a developer's error.
+    [b'{"text": " "}', b'{"text": "' + b"a" * 4001 + b'"}', b'{"text": "\\u0000"}'],
+)
+def test_errors_the_chat_shows_read_plainly(raw: bytes) -> None:
+    with pytest.raises(BadInput) as refused:
+        parse_message(raw, 4000)
+    assert check_text(refused.value.message) == [], refused.value.message
+
+
+def test_chat_page_messages_read_plainly() -> None:
+    script = (REPO_ROOT / "bot" / "static" / "chat.js").read_text(encoding="utf-8")
+    shown = re.findall(r'status\.textContent = "([^"]+)"', script)
+    assert shown
+    for text in shown:
+        assert check_text(text) == [], text
+
+
+def test_the_checks_catch_blame_and_jargon() -> None:
+    assert check_text("This is not our fault; our supplier cut the cable.")
+    assert check_text("Your ticket has been escalated to the NOC.")
+    assert check_text(
+        "Notwithstanding the aforementioned infrastructure remediation, comprehensive "
+        "investigation necessitates considerable organisational coordination."
+    )
