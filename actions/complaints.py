@@ -94,14 +94,18 @@ class ActionAcknowledgeComplaint(Action):
         )
         if assessment.safety_risk:
             dispatcher.utter_message(response="utter_safety_advice")
+        given = _details_already_given(tracker)
+        account_known = tracker.get_slot("customer_verified") or any(
+            event["name"] == "account_ref" for event in given
+        )
         asks_since = business().category_text(category).ask_since
-        if not tracker.get_slot("customer_verified") or (asks_since and since is None):
+        if not account_known or (asks_since and since is None):
             dispatcher.utter_message(response="utter_details_next")
         return [
             SlotSet("complaint_category", category.value),
             SlotSet("complaint_reference", reference),
             SlotSet("since", since.phrase if since else None),
-            *_details_already_given(tracker),
+            *given,
         ]
 
 
