@@ -12,21 +12,14 @@ import sys
 
 from rasa_sdk.endpoint import create_app
 
-from actions.context import business, settings
-from redress.business import BusinessConfigError
-from redress.settings import SettingsError
+from redress.business import configuration_or_exit
 
 logger = logging.getLogger("redress.actions")
 
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    try:
-        settings()
-        business()
-    except (SettingsError, BusinessConfigError) as error:
-        logger.error("%s", error)
-        return 2
+    configuration_or_exit(logger)  # refuse to start on a configuration mistake
     port = int(os.environ.get("ACTION_SERVER_PORT", "5055"))
     app = create_app("actions.actions", cors_origins=None)
     logger.info("action server listening on http://127.0.0.1:%d/webhook", port)

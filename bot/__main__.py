@@ -9,20 +9,14 @@ import sys
 import uvicorn
 
 from bot.app import create_app
-from redress.business import BusinessConfigError, load_business
-from redress.settings import Settings, SettingsError
+from redress.business import configuration_or_exit
 
 logger = logging.getLogger("redress.gateway")
 
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    try:
-        settings = Settings.from_env()
-        business = load_business(settings.business_dir)
-    except (SettingsError, BusinessConfigError) as problem:
-        logger.error("%s", problem)
-        return 2
+    settings, business = configuration_or_exit(logger)
     if settings.admin_token is None:
         logger.warning("REDRESS_ADMIN_TOKEN is not set: the records API will refuse every request")
     app = create_app(settings, business)

@@ -6,11 +6,10 @@ import argparse
 import logging
 import sys
 
-from redress.business import BusinessConfigError, load_business
+from redress.business import configuration_or_exit
 from redress.db.session import unit_of_work
 from redress.migrate import upgrade
 from redress.seed import load_demo_customers
-from redress.settings import Settings, SettingsError
 
 logger = logging.getLogger("redress")
 
@@ -23,12 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("seed", help="load the demo customers from the business folder")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        settings = Settings.from_env()
-        business = load_business(settings.business_dir)
-    except (SettingsError, BusinessConfigError) as error:
-        logger.error("%s", error)
-        return 2
+    settings, business = configuration_or_exit(logger)
     if args.command == "migrate":
         upgrade(settings.database_url)
         logger.info("database is up to date")

@@ -6,6 +6,7 @@ and what would be valid, and start-up stops until it is fixed.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -18,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from redress.complaints import Category, Severity
+from redress.settings import Settings, SettingsError
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _HOURS_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
@@ -239,3 +241,14 @@ def _load(path: Path, model: type[_M], problems: list[str], *, optional: bool = 
             where = ".".join(str(part) for part in item["loc"]) or "(top level)"
             problems.append(f"{path.name}: {where}: {item['msg']}")
         return None
+
+
+def configuration_or_exit(logger: logging.Logger) -> tuple[Settings, Business]:
+    """Settings and business configuration for a process starting up; on a mistake, logs
+    what to fix and exits with status 2 instead of starting half-configured."""
+    try:
+        settings = Settings.from_env()
+        return settings, load_business(settings.business_dir)
+    except (SettingsError, BusinessConfigError) as problem:
+        logger.error("%s", problem)
+        raise SystemExit(2) from None

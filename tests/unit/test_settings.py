@@ -103,3 +103,27 @@ def test_bad_number_is_refused_by_name(name, value):
 def test_fractional_port_is_refused():
     with pytest.raises(SettingsError, match="GATEWAY_PORT"):
         Settings.from_env({"GATEWAY_PORT": "8080.5"})
+
+
+def test_processes_refuse_to_start_on_a_configuration_mistake(monkeypatch, caplog):
+    import logging
+
+    from redress.business import configuration_or_exit
+
+    monkeypatch.setenv("REDRESS_ADMIN_TOKEN", "changeme")
+    with pytest.raises(SystemExit) as stopped:
+        configuration_or_exit(logging.getLogger("test"))
+    assert stopped.value.code == 2
+    assert "REDRESS_ADMIN_TOKEN" in caplog.text
+
+
+def test_processes_refuse_to_start_on_a_broken_business_folder(monkeypatch, caplog, tmp_path):
+    import logging
+
+    from redress.business import configuration_or_exit
+
+    monkeypatch.delenv("REDRESS_ADMIN_TOKEN", raising=False)
+    monkeypatch.setenv("REDRESS_BUSINESS_DIR", str(tmp_path))
+    with pytest.raises(SystemExit):
+        configuration_or_exit(logging.getLogger("test"))
+    assert "hours.yml: file is missing" in caplog.text
