@@ -11,6 +11,7 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -21,6 +22,7 @@ from bot import records_api, webchat
 from bot.errors import error
 from bot.live import LiveHub
 from bot.rasa_client import RasaClient
+from bot.rate_limit import RateLimiter
 from bot.relay import Relay
 from redress.business import Business
 from redress.settings import Settings
@@ -92,10 +94,25 @@ def create_app(settings: Settings, business: Business, rasa: RasaClient | None =
             Route("/health", health),
             Route("/api/messages", webchat.post_message, methods=["POST"]),
             Route("/api/conversations/{conversation_id}", records_api.get_conversation),
+            Route(
+                "/api/conversations/{conversation_id}/messages",
+                webchat.post_agent_message,
+                methods=["POST"],
+            ),
             WebSocketRoute("/api/conversations/{conversation_id}/live", webchat.live),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[
+            Middleware(SecurityHeaders),
+            # Only the origins the business lists may embed the widget on their own pages.
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.widget_origins),
+                allow_methods=["POST"],
+                allow_headers=["content-type"],
+                max_age=3600,
+            ),
+        ],
         exception_handlers={HTTPException: http_error, Exception: server_error},
         lifespan=lifespan,
     )
@@ -103,4 +120,8 @@ def create_app(settings: Settings, business: Business, rasa: RasaClient | None =
     app.state.business = business
     app.state.hub = hub
     app.state.relay = Relay(settings.database_url, rasa, hub, business.brand.assistant_unavailable)
+    app.state.rate_limits = {
+        "conversation": RateLimiter(settings.messages_per_minute_per_conversation),
+        "address": RateLimiter(settings.messages_per_minute_per_address),
+    }
     return app

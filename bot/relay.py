@@ -4,9 +4,11 @@ assistant, record and return the replies. Channels only translate to and from it
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import secrets
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +21,10 @@ from redress.db.models import Message
 from redress.db.session import unit_of_work
 
 BUTTON_TOKEN = re.compile(r"^btn_[A-Za-z0-9_-]{16}$")
+logger = logging.getLogger("redress.gateway.relay")
+
+# Delivers messages that arrive later (agent replies, updates) to one channel's customer.
+Sender = Callable[[str, list[dict[str, Any]]], Awaitable[None]]
 
 
 class UnknownConversation(LookupError):
@@ -28,19 +34,24 @@ class UnknownConversation(LookupError):
 @dataclass(frozen=True)
 class Outcome:
     conversation_id: str
+    # The recorded bot messages: id, role, text, buttons (payloads are issued tokens), time.
     replies: list[dict[str, Any]]
     assistant_available: bool = True
+    customer_message: dict[str, Any] | None = None
 
 
 def message_json(message: Message) -> dict[str, Any]:
     """A recorded message as channels show it; button payloads are the issued tokens."""
-    return {
+    shown: dict[str, Any] = {
         "id": message.id,
         "role": message.role,
         "text": message.text,
         "buttons": [{"title": b["title"], "payload": b["token"]} for b in message.buttons or []],
         "created_at": message.created_at.isoformat(),
     }
+    if author := (message.details or {}).get("author"):
+        shown["author"] = author
+    return shown
 
 
 def neutralise_slash(text: str) -> str:
@@ -62,11 +73,32 @@ class Relay:
         self._hub = hub
         self._unavailable_text = unavailable_text
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._senders: dict[str, Sender] = {}
 
-    async def handle(self, conversation_id: str | None, text: str, channel: str) -> Outcome:
+    def register_sender(self, channel: str, sender: Sender) -> None:
+        """How later messages reach customers on ``channel`` (web chats use the live hub)."""
+        self._senders[channel] = sender
+
+    async def conversation_for(self, channel: str, external_id: str) -> str:
+        """The conversation id for a chat on an outside channel, started on first contact."""
+
+        def find() -> str:
+            with unit_of_work(self._database_url) as session:
+                return records.conversation_on_channel(session, channel, external_id).id
+
+        return await run_in_threadpool(find)
+
+    async def handle(
+        self,
+        conversation_id: str | None,
+        text: str,
+        channel: str,
+        *,
+        external_id: str | None = None,
+    ) -> Outcome:
         """Records the customer's message, gets the assistant's answer, records that too."""
         conversation_id, sent, customer_message = await run_in_threadpool(
-            self._record_customer, conversation_id, text, channel
+            self._record_customer, conversation_id, text, channel, external_id
         )
         self._hub.publish(conversation_id, customer_message)
         # One message at a time per conversation, so replies keep their order.
@@ -85,12 +117,75 @@ class Relay:
             self._hub.publish(conversation_id, message)
         return Outcome(
             conversation_id=conversation_id,
-            replies=[{"text": m["text"], "buttons": m["buttons"]} for m in recorded],
+            replies=recorded,
             assistant_available=available,
+            customer_message=customer_message,
         )
 
+    async def attachment(
+        self, conversation_id: str, kind: str, reply: str, *, external_id: str | None = None
+    ) -> Outcome:
+        """A photo, voice note, sticker or file: recorded as such, answered politely."""
+
+        def record() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+            with unit_of_work(self._database_url) as session:
+                conversation = records.get_conversation(session, conversation_id)
+                if conversation is None:
+                    raise UnknownConversation(conversation_id)
+                received = records.record_message(
+                    session, conversation, "customer", f"({kind})",
+                    details={"attachment": kind}, external_id=external_id,
+                )  # fmt: skip
+                answer = records.record_message(session, conversation, "bot", reply)
+                return message_json(received), [message_json(answer)]
+
+        received, answers = await run_in_threadpool(record)
+        for message in (received, *answers):
+            self._hub.publish(conversation_id, message)
+        return Outcome(conversation_id, answers, customer_message=received)
+
+    async def push(
+        self, conversation_id: str, role: str, text: str, *, author: str | None = None
+    ) -> dict[str, Any]:
+        """Records a message that arrives later (an agent's reply, an update) and delivers it
+        on the customer's channel: the live hub for web chats, the channel's sender otherwise."""
+
+        def record() -> tuple[str, bool, dict[str, Any]]:
+            with unit_of_work(self._database_url) as session:
+                conversation = records.get_conversation(session, conversation_id)
+                if conversation is None:
+                    raise UnknownConversation(conversation_id)
+                details = {"author": author} if author else None
+                message = records.record_message(session, conversation, role, text, details=details)
+                return conversation.channel, conversation.reachable, message_json(message)
+
+        channel, reachable, message = await run_in_threadpool(record)
+        self._hub.publish(conversation_id, message)
+        sender = self._senders.get(channel)
+        if sender is not None and reachable:
+            await sender(conversation_id, [message])
+        return message
+
+    async def note_delivered(self, message_id: int, external_id: str) -> None:
+        """Keeps the channel's id for a message we sent (a Telegram message id)."""
+
+        def note() -> None:
+            with unit_of_work(self._database_url) as session:
+                message = session.get(Message, message_id)
+                if message is not None:
+                    message.external_id = external_id
+
+        await run_in_threadpool(note)
+
+    async def mark_unreachable(self, conversation_id: str, reason: str) -> None:
+        def mark() -> None:
+            with unit_of_work(self._database_url) as session:
+                records.mark_unreachable(session, conversation_id, reason)
+
+        await run_in_threadpool(mark)
+
     def _record_customer(
-        self, conversation_id: str | None, text: str, channel: str
+        self, conversation_id: str | None, text: str, channel: str, external_id: str | None
     ) -> tuple[str, str, dict[str, Any]]:
         with unit_of_work(self._database_url) as session:
             if conversation_id is None:

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from bot.errors import BadInput, error
+from bot.records_api import authorised
 from bot.relay import Relay, UnknownConversation, message_json
 from redress import records
 from redress.db.models import Message
@@ -32,12 +33,18 @@ async def post_message(request: Request) -> Response:
     relay: Relay = request.app.state.relay
     try:
         conversation_id, text = parse_message(await _body(request), settings.max_message_chars)
+        if (refusal := _too_fast(request, conversation_id)) is not None:
+            return refusal
         outcome = await relay.handle(conversation_id, text, CHANNEL)
     except BadInput as bad:
         return bad.response()
     except UnknownConversation:
         return error(404, "unknown_conversation", "There is no conversation with that id.")
-    body = {"conversation_id": outcome.conversation_id, "replies": outcome.replies}
+    body = {
+        "conversation_id": outcome.conversation_id,
+        "message_id": outcome.customer_message["id"] if outcome.customer_message else None,
+        "replies": outcome.replies,
+    }
     if not outcome.assistant_available:
         return error(
             503,
@@ -47,6 +54,56 @@ async def post_message(request: Request) -> Response:
             **body,
         )
     return JSONResponse(body)
+
+
+def _too_fast(request: Request, conversation_id: str | None) -> Response | None:
+    """A friendly "slow down" when one conversation or one address sends too fast."""
+    limits = request.app.state.rate_limits
+    address = request.client.host if request.client else "unknown"
+    waits = [limits["address"].retry_after(address)]
+    if conversation_id is not None:
+        waits.append(limits["conversation"].retry_after(conversation_id))
+    wait = max((w for w in waits if w is not None), default=None)
+    if wait is None:
+        return None
+    slow_down = request.app.state.business.brand.slow_down
+    return error(
+        429,
+        "slow_down",
+        slow_down,
+        retry_after=wait,
+        conversation_id=conversation_id,
+        replies=[{"text": slow_down, "buttons": []}],
+    )
+
+
+async def post_agent_message(request: Request) -> Response:
+    """An operator's message into a conversation, delivered on the customer's channel.
+    Needs the admin token; the agent desk uses the same path."""
+    if (refusal := authorised(request)) is not None:
+        return refusal
+    relay: Relay = request.app.state.relay
+    try:
+        raw = json.loads((await _body(request)).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return error(400, "invalid_json", 'Send a JSON object: {"text": ..., "author": ...}.')
+    except BadInput as bad:
+        return bad.response()
+    if not isinstance(raw, dict):
+        return error(400, "invalid_body", 'Send a JSON object: {"text": ..., "author": ...}.')
+    author = raw.get("author") or "Brightline team"
+    if not isinstance(author, str) or len(author) > 80:
+        return error(400, "invalid_author", "author must be a name of up to 80 characters.")
+    try:
+        _, text = parse_message(json.dumps({"text": raw.get("text")}).encode(), 4000)
+        message = await relay.push(
+            request.path_params["conversation_id"], "agent", text, author=author.strip()
+        )
+    except BadInput as bad:
+        return bad.response()
+    except UnknownConversation:
+        return error(404, "unknown_conversation", "There is no conversation with that id.")
+    return JSONResponse(message, status_code=201)
 
 
 async def _body(request: Request) -> bytes:
@@ -117,6 +174,9 @@ def parse_message(raw: bytes, max_chars: int) -> tuple[str | None, str]:
 async def live(websocket: WebSocket) -> None:
     """Streams a conversation's new messages; ``?after=<id>`` catches up on missed ones."""
     conversation_id = websocket.path_params["conversation_id"]
+    if not _origin_allowed(websocket):
+        await websocket.close(code=4403, reason="origin not allowed")
+        return
     after_raw = websocket.query_params.get("after", "0")
     after = int(after_raw) if after_raw.isdigit() else 0
     database_url = websocket.app.state.settings.database_url
@@ -150,6 +210,17 @@ async def live(websocket: WebSocket) -> None:
         return
     finally:
         hub.unsubscribe(conversation_id, queue)
+
+
+def _origin_allowed(websocket: WebSocket) -> bool:
+    """Browsers send Origin on WebSockets and CORS does not apply to them, so the gateway
+    checks it itself: the page's own origin and the configured widget origins only."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True  # not a browser
+    host = websocket.headers.get("host", "")
+    own = {f"http://{host}", f"https://{host}"}
+    return origin in own or origin in websocket.app.state.settings.widget_origins
 
 
 def _messages_after(

@@ -40,6 +40,10 @@ class Brand(_Strict):
     assistant_name: str = Field(min_length=1, max_length=40)
     team_name: str = Field(min_length=1, max_length=60)
     assistant_unavailable: str = Field(min_length=1, max_length=400)
+    welcome: str = Field(min_length=1, max_length=600)
+    help: str = Field(min_length=1, max_length=600)
+    attachments_not_understood: str = Field(min_length=1, max_length=400)
+    slow_down: str = Field(min_length=1, max_length=300)
 
 
 class OpeningHours(_Strict):

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from redress.db.models import (
@@ -18,6 +19,7 @@ from redress.db.models import (
     Customer,
     Handoff,
     Message,
+    TelegramUpdate,
     utcnow,
 )
 
@@ -37,6 +39,42 @@ def start_conversation(session: Session, channel: str) -> Conversation:
     session.add(conversation)
     session.flush()
     return conversation
+
+
+def conversation_on_channel(session: Session, channel: str, external_id: str) -> Conversation:
+    """The conversation for a chat on an outside channel (a Telegram chat), started on first
+    contact. A customer who blocked the bot and comes back is reachable again."""
+    conversation = session.scalar(
+        select(Conversation).where(
+            Conversation.channel == channel, Conversation.external_id == external_id
+        )
+    )
+    if conversation is None:
+        conversation = Conversation(
+            id=new_conversation_id(), channel=channel, external_id=external_id
+        )
+        session.add(conversation)
+        session.flush()
+    conversation.reachable = True
+    return conversation
+
+
+def mark_unreachable(session: Session, conversation_id: str, reason: str) -> None:
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is not None and conversation.reachable:
+        conversation.reachable = False
+        record_event(session, conversation_id, "customer_unreachable", {"reason": reason})
+
+
+def first_sighting_of_telegram_update(session: Session, update_id: int) -> bool:
+    """True the first time an update id is seen; False for a redelivery. The primary key
+    decides, so two gateways receiving the same update cannot both process it."""
+    try:
+        with session.begin_nested():
+            session.add(TelegramUpdate(update_id=update_id))
+    except IntegrityError:
+        return False
+    return True
 
 
 def get_conversation(session: Session, conversation_id: str) -> Conversation | None:
@@ -226,6 +264,8 @@ def conversation_record(session: Session, conversation_id: str) -> dict[str, Any
         "conversation": {
             "id": conversation.id,
             "channel": conversation.channel,
+            "external_id": conversation.external_id,
+            "reachable": conversation.reachable,
             "status": conversation.status,
             "created_at": conversation.created_at.isoformat(),
             "updated_at": conversation.updated_at.isoformat(),

@@ -6,6 +6,7 @@ Every variable is documented in ``.env.example`` and the README.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,10 @@ class Settings:
     gateway_host: str
     gateway_port: int
     max_message_chars: int
+    telegram: TelegramSettings | None = None
+    messages_per_minute_per_conversation: int = 12
+    messages_per_minute_per_address: int = 30
+    widget_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -46,7 +51,88 @@ class Settings:
             gateway_host=env.get("GATEWAY_HOST", "127.0.0.1"),
             gateway_port=_whole(env, "GATEWAY_PORT", 8080, low=1, high=65535),
             max_message_chars=_whole(env, "REDRESS_MAX_MESSAGE_CHARS", 4000, low=100, high=4000),
+            telegram=TelegramSettings.from_env(env),
+            messages_per_minute_per_conversation=_whole(
+                env, "WEBCHAT_MESSAGES_PER_MINUTE_PER_CONVERSATION", 12, low=1, high=600
+            ),
+            messages_per_minute_per_address=_whole(
+                env, "WEBCHAT_MESSAGES_PER_MINUTE_PER_ADDRESS", 30, low=1, high=6000
+            ),
+            widget_origins=_origins(env.get("REDRESS_WIDGET_ORIGINS", "")),
         )
+
+
+_TELEGRAM_TOKEN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
+_WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    """Telegram is on when a bot token is set. Webhook mode needs a public HTTPS URL and a
+    secret Telegram sends back with every update; polling mode needs neither."""
+
+    token: str
+    mode: str  # "webhook" or "polling"
+    webhook_url: str | None
+    webhook_secret: str | None
+    api_url: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> TelegramSettings | None:
+        enabled = env.get("TELEGRAM_ENABLED", "").strip().lower()
+        token = env.get("TELEGRAM_BOT_TOKEN", "").strip()
+        if enabled in {"0", "false", "no", "off"}:
+            return None
+        if not token:
+            if enabled in {"1", "true", "yes", "on"}:
+                raise SettingsError(
+                    "TELEGRAM_ENABLED is on but TELEGRAM_BOT_TOKEN is not set. Get a token from "
+                    "@BotFather in Telegram and set TELEGRAM_BOT_TOKEN, or turn Telegram off."
+                )
+            return None
+        if not _TELEGRAM_TOKEN.match(token):
+            raise SettingsError(
+                "TELEGRAM_BOT_TOKEN does not look like a bot token from @BotFather "
+                "(digits, a colon, then letters)."
+            )
+        mode = env.get("TELEGRAM_MODE", "polling").strip().lower() or "polling"
+        if mode not in {"polling", "webhook"}:
+            raise SettingsError(f"TELEGRAM_MODE must be 'polling' or 'webhook', not {mode!r}.")
+        webhook_url = env.get("TELEGRAM_WEBHOOK_URL", "").strip() or None
+        secret = env.get("TELEGRAM_WEBHOOK_SECRET", "").strip() or None
+        if mode == "webhook":
+            if not webhook_url or not webhook_url.startswith("https://"):
+                raise SettingsError(
+                    "TELEGRAM_MODE is webhook, so TELEGRAM_WEBHOOK_URL must be the public https:// "
+                    "address of /telegram/webhook on this gateway."
+                )
+            if not secret or secret.lower() in PLACEHOLDERS:
+                raise SettingsError(
+                    "TELEGRAM_MODE is webhook but TELEGRAM_WEBHOOK_SECRET is not set. Telegram "
+                    "sends it with every update so forged updates can be refused. Make one with: "
+                    "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+                )
+            if not _WEBHOOK_SECRET.match(secret):
+                raise SettingsError(
+                    "TELEGRAM_WEBHOOK_SECRET must be 16 to 256 letters, digits, '_' or '-'."
+                )
+        return cls(
+            token=token,
+            mode=mode,
+            webhook_url=webhook_url,
+            webhook_secret=secret,
+            api_url=env.get("TELEGRAM_API_URL", "").strip() or "https://api.telegram.org/bot",
+        )
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in origins:
+        if not re.match(r"^https?://[^/\s]+$", origin):
+            raise SettingsError(
+                f"REDRESS_WIDGET_ORIGINS: {origin!r} is not an origin like https://www.example.com"
+            )
+    return origins
 
 
 def _optional_secret(env: Mapping[str, str], name: str) -> str | None:

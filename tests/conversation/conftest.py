@@ -53,6 +53,8 @@ class Stack:
             "GATEWAY_PORT": str(self.ports["gateway"]),
             "REDRESS_ADMIN_TOKEN": ADMIN_TOKEN,
             "RASA_TELEMETRY_ENABLED": "false",
+            # Every test talks from 127.0.0.1; the per-address limit is tested on its own.
+            "WEBCHAT_MESSAGES_PER_MINUTE_PER_ADDRESS": "6000",
         }
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.http = httpx.Client(timeout=60)
