@@ -138,3 +138,75 @@ def test_the_chat_page_is_served_with_a_content_security_policy(
     assert "script-src 'self'" in policy
     assert "unsafe-inline" not in policy
     assert page.headers["x-content-type-options"] == "nosniff"
+
+
+def test_too_many_messages_get_a_friendly_slow_down(rasa_down_client: TestClient) -> None:
+    first = rasa_down_client.post("/api/messages", json={"conversation_id": None, "text": "hi"})
+    conversation_id = first.json()["conversation_id"]
+    statuses = [
+        rasa_down_client.post(
+            "/api/messages", json={"conversation_id": conversation_id, "text": f"hello {n}"}
+        ).status_code
+        for n in range(14)
+    ]
+    assert statuses.count(503) == 12  # 12 a minute once the conversation has its id
+    assert statuses[-1] == 429
+    refused = rasa_down_client.post(
+        "/api/messages", json={"conversation_id": conversation_id, "text": "are you there"}
+    )
+    body = refused.json()
+    assert refused.status_code == 429
+    assert body["error"]["code"] == "slow_down"
+    assert "slower" in body["replies"][0]["text"] or "wait" in body["replies"][0]["text"]
+    assert int(refused.headers["retry-after"]) >= 1
+    with unit_of_work(rasa_down_client.database_url) as session:  # type: ignore[attr-defined]
+        texts = session.scalars(select(Message.text).where(Message.role == "customer")).all()
+    assert "are you there" not in texts  # refused, so not recorded as answered
+
+
+def test_an_operator_message_reaches_the_conversation(rasa_down_client: TestClient) -> None:
+    from tests.integration.conftest import ADMIN_TOKEN
+
+    start = rasa_down_client.post("/api/messages", json={"conversation_id": None, "text": "hi"})
+    conversation_id = start.json()["conversation_id"]
+    url = f"/api/conversations/{conversation_id}/messages"
+    assert rasa_down_client.post(url, json={"text": "Hello"}).status_code == 401
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    with rasa_down_client.websocket_connect(
+        f"/api/conversations/{conversation_id}/live?after={start.json()['replies'][-1]['id']}"
+    ) as socket:
+        sent = rasa_down_client.post(
+            url, json={"text": "Hi, I'm Jo.", "author": "Jo"}, headers=headers
+        )
+        assert sent.status_code == 201
+        pushed = socket.receive_json()
+    assert pushed == sent.json()
+    assert (pushed["role"], pushed["author"], pushed["text"]) == ("agent", "Jo", "Hi, I'm Jo.")
+    assert rasa_down_client.post(url, json={"text": ""}, headers=headers).status_code == 400
+    missing = rasa_down_client.post(
+        "/api/conversations/nope/messages", json={"text": "x"}, headers=headers
+    )
+    assert missing.status_code == 404
+
+
+def test_other_sites_cannot_open_the_live_socket(rasa_down_client: TestClient) -> None:
+    from starlette.websockets import WebSocketDisconnect
+
+    start = rasa_down_client.post("/api/messages", json={"conversation_id": None, "text": "hi"})
+    live = f"/api/conversations/{start.json()['conversation_id']}/live"
+    with (
+        pytest.raises(WebSocketDisconnect) as closed,
+        rasa_down_client.websocket_connect(live, headers={"origin": "https://evil.example"}) as ws,
+    ):
+        ws.receive_json()
+    assert closed.value.code == 4403
+    with rasa_down_client.websocket_connect(live, headers={"origin": "http://testserver"}) as ws:
+        assert ws.receive_json()["text"] == "hi"
+
+
+def test_replies_carry_ids_so_clients_can_drop_duplicates(rasa_down_client: TestClient) -> None:
+    body = rasa_down_client.post(
+        "/api/messages", json={"conversation_id": None, "text": "hi"}
+    ).json()
+    assert isinstance(body["message_id"], int)
+    assert all(reply["id"] > body["message_id"] for reply in body["replies"])
