@@ -84,18 +84,11 @@ async def post_agent_message(request: Request) -> Response:
         return refusal
     relay: Relay = request.app.state.relay
     try:
-        raw = json.loads((await _body(request)).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return error(400, "invalid_json", 'Send a JSON object: {"text": ..., "author": ...}.')
-    except BadInput as bad:
-        return bad.response()
-    if not isinstance(raw, dict):
-        return error(400, "invalid_body", 'Send a JSON object: {"text": ..., "author": ...}.')
-    author = raw.get("author") or "Brightline team"
-    if not isinstance(author, str) or len(author) > 80:
-        return error(400, "invalid_author", "author must be a name of up to 80 characters.")
-    try:
-        _, text = parse_message(json.dumps({"text": raw.get("text")}).encode(), 4000)
+        body = json_object(await _body(request), '{"text": ..., "author": ...}')
+        text = valid_text(body.get("text"), request.app.state.settings.max_message_chars)
+        author = body.get("author") or "Brightline team"
+        if not isinstance(author, str) or len(author) > 80:
+            raise BadInput(400, "invalid_author", "author must be a name of up to 80 characters.")
         message = await relay.push(
             request.path_params["conversation_id"], "agent", text, author=author.strip()
         )
@@ -126,6 +119,19 @@ async def _body(request: Request) -> bytes:
 
 def parse_message(raw: bytes, max_chars: int) -> tuple[str | None, str]:
     """Validates a POST /api/messages body; returns (conversation id or None, text)."""
+    body = json_object(raw, '{"conversation_id": ..., "text": ...}')
+    conversation_id = body.get("conversation_id")
+    if conversation_id is not None and not isinstance(conversation_id, str):
+        raise BadInput(
+            400, "invalid_conversation_id", "conversation_id must be a string, or null to start."
+        )
+    if isinstance(conversation_id, str) and not (0 < len(conversation_id) <= 64):
+        raise BadInput(404, "unknown_conversation", "There is no conversation with that id.")
+    return conversation_id, valid_text(body.get("text"), max_chars)
+
+
+def json_object(raw: bytes, shape: str) -> dict[str, Any]:
+    """The body as a JSON object, or a BadInput saying what is wrong with it."""
     try:
         decoded = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -137,17 +143,12 @@ def parse_message(raw: bytes, max_chars: int) -> tuple[str | None, str]:
             400, "invalid_json", f"The request body is not valid JSON: {problem.msg}."
         ) from None
     if not isinstance(body, dict):
-        raise BadInput(
-            400, "invalid_body", 'Send a JSON object: {"conversation_id": ..., "text": ...}.'
-        )
-    conversation_id = body.get("conversation_id")
-    if conversation_id is not None and not isinstance(conversation_id, str):
-        raise BadInput(
-            400, "invalid_conversation_id", "conversation_id must be a string, or null to start."
-        )
-    if isinstance(conversation_id, str) and not (0 < len(conversation_id) <= 64):
-        raise BadInput(404, "unknown_conversation", "There is no conversation with that id.")
-    text = body.get("text")
+        raise BadInput(400, "invalid_body", f"Send a JSON object: {shape}.")
+    return body
+
+
+def valid_text(text: Any, max_chars: int) -> str:
+    """Message text that can be stored and shown safely, stripped; or a BadInput."""
     if not isinstance(text, str):
         raise BadInput(400, "invalid_text", "text is required and must be a string.")
     try:
@@ -168,7 +169,7 @@ def parse_message(raw: bytes, max_chars: int) -> tuple[str | None, str]:
             f"Messages can be up to {max_chars} characters; this one has {len(text)}. "
             "Please shorten it or send it in parts.",
         )
-    return conversation_id, text
+    return text
 
 
 async def live(websocket: WebSocket) -> None:
