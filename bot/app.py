@@ -24,6 +24,8 @@ from bot.live import LiveHub
 from bot.rasa_client import RasaClient
 from bot.rate_limit import RateLimiter
 from bot.relay import Relay
+from bot.telegram import TelegramChannel
+from bot.telegram.webhook import receive_update as telegram_webhook
 from redress.business import Business
 from redress.settings import Settings
 
@@ -82,14 +84,31 @@ async def server_error(request: Request, exc: Exception) -> Response:
 def create_app(settings: Settings, business: Business, rasa: RasaClient | None = None) -> Starlette:
     rasa = rasa or RasaClient(settings.rasa_url, settings.rasa_timeout_seconds)
     hub = LiveHub()
+    relay = Relay(settings.database_url, rasa, hub, business.brand.assistant_unavailable)
+    telegram = (
+        TelegramChannel(settings.telegram, settings.database_url, relay, business.brand)
+        if settings.telegram is not None
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        await rasa.close()
+        if telegram is not None:
+            await telegram.start()  # connects in the background; an outage is only logged
+        try:
+            yield
+        finally:
+            if telegram is not None:
+                await telegram.stop()
+            await rasa.close()
+
+    channel_routes: list[Route] = []
+    if telegram is not None and telegram.webhook_secret is not None:
+        channel_routes.append(Route("/telegram/webhook", telegram_webhook, methods=["POST"]))
 
     app = Starlette(
         routes=[
+            *channel_routes,
             Route("/", index),
             Route("/health", health),
             Route("/api/messages", webchat.post_message, methods=["POST"]),
@@ -119,7 +138,8 @@ def create_app(settings: Settings, business: Business, rasa: RasaClient | None =
     app.state.settings = settings
     app.state.business = business
     app.state.hub = hub
-    app.state.relay = Relay(settings.database_url, rasa, hub, business.brand.assistant_unavailable)
+    app.state.relay = relay
+    app.state.telegram = telegram
     app.state.rate_limits = {
         "conversation": RateLimiter(settings.messages_per_minute_per_conversation),
         "address": RateLimiter(settings.messages_per_minute_per_address),

@@ -95,11 +95,18 @@ class Relay:
         channel: str,
         *,
         external_id: str | None = None,
+        command: str | None = None,
     ) -> Outcome:
-        """Records the customer's message, gets the assistant's answer, records that too."""
+        """Records the customer's message, gets the assistant's answer, records that too.
+
+        ``command`` is an intent the gateway itself chose for a channel command (Telegram's
+        /status asks for an update); it is never taken from what the customer typed.
+        """
         conversation_id, sent, customer_message = await run_in_threadpool(
             self._record_customer, conversation_id, text, channel, external_id
         )
+        if command is not None:
+            sent = command
         self._hub.publish(conversation_id, customer_message)
         # One message at a time per conversation, so replies keep their order.
         async with self._locks[conversation_id]:
@@ -203,7 +210,7 @@ class Relay:
             if sent != shown:
                 details["sent_to_assistant"] = sent
             message = records.record_message(
-                session, conversation, "customer", shown, details=details
+                session, conversation, "customer", shown, details=details, external_id=external_id
             )
             return conversation.id, sent, message_json(message)
 

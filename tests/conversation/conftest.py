@@ -89,6 +89,34 @@ class Stack:
             start_new_session=True,
         )
 
+    def start_gateway(self, name: str, extra_env: dict[str, str], port: int | None = None) -> str:
+        """Starts another gateway beside the stack's (same database and Rasa) with extra
+        settings, for example Telegram on; returns its URL once /health answers."""
+        self.ports[name] = port or self.ports.get(name) or _free_port()
+        env = {**self.env, **extra_env, "GATEWAY_PORT": str(self.ports[name])}
+        log = (self.workdir / f"{name}.log").open("ab")
+        self.processes[name] = subprocess.Popen(
+            [str(REPO_ROOT / ".venv" / "bin" / "python"), "-m", "bot"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        url = f"http://127.0.0.1:{self.ports[name]}"
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while True:
+            if self.processes[name].poll() is not None:
+                raise RuntimeError(f"{name} exited early:\n{self.log(name)}")
+            try:
+                if self.http.get(f"{url}/health", timeout=2).status_code == 200:
+                    return url
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not start in time:\n{self.log(name)}")
+            time.sleep(0.2)
+
     def stop(self, name: str) -> None:
         process = self.processes.pop(name, None)
         if process is None:
