@@ -15,6 +15,7 @@ from redress.db.session import unit_of_work
 from redress.migrate import upgrade
 from redress.seed import load_demo_customers
 from redress.settings import REPO_ROOT
+from tests.stack import MODEL, Stack
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "REDRESS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -76,3 +77,17 @@ def database_url(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
         return request.getfixturevalue("sqlite_url")
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, business: Business) -> Iterator[Stack]:
+    if not MODEL.exists():
+        pytest.fail("No trained model: run `make train` (make test does it) first.")
+    running = Stack(tmp_path_factory.mktemp("stack"), business)
+    try:
+        for name in ("actions", "rasa", "gateway"):
+            running.start(name)
+        running.wait_until_ready()
+        yield running
+    finally:
+        running.close()

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.conversation.conftest import Stack, texts
+from tests.stack import Stack, texts
 
 pytestmark = pytest.mark.conversation
 

@@ -18,13 +18,13 @@ from sqlalchemy import select
 from bot.telegram.channel import PRIVATE_CHATS_ONLY
 from redress.db.models import Conversation, Message, TelegramUpdate
 from redress.db.session import unit_of_work
-from tests.conversation.conftest import ADMIN_TOKEN, Stack, _free_port
 from tests.fakes.telegram_api import (
     FakeTelegram,
     button_update,
     photo_update,
     text_update,
 )
+from tests.stack import ADMIN_TOKEN, Stack, _free_port
 
 pytestmark = pytest.mark.conversation
 

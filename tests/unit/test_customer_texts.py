@@ -78,7 +78,14 @@ def test_there_are_responses_to_check() -> None:
 
 
 def test_business_texts_read_plainly() -> None:
-    texts = [BUSINESS.brand.assistant_unavailable]
+    brand = BUSINESS.brand
+    texts = [
+        brand.assistant_unavailable,
+        brand.welcome,
+        brand.help,
+        brand.attachments_not_understood,
+        brand.slow_down,
+    ]
     texts += [BUSINESS.category_text(c).next_step for c in Category]
     for text in texts:
         assert check_text(text) == [], text
@@ -95,12 +102,27 @@ def test_errors_the_chat_shows_read_plainly(raw: bytes) -> None:
     assert check_text(refused.value.message) == [], refused.value.message
 
 
+def _widget_texts() -> dict[str, str]:
+    """The strings the chat widget shows, from its ``var TEXT = {...};`` table."""
+    script = (REPO_ROOT / "bot" / "static" / "widget.js").read_text(encoding="utf-8")
+    table = re.search(r"var TEXT = \{\n(.*?)\n  \};", script, re.DOTALL)
+    assert table, "widget.js keeps its texts in `var TEXT = {...};`"
+    lines = [line for line in table.group(1).splitlines() if line.strip()]
+    found = dict(re.findall(r'^\s+(\w+): "([^"\\]*)",?$', table.group(1), re.MULTILINE))
+    assert len(found) == len(lines), 'one `name: "text",` per line, in double quotes'
+    return found
+
+
 def test_chat_page_messages_read_plainly() -> None:
-    script = (REPO_ROOT / "bot" / "static" / "chat.js").read_text(encoding="utf-8")
-    shown = re.findall(r'status\.textContent = "([^"]+)"', script)
-    assert shown
-    for text in shown:
-        assert check_text(text) == [], text
+    shown = _widget_texts()
+    # The ones a customer meets when something goes wrong must be there to check.
+    for name in ("greeting", "offline", "failed", "atLimit", "tooLong", "reconnecting"):
+        assert name in shown, name
+    assert len(shown) >= 15
+    samples = {"name": "Jo", "left": "250", "max": "4000"}
+    for name, template in shown.items():
+        text = re.sub(r"\{(\w+)\}", lambda field: samples[field[1]], template)
+        assert check_text(text) == [], (name, text)
 
 
 def test_the_checks_catch_blame_and_jargon() -> None:

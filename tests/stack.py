@@ -1,6 +1,7 @@
-"""Runs the whole assistant for conversation tests: the Rasa server with the trained model,
-the action server and the gateway, as separate processes on free loopback ports, on a fresh
-SQLite database. Tests talk to it over HTTP exactly as a web chat would."""
+"""Runs the whole assistant for conversation and browser tests: the Rasa server with the
+trained model, the action server and the gateway, as separate processes on free loopback
+ports, on a fresh SQLite database. Tests talk to it over HTTP exactly as a web chat would.
+The session-wide ``stack`` fixture in tests/conftest.py starts one for the whole run."""
 
 from __future__ import annotations
 
@@ -9,12 +10,10 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from redress.db.session import unit_of_work
 from redress.migrate import upgrade
@@ -182,20 +181,6 @@ class Stack:
         for name in list(self.processes):
             self.stop(name)
         self.http.close()
-
-
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, business: Any) -> Iterator[Stack]:
-    if not MODEL.exists():
-        pytest.fail("No trained model: run `make train` (make test does it) first.")
-    running = Stack(tmp_path_factory.mktemp("stack"), business)
-    try:
-        for name in ("actions", "rasa", "gateway"):
-            running.start(name)
-        running.wait_until_ready()
-        yield running
-    finally:
-        running.close()
 
 
 def texts(replies: list[dict[str, Any]]) -> str:
