@@ -221,3 +221,21 @@ def test_a_restarted_assistant_remembers_the_conversation(stack: Stack) -> None:
     said = texts(replies)
     assert "Thanks, Gareth" in said  # the form picked up where it was
     assert "sorry" not in said.lower()
+
+
+def test_a_question_in_the_middle_of_the_details_is_answered_and_the_details_go_on(
+    stack: Stack,
+) -> None:
+    conversation_id, replies = stack.say(None, "my landline has had no dial tone since thursday")
+    assert "account number" in texts(replies)
+    _, replies = stack.say(conversation_id, "can i just talk to a real person please")
+    said = texts(replies)
+    assert "asked a person" in said
+    assert "account number" in said  # and the question is asked again, not dropped
+    _, replies = stack.say(conversation_id, "m.hughes@example.org")
+    said = texts(replies)
+    assert "Thanks, Margaret" in said
+    assert re.search(r"logged this as RD-[A-Z0-9]{6}", said), said
+    record = stack.record(conversation_id)
+    assert record["complaints"][0]["facts"]["since"] == "since Thursday"
+    assert [h["reason"] for h in record["handoffs"]] == ["customer_asked"]
