@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
+from sqlalchemy.orm import Session
 
 from actions.context import business, now, settings
 from redress import records
@@ -264,7 +266,11 @@ class ActionLogComplaint(Action):
 
 
 def _file_details(
-    session: Any, complaint: Complaint, facts: dict[str, Any], customer_id: int | None, moment: Any
+    session: Session,
+    complaint: Complaint,
+    facts: dict[str, Any],
+    customer_id: int | None,
+    moment: datetime,
 ) -> None:
     """Adds the collected facts and re-rates severity now that we know more."""
     category = Category(complaint.category)
