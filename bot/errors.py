@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 
@@ -23,3 +24,22 @@ class BadInput(ValueError):
 
     def response(self) -> JSONResponse:
         return error(self.status, self.code, self.message)
+
+
+async def bounded_body(request: Request, max_bytes: int) -> bytes:
+    """The request body, refused with 413 as soon as it is known to exceed ``max_bytes``,
+    so an oversized body is never read into memory whole."""
+    too_large = BadInput(
+        413, "body_too_large", f"The request body must be under {max_bytes} bytes."
+    )
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > max_bytes:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from bot.errors import BadInput, error
+from bot.errors import BadInput, bounded_body, error
 from bot.records_api import authorised
 from bot.relay import Relay, UnknownConversation, message_json
 from redress import records
@@ -32,7 +32,9 @@ async def post_message(request: Request) -> Response:
     settings = request.app.state.settings
     relay: Relay = request.app.state.relay
     try:
-        conversation_id, text = parse_message(await _body(request), settings.max_message_chars)
+        conversation_id, text = parse_message(
+            await bounded_body(request, MAX_BODY_BYTES), settings.max_message_chars
+        )
         if (refusal := _too_fast(request, conversation_id)) is not None:
             return refusal
         outcome = await relay.handle(conversation_id, text, CHANNEL)
@@ -84,7 +86,9 @@ async def post_agent_message(request: Request) -> Response:
         return refusal
     relay: Relay = request.app.state.relay
     try:
-        body = json_object(await _body(request), '{"text": ..., "author": ...}')
+        body = json_object(
+            await bounded_body(request, MAX_BODY_BYTES), '{"text": ..., "author": ...}'
+        )
         text = valid_text(body.get("text"), request.app.state.settings.max_message_chars)
         author = body.get("author") or "Brightline team"
         if not isinstance(author, str) or len(author) > 80:
@@ -97,24 +101,6 @@ async def post_agent_message(request: Request) -> Response:
     except UnknownConversation:
         return error(404, "unknown_conversation", "There is no conversation with that id.")
     return JSONResponse(message, status_code=201)
-
-
-async def _body(request: Request) -> bytes:
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-        raise BadInput(
-            413, "body_too_large", f"The request body must be under {MAX_BODY_BYTES} bytes."
-        )
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise BadInput(
-                413, "body_too_large", f"The request body must be under {MAX_BODY_BYTES} bytes."
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def parse_message(raw: bytes, max_chars: int) -> tuple[str | None, str]:

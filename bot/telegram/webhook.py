@@ -15,7 +15,7 @@ import logging
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.errors import error
+from bot.errors import BadInput, bounded_body, error
 from bot.telegram.channel import TelegramChannel
 
 logger = logging.getLogger("redress.gateway.telegram.webhook")
@@ -33,9 +33,10 @@ async def receive_update(request: Request) -> Response:
     if not hmac.compare_digest(given.encode(), channel.webhook_secret.encode()):
         logger.warning("refused a Telegram webhook call without the right secret")
         return error(403, "forbidden", "Missing or wrong secret token.")
-    body = await _bounded_body(request)
-    if body is None:
-        return error(413, "body_too_large", "A Telegram update is never this large.")
+    try:
+        body = await bounded_body(request, MAX_UPDATE_BYTES)
+    except BadInput as refused:
+        return refused.response()
     try:
         data = json.loads(body)
         if not isinstance(data, dict):
@@ -45,18 +46,3 @@ async def receive_update(request: Request) -> Response:
         logger.warning("refused a webhook call that is not a Telegram update: %s", problem)
         return error(400, "invalid_update", "The body is not a Telegram update.")
     return Response(status_code=200)
-
-
-async def _bounded_body(request: Request) -> bytes | None:
-    """The request body, or None when it is larger than any real update."""
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_UPDATE_BYTES:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_UPDATE_BYTES:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
