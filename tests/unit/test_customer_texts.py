@@ -132,3 +132,9 @@ def test_the_checks_catch_blame_and_jargon() -> None:
         "Notwithstanding the aforementioned infrastructure remediation, comprehensive "
         "investigation necessitates considerable organisational coordination."
     )
+
+
+def test_gateway_texts_read_plainly() -> None:
+    from bot.telegram.channel import PRIVATE_CHATS_ONLY
+
+    assert check_text(PRIVATE_CHATS_ONLY) == [], PRIVATE_CHATS_ONLY
