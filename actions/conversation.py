@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
@@ -16,10 +18,15 @@ from redress.handoff import describe_reply_time
 FALLBACK_INTENT = "nlu_fallback"
 
 
-def _request_person(tracker: Tracker, reason: str) -> bool:
-    """Records the request; returns True when one was already open."""
+def _request_person(
+    tracker: Tracker, reason: str, *, event: tuple[str, dict[str, Any]] | None = None
+) -> bool:
+    """Records the request (and what led to it, in the same transaction); returns True when
+    one was already open."""
     with unit_of_work(settings().database_url) as session:
         conversation = records.ensure_conversation(session, tracker.sender_id, "rasa")
+        if event is not None:
+            records.record_event(session, conversation.id, *event)
         already = any(h.status == "requested" for h in conversation.handoffs)
         records.request_handoff(session, conversation.id, reason)
     return already
@@ -50,10 +57,7 @@ class ActionHandleAbuse(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        with unit_of_work(settings().database_url) as session:
-            records.ensure_conversation(session, tracker.sender_id, "rasa")
-            records.record_event(session, tracker.sender_id, "abuse", {})
-        _request_person(tracker, "abuse")
+        _request_person(tracker, "abuse", event=("abuse", {}))
         when = describe_reply_time(business().hours, now())
         dispatcher.utter_message(response="utter_abuse", when_reply=when)
         return []
