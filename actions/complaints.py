@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
@@ -53,62 +53,66 @@ class ActionAcknowledgeComplaint(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        category = _category(tracker) or Category.OTHER
-        text = _latest_text(tracker)
-        moment = now()
-        with unit_of_work(settings().database_url) as session:
-            conversation = records.ensure_conversation(session, tracker.sender_id, "rasa")
-            same = [
-                c
-                for c in records.open_complaints(session, conversation.id)
-                if c.category == category.value
-            ]
-            if same:
-                # One apology per problem: more about the same problem is added to it.
-                complaint = same[-1]
-                complaint.facts = {
-                    **complaint.facts,
-                    "more": [*complaint.facts.get("more", []), text[:SUMMARY_CHARS]],
-                }
-                dispatcher.utter_message(response="utter_complaint_added")
-                return [SlotSet("complaint_reference", complaint.reference)]
-            earlier = (
-                records.earlier_complaints(
-                    session, conversation.customer_id, category.value, moment
-                )
-                if conversation.customer_id
-                else 0
-            )
-            assessment = assess_severity(category, text, moment, earlier_complaints=earlier)
-            since = find_since(text, moment)
-            complaint = records.open_complaint(
-                session,
-                conversation,
-                category=category.value,
-                severity=assessment.severity.value,
-                severity_reasons=list(assessment.reasons),
-                summary=text[:SUMMARY_CHARS],
-                facts={"since": since.phrase} if since else {},
-            )
-            reference = complaint.reference
-        dispatcher.utter_message(
-            response="utter_complaint_apology", problem=describe_problem(category, text, moment)
-        )
-        if assessment.safety_risk:
-            dispatcher.utter_message(response="utter_safety_advice")
-        given = _details_already_given(tracker)
-        account_known = tracker.get_slot("customer_verified") or any(
-            event["name"] == "account_ref" for event in given
-        )
-        asks_since = business().category_text(category).ask_since
-        if not account_known or (asks_since and since is None):
-            dispatcher.utter_message(response="utter_details_next")
-        return [
-            SlotSet("complaint_category", category.value),
-            SlotSet("complaint_reference", reference),
-            SlotSet("since", since.phrase if since else None),
-            *given,
+        return acknowledge(dispatcher, tracker, _category(tracker) or Category.OTHER)
+
+
+def acknowledge(
+    dispatcher: CollectingDispatcher, tracker: Tracker, category: Category
+) -> list[EventType]:
+    """Records the complaint and apologises for it once, naming it in the customer's words."""
+    text = _latest_text(tracker)
+    moment = now()
+    with unit_of_work(settings().database_url) as session:
+        conversation = records.ensure_conversation(session, tracker.sender_id, "rasa")
+        same = [
+            c
+            for c in records.open_complaints(session, conversation.id)
+            if c.category == category.value
         ]
+        if same:
+            # One apology per problem: more about the same problem is added to it.
+            complaint = same[-1]
+            complaint.facts = {
+                **complaint.facts,
+                "more": [*complaint.facts.get("more", []), text[:SUMMARY_CHARS]],
+            }
+            dispatcher.utter_message(response="utter_complaint_added")
+            return [SlotSet("complaint_reference", complaint.reference)]
+        earlier = (
+            records.earlier_complaints(session, conversation.customer_id, category.value, moment)
+            if conversation.customer_id
+            else 0
+        )
+        assessment = assess_severity(category, text, moment, earlier_complaints=earlier)
+        since = find_since(text, moment)
+        complaint = records.open_complaint(
+            session,
+            conversation,
+            category=category.value,
+            severity=assessment.severity.value,
+            severity_reasons=list(assessment.reasons),
+            summary=text[:SUMMARY_CHARS],
+            facts={"since": since.phrase} if since else {},
+        )
+        reference = complaint.reference
+    dispatcher.utter_message(
+        response="utter_complaint_apology", problem=describe_problem(category, text, moment)
+    )
+    if assessment.safety_risk:
+        dispatcher.utter_message(response="utter_safety_advice")
+    given = _details_already_given(tracker)
+    account_known = tracker.get_slot("customer_verified") or any(
+        event["name"] == "account_ref" for event in given
+    )
+    asks_since = business().category_text(category).ask_since
+    if not account_known or (asks_since and since is None):
+        dispatcher.utter_message(response="utter_details_next")
+    return [
+        SlotSet("complaint_category", category.value),
+        SlotSet("complaint_reference", reference),
+        SlotSet("since", since.phrase if since else None),
+        *given,
+    ]
 
 
 def _details_already_given(tracker: Tracker) -> list[EventType]:
@@ -304,6 +308,11 @@ class ActionUpdateDetails(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        hidden = _complaint_behind_details(tracker)
+        if hidden is not None and not _has_open_complaint(tracker):
+            # "BL-100005 here. my wifi has been down since yesterday": the details stood out,
+            # but there is a complaint in it, and it deserves the complaint's answer.
+            return [*acknowledge(dispatcher, tracker, hidden), FollowupAction("complaint_form")]
         text = _latest_text(tracker)
         entities = {
             e.get("entity"): e.get("value") for e in tracker.latest_message.get("entities", [])
@@ -343,3 +352,39 @@ class ActionUpdateDetails(Action):
         else:
             dispatcher.utter_message(response="utter_anything_else")
         return events
+
+
+# Words that only frame a detail ("my account number is ..."); what is left is the story.
+_DETAIL_WORDS = {
+    "my", "the", "a", "an", "is", "its", "it's", "it", "i", "im", "i'm", "am", "here",
+    "account", "acc", "number", "no", "num", "email", "e-mail", "address", "postcode", "post",
+    "code", "since", "from", "sorry", "meant", "mean", "wait", "actually", "and", "ok", "yes",
+}  # fmt: skip
+MIN_STORY_WORDS = 4
+MIN_COMPLAINT_CONFIDENCE = 0.15
+
+
+def _complaint_behind_details(tracker: Tracker) -> Category | None:
+    """The complaint category when a message read as "giving details" also tells what went
+    wrong: several words beyond the details, and a complaint intent close behind."""
+    text = _latest_text(tracker)
+    for entity in sorted(
+        tracker.latest_message.get("entities", []), key=lambda e: e.get("start", 0), reverse=True
+    ):
+        start, end = entity.get("start"), entity.get("end")
+        if isinstance(start, int) and isinstance(end, int):
+            text = text[:start] + " " + text[end:]
+    story = [w for w in re.findall(r"[a-z']{2,}", text.lower()) if w not in _DETAIL_WORDS]
+    if len(story) < MIN_STORY_WORDS:
+        return None
+    ranked = [
+        (Category.from_intent(r.get("name")), float(r.get("confidence") or 0))
+        for r in tracker.latest_message.get("intent_ranking", [])
+    ]
+    candidates = [(c, p) for c, p in ranked if c is not None and p >= MIN_COMPLAINT_CONFIDENCE]
+    return max(candidates, key=lambda cp: cp[1])[0] if candidates else None
+
+
+def _has_open_complaint(tracker: Tracker) -> bool:
+    with unit_of_work(settings().database_url) as session:
+        return bool(records.open_complaints(session, tracker.sender_id))

@@ -239,3 +239,16 @@ def test_a_question_in_the_middle_of_the_details_is_answered_and_the_details_go_
     record = stack.record(conversation_id)
     assert record["complaints"][0]["facts"]["since"] == "since Thursday"
     assert [h["reason"] for h in record["handoffs"]] == ["customer_asked"]
+
+
+def test_a_complaint_that_opens_with_the_account_number_is_still_a_complaint(
+    stack: Stack,
+) -> None:
+    conversation_id, replies = stack.say(
+        None, "BL-100009 here. my wifi has been down since yesterday morning, sort it out"
+    )
+    said = texts(replies)
+    assert said.startswith("I'm sorry your wifi has been down since yesterday"), said
+    assert "Thanks, Ewa" in said
+    assert re.search(r"logged this as RD-[A-Z0-9]{6}", said), said
+    assert stack.record(conversation_id)["complaints"][0]["category"] == "outage"
