@@ -18,7 +18,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot import records_api, webchat
+from bot import incidents_api, records_api, webchat
 from bot.errors import error
 from bot.live import LiveHub
 from bot.rasa_client import RasaClient
@@ -119,6 +119,15 @@ def create_app(settings: Settings, business: Business, rasa: RasaClient | None =
                 methods=["POST"],
             ),
             WebSocketRoute("/api/conversations/{conversation_id}/live", webchat.live),
+            Route("/api/incidents", incidents_api.list_incidents),
+            Route("/api/incidents", incidents_api.create_incident, methods=["POST"]),
+            Route("/api/incidents/{incident_id}", incidents_api.get_incident),
+            Route("/api/incidents/{incident_id}", incidents_api.update_incident, methods=["PATCH"]),
+            Route(
+                "/api/incidents/{incident_id}/resolve",
+                incidents_api.resolve_incident,
+                methods=["POST"],
+            ),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[

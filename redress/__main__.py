@@ -1,17 +1,50 @@
-"""Command line: ``python -m redress migrate|seed|check-config``."""
+"""Command line: ``python -m redress migrate|seed|check-config|incidents ...``."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
 
-from redress.business import configuration_or_exit
+from redress import incidents_records
+from redress.business import Business, configuration_or_exit
+from redress.db.models import utcnow
 from redress.db.session import unit_of_work
+from redress.incidents import Change, IncidentError, parse_time
+from redress.incidents_records import IncidentExists, UnknownIncident
 from redress.migrate import upgrade
 from redress.seed import load_demo_customers
+from redress.settings import Settings
 
 logger = logging.getLogger("redress")
+
+
+def _incident_parser(sub: argparse._SubParsersAction) -> None:
+    incidents = sub.add_parser("incidents", help="list, show, create, update and resolve incidents")
+    actions = incidents.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="the active incidents (--all for every one)")
+    listing.add_argument("--all", action="store_true", help="include resolved incidents")
+    show = actions.add_parser("show", help="one incident with its history")
+    show.add_argument("id")
+    create = actions.add_parser("create", help="create incidents from a YAML file")
+    create.add_argument("--file", required=True, type=Path)
+    update = actions.add_parser("update", help="change an incident; the change is kept")
+    update.add_argument("id")
+    update.add_argument("--status")
+    update.add_argument("--next-update-by", help="a time like 2026-11-20T15:00:00Z, or +2h")
+    update.add_argument("--what-is-wrong")
+    update.add_argument("--why")
+    update.add_argument("--what-we-are-doing")
+    update.add_argument("--expected-fix", help="what customers read about when it is fixed")
+    update.add_argument("--expected-fix-at", help="a time like 2026-11-20T18:00:00Z, or +6h")
+    update.add_argument("--note", help="what changed, for the history")
+    resolve = actions.add_parser("resolve", help="mark an incident fixed")
+    resolve.add_argument("id")
+    resolve.add_argument("--note", required=True, help="how it was fixed")
+    actions.add_parser("load", help="load business/incidents.yml (by id; safe to repeat)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("check-config", help="validate settings and the business folder")
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("seed", help="load the demo customers from the business folder")
+    _incident_parser(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     settings, business = configuration_or_exit(logger)
@@ -30,9 +64,86 @@ def main(argv: list[str] | None = None) -> int:
         with unit_of_work(settings.database_url) as session:
             changed = load_demo_customers(session, business.demo_customers)
         logger.info("demo customers loaded (%d added or updated)", changed)
+    elif args.command == "incidents":
+        try:
+            return _incidents(args, settings, business)
+        except (IncidentError, UnknownIncident, IncidentExists) as problem:
+            logger.error("Refused: %s", problem)
+        return 2
     else:
         logger.info("settings and business configuration are valid")
     return 0
+
+
+def _incidents(args: argparse.Namespace, settings: Settings, business: Business) -> int:
+    now = utcnow().replace(microsecond=0)
+    with unit_of_work(settings.database_url) as session:
+        if args.action == "list":
+            rows = incidents_records.list_incidents(session, active_only=not args.all)
+            for row in rows:
+                _out(f"{row.id:<20} {row.status:<13} {row.started_at:%Y-%m-%d %H:%M}Z  {row.title}")
+            if not rows:
+                _out("No active incidents." if not args.all else "No incidents.")
+        elif args.action == "show":
+            _show(incidents_records.incident_with_history(session, args.id))
+        elif args.action in {"create", "load"}:
+            path = args.file if args.action == "create" else business_file(settings)
+            loaded = incidents_records.read_incidents_file(path, now, business.regions)
+            if args.action == "create":
+                for incident in loaded:
+                    incidents_records.create_incident(session, incident, now)
+                    _out(f"created {incident.id}")
+            else:
+                added, updated = incidents_records.load_incidents(session, loaded, now)
+                _out(f"incidents loaded: {added} added, {updated} updated")
+        elif args.action == "update":
+            change = Change(
+                status=args.status,
+                what_is_wrong=args.what_is_wrong,
+                why=args.why,
+                what_we_are_doing=args.what_we_are_doing,
+                expected_fix_text=args.expected_fix,
+                expected_fix_at=_when(args.expected_fix_at, "expected_fix_at", now),
+                next_update_by=_when(args.next_update_by, "next_update_by", now),
+                note=args.note,
+            )
+            row = incidents_records.update_incident(session, args.id, change, now)
+            _out(f"updated {row.id}: {row.updates[-1].note}")
+        elif args.action == "resolve":
+            row = incidents_records.resolve_incident(session, args.id, args.note, now)
+            _out(f"resolved {row.id}")
+    return 0
+
+
+def business_file(settings: Settings) -> Path:
+    return settings.business_dir / "incidents.yml"
+
+
+def _when(value: str | None, name: str, now: datetime) -> datetime | None:
+    return None if value is None else parse_time(value, name, now)
+
+
+def _show(record: dict[str, Any]) -> None:
+    fix = record["expected_fix"]
+    lines = [
+        f"{record['id']}  {record['title']}",
+        f"status: {record['status']}   start: {record['start']}   end: {record['end'] or '-'}",
+        f"services: {', '.join(record['services'])}",
+        f"categories: {', '.join(record['categories'])}",
+        f"areas: {', '.join(record['areas']) or 'everywhere'}",
+        f"what is wrong: {record['what_is_wrong']}",
+        f"why: {record['why']}",
+        f"what we are doing: {record['what_we_are_doing']}",
+        f"expected fix: {fix['text']} ({fix['at'] or 'no time given'})",
+        f"next update by: {record['next_update_by'] or '-'}",
+        "history:",
+    ]
+    lines += [f"  {u['at']}  {u['status']:<13} {u['note']}" for u in record["history"]]
+    _out("\n".join(lines))
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")
 
 
 if __name__ == "__main__":

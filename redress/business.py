@@ -1,4 +1,5 @@
-"""The business configuration folder: brand, business hours, categories, demo customers.
+"""The business configuration folder: brand, business hours, categories, demo customers,
+regions.
 
 Non-programmers edit these YAML files, so every mistake is reported with the file, the field
 and what would be valid, and start-up stops until it is fixed.
@@ -8,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -19,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from redress.complaints import Category, Severity
+from redress.incidents import is_postcode_district
 from redress.settings import Settings, SettingsError
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -169,6 +172,29 @@ class DemoCustomersFile(_Strict):
     customers: list[DemoCustomer]
 
 
+class AreasFile(_Strict):
+    """Region names operators may use for an incident's area, each a list of postcode
+    districts (the part of a postcode before the space)."""
+
+    regions: dict[str, list[str]]
+
+    @field_validator("regions")
+    @classmethod
+    def _districts(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        cleaned: dict[str, list[str]] = {}
+        for name, districts in value.items():
+            if not name.strip() or is_postcode_district(name):
+                raise ValueError(f"{name!r} is not a region name (use a name like Leeds)")
+            if not districts:
+                raise ValueError(f"{name}: list at least one postcode district, like LS6")
+            upper = [str(d).strip().upper() for d in districts]
+            for district in upper:
+                if not is_postcode_district(district):
+                    raise ValueError(f"{name}: {district!r} is not a postcode district like LS6")
+            cleaned[name.strip()] = upper
+        return cleaned
+
+
 def pounds_to_pence(value: str) -> int:
     """Converts '32.50' to 3250 exactly; money is never a float."""
     try:
@@ -188,6 +214,8 @@ class Business:
     hours: OpeningHours
     categories: CategoriesFile
     demo_customers: tuple[DemoCustomer, ...]
+    # Region name -> postcode districts, from areas.yml (none when the file is absent).
+    regions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def category_text(self, category: Category) -> CategoryText:
         return self.categories.categories[category.value]
@@ -203,6 +231,7 @@ def load_business(folder: Path) -> Business:
     hours = _load(folder / "hours.yml", OpeningHours, problems)
     categories = _load(folder / "categories.yml", CategoriesFile, problems)
     customers = _load(folder / "demo_customers.yml", DemoCustomersFile, problems, optional=True)
+    areas = _load(folder / "areas.yml", AreasFile, problems, optional=True)
     if customers is not None:
         seen: set[str] = set()
         for customer in customers.customers:
@@ -222,6 +251,7 @@ def load_business(folder: Path) -> Business:
         hours=hours,
         categories=categories,
         demo_customers=tuple(customers.customers) if customers else (),
+        regions={name: tuple(d) for name, d in areas.regions.items()} if areas else {},
     )
 
 

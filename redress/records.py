@@ -302,7 +302,7 @@ def conversation_record(session: Session, conversation_id: str) -> dict[str, Any
                 "status": c.status,
                 "summary": c.summary,
                 "facts": c.facts,
-                "incident": None,
+                "incident": c.incident_id,
                 "created_at": c.created_at.isoformat(),
             }
             for c in conversation.complaints

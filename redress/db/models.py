@@ -135,10 +135,62 @@ class Complaint(Base):
     summary: Mapped[str] = mapped_column(Text)
     # Facts collected in the conversation: account, postcode, since when, amounts.
     facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The known incident that explains this complaint, when there is one.
+    incident_id: Mapped[str | None] = mapped_column(ForeignKey("incidents.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     customer: Mapped[Customer | None] = relationship()
+
+
+class Incident(Base):
+    """A known problem affecting many customers, and what we tell them about it. The
+    customer-facing fields hold the latest wording; ``updates`` holds every earlier one."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    title: Mapped[str] = mapped_column(String(120))
+    services: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    categories: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # Postcode districts and region names; empty means everywhere.
+    areas: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    ended_at: Mapped[datetime | None]
+    what_is_wrong: Mapped[str] = mapped_column(Text)
+    why: Mapped[str] = mapped_column(Text)
+    what_we_are_doing: Mapped[str] = mapped_column(Text)
+    expected_fix_text: Mapped[str] = mapped_column(Text)
+    expected_fix_at: Mapped[datetime | None]
+    next_update_by: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    updates: Mapped[list[IncidentUpdate]] = relationship(
+        back_populates="incident", order_by="IncidentUpdate.id"
+    )
+
+
+class IncidentUpdate(Base):
+    """One change to an incident: its status and what customers were told at that time."""
+
+    __tablename__ = "incident_updates"
+    __table_args__ = (Index("ix_incident_updates_incident_id_id", "incident_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"))
+    status: Mapped[str] = mapped_column(String(20))
+    what_is_wrong: Mapped[str] = mapped_column(Text)
+    why: Mapped[str] = mapped_column(Text)
+    what_we_are_doing: Mapped[str] = mapped_column(Text)
+    expected_fix_text: Mapped[str] = mapped_column(Text)
+    expected_fix_at: Mapped[datetime | None]
+    next_update_by: Mapped[datetime | None]
+    note: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    incident: Mapped[Incident] = relationship(back_populates="updates")
 
 
 class Handoff(Base):

@@ -138,3 +138,17 @@ def test_gateway_texts_read_plainly() -> None:
     from bot.telegram.channel import PRIVATE_CHATS_ONLY
 
     assert check_text(PRIVATE_CHATS_ONLY) == [], PRIVATE_CHATS_ONLY
+
+
+def test_demo_incident_texts_read_plainly() -> None:
+    from redress.incidents import CUSTOMER_FIELDS, explain
+    from redress.incidents_records import read_incidents_file
+
+    loaded = read_incidents_file(REPO_ROOT / "business" / "incidents.yml", OPEN, BUSINESS.regions)
+    assert len(loaded) >= 2
+    for incident in loaded:
+        for name in CUSTOMER_FIELDS:
+            text = getattr(incident, name)
+            assert check_text(text) == [], (incident.id, name, text)
+        for part in explain(incident, OPEN).parts():
+            assert check_text(part) == [], (incident.id, part)
