@@ -104,7 +104,11 @@ def _faulty(text: str, since: Since | None) -> str:
         return f"your new {device} arrived broken"
     if _has(text, r"overheat", r"too hot", r"hot to the touch"):
         return f"your {device} gets too hot"
-    return f"the {device} we gave you has stopped working"
+    if _has(text, r"reboot", r"restart", r"turn(s|ing)? (itself )?off", r"switch(es|ing)? off"):
+        return f"your {device} keeps restarting itself"
+    if _has(text, r"dead", r"won'?t (turn|switch|power) on", r"no (power|lights?)", r"stopped"):
+        return f"the {device} we gave you has stopped working"
+    return f"the {device} we gave you isn't working right"
 
 
 def _staff(text: str, since: Since | None) -> str:

@@ -252,3 +252,15 @@ def test_a_complaint_that_opens_with_the_account_number_is_still_a_complaint(
     assert "Thanks, Ewa" in said
     assert re.search(r"logged this as RD-[A-Z0-9]{6}", said), said
     assert stack.record(conversation_id)["complaints"][0]["category"] == "outage"
+
+
+@pytest.mark.parametrize("answer", ["this morning", "last night"])
+def test_when_it_started_is_understood_even_when_it_sounds_like_a_greeting(
+    stack: Stack, answer: str
+) -> None:
+    conversation_id, _ = stack.say(None, "internet completely dead, nothing connects")
+    _, replies = stack.say(conversation_id, "BL-100011")
+    assert "When did this start?" in texts(replies)
+    _, replies = stack.say(conversation_id, answer)
+    assert re.search(r"logged this as RD-[A-Z0-9]{6}", texts(replies)), texts(replies)
+    assert stack.record(conversation_id)["complaints"][0]["facts"]["since"] == f"since {answer}"

@@ -93,7 +93,7 @@ EXAMPLES = _nlu_examples()
         (
             Category.FAULTY_EQUIPMENT,
             "the remote doesn't work",
-            "the remote we gave you has stopped working",
+            "the remote we gave you isn't working right",
         ),
         (
             Category.STAFF_CONDUCT,
@@ -231,3 +231,15 @@ MESSAGES = sorted(
 @pytest.mark.parametrize("message", MESSAGES)
 def test_apology_for_every_nlu_example_is_plain_language(message):
     assert check_text(message) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "phrase"),
+    [
+        ("router keeps rebooting every few minutes", "your router keeps restarting itself"),
+        ("the hub is completely dead, no lights", "the hub we gave you has stopped working"),
+        ("tv box is acting weird", "the TV box we gave you isn't working right"),
+    ],
+)
+def test_faulty_equipment_says_what_the_device_does(text, phrase):
+    assert describe_problem(Category.FAULTY_EQUIPMENT, text, NOW) == phrase
