@@ -16,7 +16,7 @@ from actions.context import business, now, settings
 from redress import records
 from redress.apology import describe_problem
 from redress.complaints import Category, Severity
-from redress.db.models import Complaint
+from redress.db.models import Complaint, Customer
 from redress.db.session import unit_of_work
 from redress.handoff import describe_hours
 from redress.severity import assess_severity
@@ -115,6 +115,17 @@ def acknowledge(
     ]
 
 
+def _verified_customer_slots(customer: Customer) -> dict[str, Any]:
+    """What the conversation knows once an account is found: used by the form and by
+    corrections outside it, so both fill exactly the same slots."""
+    return {
+        "account_ref": customer.account_number,
+        "customer_name": customer.first_name,
+        "customer_verified": True,
+        "postcode": customer.postcode,
+    }
+
+
 def _details_already_given(tracker: Tracker) -> list[EventType]:
     """Account and postcode the customer put in the complaint itself, so the form does not
     ask for them again (it validates them when it starts)."""
@@ -170,13 +181,7 @@ class ValidateComplaintForm(FormValidationAction):
             if customer is not None:
                 conversation = records.ensure_conversation(session, tracker.sender_id, "rasa")
                 records.attach_customer(session, conversation, customer)
-                found = {
-                    "account_ref": customer.account_number,
-                    "customer_name": customer.first_name,
-                    "customer_verified": True,
-                    "postcode": customer.postcode,
-                    "account_attempts": 0,
-                }
+                found = {**_verified_customer_slots(customer), "account_attempts": 0}
         if customer is not None:
             dispatcher.utter_message(
                 response="utter_account_found", customer_name=found["customer_name"]
@@ -328,10 +333,8 @@ class ActionUpdateDetails(Action):
                 records.attach_customer(session, conversation, customer)
                 changes["account_ref"] = customer.account_number
                 events += [
-                    SlotSet("account_ref", customer.account_number),
-                    SlotSet("customer_name", customer.first_name),
-                    SlotSet("customer_verified", True),
-                    SlotSet("postcode", customer.postcode),
+                    SlotSet(name, value)
+                    for name, value in _verified_customer_slots(customer).items()
                 ]
             if match := _POSTCODE.search(text):
                 changes["postcode"] = f"{match[1]} {match[2]}".upper()
