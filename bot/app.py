@@ -19,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot import incidents_api, records_api, webchat
+from bot.delivery import Delivery, Scheduler
 from bot.errors import error
 from bot.live import LiveHub
 from bot.rasa_client import RasaClient
@@ -91,13 +92,22 @@ def create_app(settings: Settings, business: Business, rasa: RasaClient | None =
         else None
     )
 
+    delivery = Delivery(settings.database_url, relay, business.hours.timezone)
+    scheduler = Scheduler(
+        delivery,
+        outbox_seconds=settings.outbox_poll_seconds,
+        promise_seconds=settings.promise_check_seconds,
+    )
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if telegram is not None:
             await telegram.start()  # connects in the background; an outage is only logged
+        scheduler.start()
         try:
             yield
         finally:
+            scheduler.shutdown()
             if telegram is not None:
                 await telegram.stop()
             await rasa.close()
@@ -149,6 +159,8 @@ def create_app(settings: Settings, business: Business, rasa: RasaClient | None =
     app.state.hub = hub
     app.state.relay = relay
     app.state.telegram = telegram
+    app.state.delivery = delivery
+    app.state.scheduler = scheduler
     app.state.rate_limits = {
         "conversation": RateLimiter(settings.messages_per_minute_per_conversation),
         "address": RateLimiter(settings.messages_per_minute_per_address),

@@ -89,7 +89,7 @@ async def update_incident(request: Request) -> Response:
     def work(session: Session) -> dict[str, Any]:
         now = utcnow()
         change = _change(body, now)
-        incidents_records.update_incident(session, incident_id, change, now)
+        incidents_records.update_incident(session, incident_id, change, now, _zone(request))
         return incidents_records.incident_with_history(session, incident_id)
 
     return await _run(request, work)
@@ -110,10 +110,14 @@ async def resolve_incident(request: Request) -> Response:
         note = body.get("note")
         if not isinstance(note, str):
             raise IncidentError("note", "is missing; say how it was fixed")
-        incidents_records.resolve_incident(session, incident_id, note, utcnow())
+        incidents_records.resolve_incident(session, incident_id, note, utcnow(), _zone(request))
         return incidents_records.incident_with_history(session, incident_id)
 
     return await _run(request, work)
+
+
+def _zone(request: Request) -> str:
+    return str(request.app.state.business.hours.timezone)
 
 
 def _change(body: dict[str, Any], now: datetime) -> Change:
@@ -161,6 +165,8 @@ async def _run(
 
     try:
         result = await run_in_threadpool(in_transaction)
+        # Customers hear about a change now, not at the next scheduled run.
+        request.app.state.scheduler.wake()
     except incidents_records.UnknownIncident:
         return error(404, "unknown_incident", "There is no incident with that id.")
     except incidents_records.IncidentExists as exists:

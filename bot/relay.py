@@ -167,11 +167,24 @@ class Relay:
                 return conversation.channel, conversation.reachable, message_json(message)
 
         channel, reachable, message = await run_in_threadpool(record)
+        if reachable:
+            await self.deliver(conversation_id, channel, message)
+        else:
+            self._hub.publish(conversation_id, message)
+        return message
+
+    async def deliver(self, conversation_id: str, channel: str, message: dict[str, Any]) -> None:
+        """Delivers a recorded message: to open web chats at once, and to the channel's
+        customer through its sender (Telegram)."""
         self._hub.publish(conversation_id, message)
         sender = self._senders.get(channel)
-        if sender is not None and reachable:
+        if sender is not None:
             await sender(conversation_id, [message])
-        return message
+
+    def confirms_delivery(self, channel: str) -> bool:
+        """Whether the channel's sender confirms each message by noting the channel's id for
+        it (Telegram does); web chats are delivered once recorded and published."""
+        return channel in self._senders
 
     async def note_delivered(self, message_id: int, external_id: str) -> None:
         """Keeps the channel's id for a message we sent (a Telegram message id)."""

@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _incidents(args: argparse.Namespace, settings: Settings, business: Business) -> int:
     now = utcnow().replace(microsecond=0)
+    zone = business.hours.timezone
     with unit_of_work(settings.database_url) as session:
         if args.action == "list":
             rows = incidents_records.list_incidents(session, active_only=not args.all)
@@ -94,7 +95,7 @@ def _incidents(args: argparse.Namespace, settings: Settings, business: Business)
                     incidents_records.create_incident(session, incident, now)
                     _out(f"created {incident.id}")
             else:
-                added, updated = incidents_records.load_incidents(session, loaded, now)
+                added, updated = incidents_records.load_incidents(session, loaded, now, zone)
                 _out(f"incidents loaded: {added} added, {updated} updated")
         elif args.action == "update":
             change = Change(
@@ -107,10 +108,10 @@ def _incidents(args: argparse.Namespace, settings: Settings, business: Business)
                 next_update_by=_when(args.next_update_by, "next_update_by", now),
                 note=args.note,
             )
-            row = incidents_records.update_incident(session, args.id, change, now)
+            row = incidents_records.update_incident(session, args.id, change, now, zone)
             _out(f"updated {row.id}: {row.updates[-1].note}")
         elif args.action == "resolve":
-            row = incidents_records.resolve_incident(session, args.id, args.note, now)
+            row = incidents_records.resolve_incident(session, args.id, args.note, now, zone)
             _out(f"resolved {row.id}")
     return 0
 

@@ -24,7 +24,9 @@ CUSTOMER_FIELDS = ("what_is_wrong", "why", "what_we_are_doing", "expected_fix_te
 MAX_TEXT_CHARS = 600
 MAX_TITLE_CHARS = 120
 MAX_NOTE_CHARS = 300
+DEFAULT_ZONE = "Europe/London"
 
+_ACCOUNT_RE = re.compile(r"^[A-Z]{2}-\d{6}$")
 _ID_RE = re.compile(r"^INC-[A-Z0-9]+(?:-[A-Z0-9]+)*$")
 _DISTRICT_RE = re.compile(r"^[A-Z]{1,2}[0-9][0-9A-Z]?$")
 _RELATIVE_RE = re.compile(r"^([+-])\s*(\d{1,4})\s*([mhd])$")
@@ -62,6 +64,9 @@ class Incident:
     next_update_by: datetime | None
     expected_fix_at: datetime | None = None
     end: datetime | None = None
+    # Account numbers affected, when the incident hit particular accounts (a billing run);
+    # empty means any account in the areas.
+    accounts: tuple[str, ...] = ()
 
     @property
     def active(self) -> bool:
@@ -187,6 +192,14 @@ def _areas(value: Any, regions: Mapping[str, Iterable[str]]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(cleaned))
 
 
+def _accounts(value: Any) -> tuple[str, ...]:
+    names = tuple(name.upper() for name in _names(value or [], "accounts"))
+    for name in names:
+        if not _ACCOUNT_RE.match(name):
+            raise IncidentError("accounts", f"{name!r} is not an account number like BL-100001")
+    return names
+
+
 def check_incident(incident: Incident, now: datetime) -> Incident:
     """Raises IncidentError for the first thing wrong with ``incident``; returns it if fine."""
     if not _ID_RE.match(incident.id) or len(incident.id) > 40:
@@ -216,7 +229,7 @@ def incident_from_mapping(
 ) -> Incident:
     """Builds and checks an incident from YAML or JSON as an operator writes it."""
     known = {
-        "id", "title", "services", "categories", "areas", "start", "end", "status",
+        "id", "title", "services", "categories", "areas", "accounts", "start", "end", "status",
         "what_is_wrong", "why", "what_we_are_doing", "expected_fix", "next_update_by",
     }  # fmt: skip
     if unknown := sorted(set(data) - known):
@@ -239,6 +252,7 @@ def incident_from_mapping(
         services=services,
         categories=_categories(data.get("categories")),
         areas=_areas(data.get("areas"), regions),
+        accounts=_accounts(data.get("accounts")),
         start=now if start is None else parse_time(start, "start", now),
         end=_optional_time(data.get("end"), "end", now),
         status=_status(data.get("status", "investigating")),
@@ -328,26 +342,42 @@ def covers_area(
     return False
 
 
+def covers_account(incident: Incident, account: str | None) -> bool:
+    """An incident listing accounts reaches only those; one listing none reaches any."""
+    if not incident.accounts:
+        return True
+    return bool(account) and str(account).strip().upper() in incident.accounts
+
+
+# A customer may notice a problem, and write to us, a little before operators record when
+# it began; a complaint this long before the recorded start still matches.
+START_GRACE = timedelta(minutes=30)
+
+
 def matching_incidents(
     incidents: Iterable[Incident],
     category: str | Category,
     postcode: str | None,
     at: datetime,
     regions: Mapping[str, Iterable[str]],
+    account: str | None = None,
 ) -> list[Incident]:
-    """The active incidents, started by ``at``, that cover this category and postcode."""
+    """The active incidents, started by ``at``, that cover this category, postcode and
+    account. An incident limited to areas or accounts needs the postcode or account to
+    match: without them, nothing limited is matched (we never guess)."""
     name = category.value if isinstance(category, Category) else category
     return [
         incident
         for incident in incidents
         if incident.active
-        and incident.start <= at
+        and incident.start - START_GRACE <= at
         and name in incident.categories
         and covers_area(incident, postcode, regions)
+        and covers_account(incident, account)
     ]
 
 
-def describe_time(moment: datetime, now: datetime, zone: str = "Europe/London") -> str:
+def describe_time(moment: datetime, now: datetime, zone: str = DEFAULT_ZONE) -> str:
     """'2pm today', '9:30am tomorrow', '6pm on Friday 27 November', in the business's zone."""
     local = moment.astimezone(ZoneInfo(zone))
     today = now.astimezone(ZoneInfo(zone)).date()
@@ -382,7 +412,7 @@ class Explanation:
         return " ".join(part for part in self.parts() if part)
 
 
-def explain(incident: Incident, now: datetime, zone: str = "Europe/London") -> Explanation:
+def explain(incident: Incident, now: datetime, zone: str = DEFAULT_ZONE) -> Explanation:
     if not incident.active:
         return Explanation(
             what_is_wrong=incident.what_is_wrong,
@@ -417,7 +447,7 @@ _STATUS_WORDS = {
 
 
 def history_summary(
-    updates: Iterable[IncidentUpdate], now: datetime, zone: str = "Europe/London"
+    updates: Iterable[IncidentUpdate], now: datetime, zone: str = DEFAULT_ZONE
 ) -> str:
     """One short line per status change, oldest first, for the assistant to retell."""
     lines = []

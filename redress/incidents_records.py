@@ -16,7 +16,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from redress import incidents
+from redress import incident_notices, incidents
 from redress.db.models import Incident, IncidentUpdate
 from redress.incidents import Change, IncidentError
 
@@ -40,6 +40,7 @@ def to_domain(row: Incident) -> incidents.Incident:
         services=tuple(row.services),
         categories=tuple(row.categories),
         areas=tuple(row.areas),
+        accounts=tuple(row.accounts or ()),
         start=row.started_at,
         end=row.ended_at,
         status=row.status,
@@ -71,6 +72,7 @@ def _write(row: Incident, incident: incidents.Incident) -> None:
     row.services = list(incident.services)
     row.categories = list(incident.categories)
     row.areas = list(incident.areas)
+    row.accounts = list(incident.accounts)
     row.status = incident.status
     row.started_at = incident.start
     row.ended_at = incident.end
@@ -82,23 +84,39 @@ def _write(row: Incident, incident: incidents.Incident) -> None:
     row.next_update_by = incident.next_update_by
 
 
-def _record_update(session: Session, row: Incident, note: str, now: datetime) -> None:
-    session.add(
-        IncidentUpdate(
-            incident_id=row.id,
-            status=row.status,
-            what_is_wrong=row.what_is_wrong,
-            why=row.why,
-            what_we_are_doing=row.what_we_are_doing,
-            expected_fix_text=row.expected_fix_text,
-            expected_fix_at=row.expected_fix_at,
-            next_update_by=row.next_update_by,
-            note=note[: incidents.MAX_NOTE_CHARS],
-            created_at=now,
-        )
+def _record_update(session: Session, row: Incident, note: str, now: datetime) -> IncidentUpdate:
+    update = IncidentUpdate(
+        incident_id=row.id,
+        status=row.status,
+        what_is_wrong=row.what_is_wrong,
+        why=row.why,
+        what_we_are_doing=row.what_we_are_doing,
+        expected_fix_text=row.expected_fix_text,
+        expected_fix_at=row.expected_fix_at,
+        next_update_by=row.next_update_by,
+        note=note[: incidents.MAX_NOTE_CHARS],
+        created_at=now,
     )
+    session.add(update)
     row.updated_at = now
     session.flush()
+    return update
+
+
+def _change(
+    session: Session,
+    row: Incident,
+    before: incidents.Incident,
+    after: incidents.Incident,
+    note: str,
+    now: datetime,
+    zone: str,
+) -> None:
+    """Writes a change, keeps it in the history and, in the same transaction, queues what
+    subscribed customers should hear about it."""
+    _write(row, after)
+    update = _record_update(session, row, note, now)
+    incident_notices.on_change(session, before, after, update.id, now, zone)
 
 
 def get_row(session: Session, incident_id: str) -> Incident:
@@ -122,20 +140,32 @@ def create_incident(
     return row
 
 
-def update_incident(session: Session, incident_id: str, change: Change, now: datetime) -> Incident:
+def update_incident(
+    session: Session,
+    incident_id: str,
+    change: Change,
+    now: datetime,
+    zone: str = incidents.DEFAULT_ZONE,
+) -> Incident:
     """Applies a change (checked by the domain rules) and records it as an update."""
     row = get_row(session, incident_id)
-    updated, note = incidents.apply_change(to_domain(row), change, now)
-    _write(row, updated)
-    _record_update(session, row, note, now)
+    before = to_domain(row)
+    updated, note = incidents.apply_change(before, change, now)
+    _change(session, row, before, updated, note, now, zone)
     return row
 
 
-def resolve_incident(session: Session, incident_id: str, note: str, now: datetime) -> Incident:
+def resolve_incident(
+    session: Session,
+    incident_id: str,
+    note: str,
+    now: datetime,
+    zone: str = incidents.DEFAULT_ZONE,
+) -> Incident:
     row = get_row(session, incident_id)
-    resolved, note = incidents.resolve(to_domain(row), note, now)
-    _write(row, resolved)
-    _record_update(session, row, note, now)
+    before = to_domain(row)
+    resolved, note = incidents.resolve(before, note, now)
+    _change(session, row, before, resolved, note, now, zone)
     return row
 
 
@@ -163,6 +193,7 @@ def incident_json(row: Incident) -> dict[str, Any]:
         "services": row.services,
         "categories": row.categories,
         "areas": row.areas,
+        "accounts": row.accounts or [],
         "start": _time(row.started_at),
         "end": _time(row.ended_at),
         "what_is_wrong": row.what_is_wrong,
@@ -231,7 +262,10 @@ def read_incidents_file(
 
 
 def load_incidents(
-    session: Session, loaded: Iterable[incidents.Incident], now: datetime
+    session: Session,
+    loaded: Iterable[incidents.Incident],
+    now: datetime,
+    zone: str = incidents.DEFAULT_ZONE,
 ) -> tuple[int, int]:
     """Inserts or refreshes each incident by id; returns (added, updated). Loading the same
     file again changes nothing, except that a promised time which has passed is moved to the
@@ -252,7 +286,7 @@ def load_incidents(
         if current.expected_fix_at is not None and current.expected_fix_at > now:
             comparable = replace(comparable, expected_fix_at=current.expected_fix_at)
         if comparable != current:
-            _write(row, comparable)
-            _record_update(session, row, "Refreshed from the incidents file", now)
+            note = "Refreshed from the incidents file"
+            _change(session, row, current, comparable, note, now, zone)
             updated += 1
     return added, updated

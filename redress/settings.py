@@ -37,6 +37,9 @@ class Settings:
     messages_per_minute_per_conversation: int = 12
     messages_per_minute_per_address: int = 30
     widget_origins: tuple[str, ...] = ()
+    # How often the gateway delivers queued updates and checks incident promises, in seconds.
+    outbox_poll_seconds: float = 5.0
+    promise_check_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -59,6 +62,10 @@ class Settings:
                 env, "WEBCHAT_MESSAGES_PER_MINUTE_PER_ADDRESS", 30, low=1, high=6000
             ),
             widget_origins=_origins(env.get("REDRESS_WIDGET_ORIGINS", "")),
+            outbox_poll_seconds=_number(env, "REDRESS_OUTBOX_POLL_SECONDS", 5.0, low=0.2, high=60),
+            promise_check_seconds=_number(
+                env, "REDRESS_PROMISE_CHECK_SECONDS", 30.0, low=0.2, high=300
+            ),
         )
 
 

@@ -155,6 +155,8 @@ class Incident(Base):
     categories: Mapped[list[Any]] = mapped_column(JSON, default=list)
     # Postcode districts and region names; empty means everywhere.
     areas: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # Account numbers affected (a billing run that hit some accounts); empty means any.
+    accounts: Mapped[list[Any]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(20), index=True)
     started_at: Mapped[datetime] = mapped_column(index=True)
     ended_at: Mapped[datetime | None]
@@ -164,6 +166,9 @@ class Incident(Base):
     expected_fix_text: Mapped[str] = mapped_column(Text)
     expected_fix_at: Mapped[datetime | None]
     next_update_by: Mapped[datetime | None]
+    # The promised time whose passing was already handled (holding message, alert), so a
+    # missed promise is acted on once, whatever the restarts.
+    missed_promise_handled: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -226,3 +231,69 @@ class TelegramUpdate(Base):
 
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IncidentSubscription(Base):
+    """A conversation linked to an incident: offered updates, and whether it took them.
+    After the incident is resolved, ``service_back`` keeps the customer's answer to "is it
+    working again for you?"."""
+
+    __tablename__ = "incident_subscriptions"
+    __table_args__ = (UniqueConstraint("incident_id", "conversation_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"), index=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"))
+    status: Mapped[str] = mapped_column(String(20), default="offered")  # subscribed | declined
+    fix_check_sent_at: Mapped[datetime | None]
+    service_back: Mapped[bool | None] = mapped_column(Boolean)
+    answered_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class OutboxMessage(Base):
+    """A message to deliver to a customer later (an incident update), written in the same
+    transaction as the change that causes it. ``dedupe_key`` makes each message exist once;
+    ``message_id`` is set when it is recorded in the conversation, so a retry after a restart
+    never records or sends it twice."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    incident_id: Mapped[str | None] = mapped_column(ForeignKey("incidents.id"))
+    text: Mapped[str] = mapped_column(Text)
+    buttons: Mapped[list[Any] | None] = mapped_column(JSON)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # pending → sending → sent; or failed (gave up) / undeliverable (customer unreachable)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class OperatorAlert(Base):
+    """Something operators must look at: a possible incident nobody has opened, a promised
+    update that did not come, messages that could not be delivered. ``dedupe_key`` keeps one
+    alert per cause; ``posted_at`` is set once it reaches the agent desk."""
+
+    __tablename__ = "operator_alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(30), index=True)
+    summary: Mapped[str] = mapped_column(String(300))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    incident_id: Mapped[str | None] = mapped_column(ForeignKey("incidents.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    posted_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]

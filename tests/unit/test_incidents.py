@@ -193,13 +193,34 @@ def test_matching_by_district_category_and_time() -> None:
     assert matching_incidents(incidents, "outage", "LS62 1AA", NOW, REGIONS) == []
     assert matching_incidents(incidents, "outage", "LS16 1AA", NOW, REGIONS) == []
     assert matching_incidents(incidents, "delay", "LS6 2AB", NOW, REGIONS) == []
-    before = datetime(2026, 11, 20, 7, tzinfo=timezone.utc)
+    # Started at 7:30. A customer writing twenty minutes earlier is probably seeing the
+    # same fault before it was recorded; one writing an hour earlier is not.
+    just_before = datetime(2026, 11, 20, 7, 10, tzinfo=timezone.utc)
+    assert _ids(matching_incidents(incidents, "outage", "LS6 2AB", just_before, REGIONS)) == [
+        "INC-LS6-FIBRE"
+    ]
+    before = datetime(2026, 11, 20, 6, 30, tzinfo=timezone.utc)
     assert matching_incidents(incidents, "outage", "LS6 2AB", before, REGIONS) == []
     # An incident with no areas reaches everyone, even when we have no postcode.
     assert _ids(matching_incidents(incidents, "billing", None, NOW, REGIONS)) == ["INC-BILL"]
     assert _ids(matching_incidents(incidents, "billing", "M14 5RT", NOW, REGIONS)) == ["INC-BILL"]
     # Without a postcode, an incident in one area cannot be said to be theirs.
     assert matching_incidents(incidents, "outage", None, NOW, REGIONS) == []
+
+
+def test_an_incident_limited_to_accounts_matches_only_those_accounts() -> None:
+    billing = make(id="INC-BILL", categories=["billing"], areas=[], accounts=["bl-100003"])
+    assert billing.accounts == ("BL-100003",)
+    found = matching_incidents([billing], "billing", None, NOW, REGIONS, account="BL-100003")
+    assert _ids(found) == ["INC-BILL"]
+    assert matching_incidents([billing], "billing", None, NOW, REGIONS, account="BL-100004") == []
+    # An unverified customer is never told a problem limited to some accounts is theirs.
+    assert matching_incidents([billing], "billing", "LS6 2AB", NOW, REGIONS) == []
+
+
+def test_account_numbers_are_checked() -> None:
+    with pytest.raises(IncidentError, match="accounts: 'ACME' is not an account number"):
+        make(accounts=["ACME"])
 
 
 def test_regions_expand_to_their_districts() -> None:

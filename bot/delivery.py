@@ -1,0 +1,169 @@
+"""The gateway's time-driven work: delivering the outbox and keeping incident promises.
+
+APScheduler runs two interval jobs in the gateway's event loop. Nothing about what is due
+lives in the scheduler: pending messages are rows in the outbox and promises are each
+incident's "next update by", so a restarted gateway simply carries on from the database.
+Every job takes the time from an injectable clock, so tests can move time on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from starlette.concurrency import run_in_threadpool
+
+from bot.relay import Relay, message_json
+from redress import incident_notices, outbox
+from redress.db.models import utcnow
+from redress.db.session import unit_of_work
+
+logger = logging.getLogger("redress.gateway.delivery")
+
+Clock = Callable[[], datetime]
+
+
+class Delivery:
+    """Sends what the outbox holds, through the same channels as every other message."""
+
+    def __init__(
+        self,
+        database_url: str,
+        relay: Relay,
+        zone: str,
+        *,
+        clock: Clock = utcnow,
+        batch: int = 50,
+        lease: timedelta = timedelta(minutes=2),
+        max_attempts: int = 8,
+    ) -> None:
+        self._database_url = database_url
+        self._relay = relay
+        self._zone = zone
+        self._clock = clock
+        self._batch = batch
+        self._lease = lease
+        self._max_attempts = max_attempts
+
+    async def deliver_due(self) -> int:
+        """Delivers every message that is due; returns how many were delivered."""
+        delivered = 0
+        while True:
+            claimed = await run_in_threadpool(self._claim)
+            for outbox_id in claimed:
+                delivered += await self._deliver(outbox_id)
+            if len(claimed) < self._batch:
+                return delivered
+
+    async def check_promises(self) -> list[str]:
+        """Holding messages and alerts for promised update times that passed."""
+
+        def work() -> list[str]:
+            with unit_of_work(self._database_url) as session:
+                return incident_notices.check_promises(session, self._clock(), self._zone)
+
+        handled = await run_in_threadpool(work)
+        if handled:
+            logger.warning("promised updates missed for %s", ", ".join(handled))
+            await self.deliver_due()
+        return handled
+
+    def _claim(self) -> list[int]:
+        with unit_of_work(self._database_url) as session:
+            return outbox.claim_due(session, self._clock(), limit=self._batch, lease=self._lease)
+
+    def _prepare(self, outbox_id: int) -> outbox.Prepared:
+        with unit_of_work(self._database_url) as session:
+            prepared = outbox.prepare(session, outbox_id)
+            session.expunge(prepared.message)
+            return prepared
+
+    def _confirmed(self, outbox_id: int) -> tuple[bool, bool]:
+        with unit_of_work(self._database_url) as session:
+            return outbox.confirmed(session, outbox_id)
+
+    def _finish(self, outbox_id: int, **outcome: object) -> str:
+        with unit_of_work(self._database_url) as session:
+            return outbox.finish(
+                session,
+                outbox_id,
+                self._clock(),
+                max_attempts=self._max_attempts,
+                **outcome,  # type: ignore[arg-type]
+            )
+
+    async def _deliver(self, outbox_id: int) -> int:
+        try:
+            prepared = await run_in_threadpool(self._prepare, outbox_id)
+            if prepared.confirmed:
+                # Sent before a restart, and the channel confirmed it: never send it again.
+                await run_in_threadpool(self._finish, outbox_id, delivered=True)
+                return 1
+            if not prepared.reachable:
+                await run_in_threadpool(self._finish, outbox_id, delivered=False, unreachable=True)
+                return 0
+            shown = message_json(prepared.message)
+            await self._relay.deliver(prepared.conversation_id, prepared.channel, shown)
+            if not self._relay.confirms_delivery(prepared.channel):
+                # Web chat: recorded and published; the page shows it live or when it loads.
+                await run_in_threadpool(self._finish, outbox_id, delivered=True)
+                return 1
+            was_confirmed, reachable = await run_in_threadpool(self._confirmed, outbox_id)
+            status = await run_in_threadpool(
+                self._finish,
+                outbox_id,
+                delivered=was_confirmed,
+                unreachable=not reachable,
+                error=None if was_confirmed else f"{prepared.channel} did not accept it",
+            )
+        except Exception as problem:  # one bad message must not stop the others
+            logger.exception("delivering outbox message %s failed", outbox_id)
+            status = await run_in_threadpool(
+                self._finish, outbox_id, delivered=False, error=f"{type(problem).__name__}"
+            )
+        if status != outbox.SENT:
+            logger.warning("outbox message %s not delivered: %s", outbox_id, status)
+        return int(status == outbox.SENT)
+
+
+class Scheduler:
+    """The interval jobs, and a way to run delivery at once after a change."""
+
+    DELIVER = "deliver-outbox"
+    PROMISES = "incident-promises"
+
+    def __init__(
+        self, delivery: Delivery, *, outbox_seconds: float, promise_seconds: float
+    ) -> None:
+        self._scheduler = AsyncIOScheduler(timezone=timezone.utc)
+        # Both run once as soon as the gateway starts, then at their intervals.
+        common = {
+            "max_instances": 1,
+            "coalesce": True,
+            "misfire_grace_time": None,
+            "next_run_time": datetime.now(timezone.utc),
+        }
+        self._scheduler.add_job(
+            delivery.deliver_due, "interval", seconds=outbox_seconds, id=self.DELIVER, **common
+        )
+        self._scheduler.add_job(
+            delivery.check_promises,
+            "interval",
+            seconds=promise_seconds,
+            id=self.PROMISES,
+            **common,
+        )
+
+    def start(self) -> None:
+        self._scheduler.start()
+
+    def shutdown(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+
+    def wake(self) -> None:
+        """Runs delivery now (an operator just changed an incident)."""
+        if self._scheduler.running:
+            self._scheduler.modify_job(self.DELIVER, next_run_time=datetime.now(timezone.utc))

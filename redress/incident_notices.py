@@ -1,0 +1,430 @@
+"""Keeping customers affected by an incident informed without being asked (PRINCIPLES.md 4).
+
+- A complaint that an incident explains is linked to it, and the customer is offered updates.
+- Each change customers should hear about (status, what we tell them, when we expect a fix)
+  puts one message per subscribed conversation in the outbox, in the same transaction as the
+  change itself; ``bot/delivery.py`` delivers it.
+- A promised "next update by" time that passes with no update sends an honest holding
+  message and raises an operator alert, once per promise.
+- Resolution sends a closing message that asks whether the service is back.
+- Several complaints of one category from one area, with no incident covering them, raise a
+  "possible incident" alert.
+
+Every text built here is checked by the plain-language tests (tests/unit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from redress import incidents
+from redress.db.models import (
+    Complaint,
+    Incident,
+    IncidentSubscription,
+    OperatorAlert,
+    OutboxMessage,
+)
+from redress.incidents import describe_time
+
+OFFERED = "offered"
+SUBSCRIBED = "subscribed"
+DECLINED = "declined"
+
+UPDATE = "incident_update"
+HOLDING = "incident_holding"
+RESOLVED = "incident_resolved"
+
+# What a button on the closing message sends to the assistant.
+SERVICE_BACK_BUTTONS = [
+    {"title": "Yes, it's working", "payload": "/affirm"},
+    {"title": "No, still not right", "payload": "/deny"},
+]
+
+_STATUS_LEADS = {
+    "investigating": "Here's an update on the problem you told us about.",
+    "identified": "Here's an update: we've found what's causing the problem.",
+    "monitoring": "Good news: we've put a fix in place, and we're checking that it holds.",
+}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When complaints look like an incident nobody has opened yet."""
+
+    complaints: int = 3
+    within: timedelta = timedelta(minutes=60)
+
+
+# Links and offers ---------------------------------------------------------------------------
+
+
+def link_complaint(
+    session: Session, complaint: Complaint, incident_id: str, now: datetime
+) -> IncidentSubscription:
+    """Ties the complaint to the incident and records that updates are offered (once per
+    conversation and incident; an earlier yes or no stands)."""
+    complaint.incident_id = incident_id
+    subscription = session.scalar(
+        select(IncidentSubscription).where(
+            IncidentSubscription.incident_id == incident_id,
+            IncidentSubscription.conversation_id == complaint.conversation_id,
+        )
+    )
+    if subscription is None:
+        subscription = IncidentSubscription(
+            incident_id=incident_id,
+            conversation_id=complaint.conversation_id,
+            complaint_id=complaint.id,
+            status=OFFERED,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(subscription)
+        session.flush()
+    return subscription
+
+
+def open_offer(session: Session, conversation_id: str) -> IncidentSubscription | None:
+    """The latest offer of updates this conversation has not answered yet."""
+    return session.scalar(
+        select(IncidentSubscription)
+        .where(
+            IncidentSubscription.conversation_id == conversation_id,
+            IncidentSubscription.status == OFFERED,
+        )
+        .order_by(IncidentSubscription.id.desc())
+        .limit(1)
+    )
+
+
+def answer_offer(
+    session: Session, subscription: IncidentSubscription, wants_updates: bool, now: datetime
+) -> None:
+    subscription.status = SUBSCRIBED if wants_updates else DECLINED
+    subscription.updated_at = now
+
+
+def subscriptions_of(session: Session, conversation_id: str) -> list[IncidentSubscription]:
+    return list(
+        session.scalars(
+            select(IncidentSubscription)
+            .where(IncidentSubscription.conversation_id == conversation_id)
+            .order_by(IncidentSubscription.id)
+        )
+    )
+
+
+def open_fix_check(session: Session, conversation_id: str) -> IncidentSubscription | None:
+    """The resolved incident whose "is it working now?" this conversation has not answered."""
+    return session.scalar(
+        select(IncidentSubscription)
+        .where(
+            IncidentSubscription.conversation_id == conversation_id,
+            IncidentSubscription.fix_check_sent_at.is_not(None),
+            IncidentSubscription.answered_at.is_(None),
+        )
+        .order_by(IncidentSubscription.fix_check_sent_at.desc())
+        .limit(1)
+    )
+
+
+def answer_fix_check(
+    session: Session, subscription: IncidentSubscription, service_back: bool, now: datetime
+) -> Complaint | None:
+    """Keeps the answer; a yes closes the linked complaint, a no keeps it open for a person."""
+    subscription.service_back = service_back
+    subscription.answered_at = now
+    complaint = (
+        session.get(Complaint, subscription.complaint_id) if subscription.complaint_id else None
+    )
+    if complaint is not None:
+        complaint.status = "resolved" if service_back else "open"
+        complaint.facts = {**complaint.facts, "service_back_after_fix": service_back}
+    return complaint
+
+
+# Texts --------------------------------------------------------------------------------------
+
+
+def customer_should_hear(before: incidents.Incident, after: incidents.Incident) -> bool:
+    """Status, what we tell customers, and when we expect a fix are news. A note for the
+    history, or a new "next update by" alone, is not."""
+    watched = ("status", *incidents.CUSTOMER_FIELDS, "expected_fix_at")
+    return any(getattr(before, name) != getattr(after, name) for name in watched)
+
+
+def update_text(
+    before: incidents.Incident, after: incidents.Incident, now: datetime, zone: str
+) -> str:
+    """A short message for a change while the incident is still open."""
+    explanation = incidents.explain(after, now, zone)
+    lead = _STATUS_LEADS.get(after.status, _STATUS_LEADS["investigating"])
+    if after.status == before.status:
+        lead = "Here's an update on the problem you told us about."
+    parts = [lead]
+    if after.what_is_wrong != before.what_is_wrong:
+        parts.append(after.what_is_wrong)
+    if after.why != before.why or (after.status == "identified" != before.status):
+        parts.append(after.why)
+    parts += [after.what_we_are_doing, explanation.when_fixed, explanation.next_update]
+    return " ".join(part for part in parts if part)
+
+
+def holding_text(what_we_are_doing: str, promised: datetime, now: datetime, zone: str) -> str:
+    """When a promised update time passes with no news: say so, honestly."""
+    return " ".join(
+        [
+            f"We said we'd update you by {describe_time(promised, now, zone)}.",
+            "I'm sorry, we don't have news yet.",
+            what_we_are_doing,
+            "I'll message you again as soon as anything changes.",
+        ]
+    )
+
+
+def resolved_text(incident: incidents.Incident) -> str:
+    services = [name.lower() for name in incident.services]
+    named = services[-1] if len(services) == 1 else f"{', '.join(services[:-1])} and {services[-1]}"
+    return (
+        f"Good news: we've fixed the problem with {named}. "
+        "I'm sorry again for the trouble it caused. Is everything working for you now?"
+    )
+
+
+# The outbox ---------------------------------------------------------------------------------
+
+
+def enqueue(
+    session: Session,
+    *,
+    conversation_id: str,
+    kind: str,
+    text: str,
+    dedupe_key: str,
+    now: datetime,
+    incident_id: str | None = None,
+    buttons: list[dict[str, Any]] | None = None,
+    details: dict[str, Any] | None = None,
+) -> bool:
+    """Puts a message in the outbox unless one with this key is already there (a change
+    handled twice, two gateways racing). Returns whether it was added."""
+    if session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)):
+        return False
+    try:
+        with session.begin_nested():
+            session.add(
+                OutboxMessage(
+                    dedupe_key=dedupe_key,
+                    conversation_id=conversation_id,
+                    kind=kind,
+                    incident_id=incident_id,
+                    text=text,
+                    buttons=buttons,
+                    details=details,
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def raise_alert(
+    session: Session,
+    *,
+    kind: str,
+    dedupe_key: str,
+    summary: str,
+    detail: dict[str, Any],
+    now: datetime,
+    incident_id: str | None = None,
+) -> bool:
+    """Records an alert for operators, once per ``dedupe_key``. Returns whether it is new."""
+    if session.scalar(select(OperatorAlert.id).where(OperatorAlert.dedupe_key == dedupe_key)):
+        return False
+    try:
+        with session.begin_nested():
+            session.add(
+                OperatorAlert(
+                    dedupe_key=dedupe_key,
+                    kind=kind,
+                    summary=summary[:300],
+                    detail=detail,
+                    incident_id=incident_id,
+                    created_at=now,
+                )
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def _subscribers(session: Session, incident_id: str) -> list[IncidentSubscription]:
+    return list(
+        session.scalars(
+            select(IncidentSubscription)
+            .where(
+                IncidentSubscription.incident_id == incident_id,
+                IncidentSubscription.status == SUBSCRIBED,
+            )
+            .order_by(IncidentSubscription.id)
+        )
+    )
+
+
+def on_change(
+    session: Session,
+    before: incidents.Incident,
+    after: incidents.Incident,
+    update_id: int,
+    now: datetime,
+    zone: str,
+) -> int:
+    """Queues one message per subscribed conversation for a change customers should hear
+    about. Returns how many were queued."""
+    if after.status == incidents.RESOLVED:
+        kind, text, buttons = RESOLVED, resolved_text(after), SERVICE_BACK_BUTTONS
+    elif customer_should_hear(before, after):
+        kind, text, buttons = UPDATE, update_text(before, after, now, zone), None
+    else:
+        return 0
+    queued = 0
+    for subscription in _subscribers(session, after.id):
+        added = enqueue(
+            session,
+            conversation_id=subscription.conversation_id,
+            kind=kind,
+            text=text,
+            buttons=buttons,
+            details={"incident_id": after.id, "update_id": update_id},
+            dedupe_key=f"{kind}:{after.id}:{update_id}:{subscription.conversation_id}",
+            incident_id=after.id,
+            now=now,
+        )
+        if added and kind == RESOLVED:
+            subscription.fix_check_sent_at = now
+        queued += added
+    return queued
+
+
+def check_promises(session: Session, now: datetime, zone: str) -> list[str]:
+    """Handles every promised update time that has passed with no update: a holding
+    message to each subscriber and an alert for operators, once per promise. Returns the
+    incident ids handled."""
+    due = session.scalars(
+        select(Incident)
+        .where(Incident.status != incidents.RESOLVED, Incident.next_update_by <= now)
+        .order_by(Incident.next_update_by)
+        .with_for_update(skip_locked=True)
+    )
+    handled = []
+    for row in due:
+        promised = row.next_update_by
+        if promised is None or row.missed_promise_handled == promised:
+            continue
+        row.missed_promise_handled = promised
+        text = holding_text(row.what_we_are_doing, promised, now, zone)
+        subscribers = _subscribers(session, row.id)
+        for subscription in subscribers:
+            enqueue(
+                session,
+                conversation_id=subscription.conversation_id,
+                kind=HOLDING,
+                text=text,
+                details={"incident_id": row.id, "promised": promised.isoformat()},
+                dedupe_key=f"{HOLDING}:{row.id}:{promised.isoformat()}:{subscription.conversation_id}",
+                incident_id=row.id,
+                now=now,
+            )
+        raise_alert(
+            session,
+            kind="promise_missed",
+            dedupe_key=f"promise_missed:{row.id}:{promised.isoformat()}",
+            summary=(
+                f"{row.id} ({row.title}): the update promised by {promised:%Y-%m-%d %H:%M}Z "
+                f"did not come. {len(subscribers)} subscribed customers got a holding message; "
+                "post an update and a new next-update time."
+            ),
+            detail={"promised": promised.isoformat(), "subscribers": len(subscribers)},
+            incident_id=row.id,
+            now=now,
+        )
+        handled.append(row.id)
+    return handled
+
+
+# Possible incidents -------------------------------------------------------------------------
+
+
+def check_possible_incident(
+    session: Session,
+    complaint: Complaint,
+    district: str | None,
+    now: datetime,
+    thresholds: Thresholds,
+) -> bool:
+    """Raises a "possible incident" alert when this complaint makes ``thresholds.complaints``
+    of its category from its postcode district within ``thresholds.within``, none of them
+    explained by an incident. One alert per category and district per window."""
+    if not district or complaint.incident_id is not None:
+        return False
+    since = now - thresholds.within
+    recent = session.scalars(
+        select(Complaint)
+        .where(
+            Complaint.category == complaint.category,
+            Complaint.created_at >= since,
+            Complaint.incident_id.is_(None),
+        )
+        .order_by(Complaint.id)
+    )
+    cluster = [c for c in recent if c.id == complaint.id or complaint_district(c) == district]
+    if len(cluster) < thresholds.complaints:
+        return False
+    earlier = session.scalars(
+        select(OperatorAlert).where(
+            OperatorAlert.kind == "possible_incident", OperatorAlert.created_at >= since
+        )
+    )
+    if any(
+        a.detail.get("category") == complaint.category and a.detail.get("district") == district
+        for a in earlier
+    ):
+        return False
+    minutes = int(thresholds.within.total_seconds() // 60)
+    return raise_alert(
+        session,
+        kind="possible_incident",
+        dedupe_key=f"possible_incident:{complaint.category}:{district}:{now.isoformat()}",
+        summary=(
+            f"Possible incident: {len(cluster)} {complaint.category} complaints from {district} "
+            f"in the last {minutes} minutes, and no incident covers them."
+        ),
+        detail={
+            "category": complaint.category,
+            "district": district,
+            "complaints": [c.reference for c in cluster],
+            "window_minutes": minutes,
+        },
+        now=now,
+    )
+
+
+def complaint_district(complaint: Complaint) -> str | None:
+    """The postcode district a complaint came from, from the facts collected for it."""
+    postcode = complaint.facts.get("postcode")
+    if not isinstance(postcode, str) or not incidents.is_postcode_district(
+        incidents.outward_code(postcode)
+    ):
+        return None
+    return incidents.outward_code(postcode)
