@@ -12,10 +12,12 @@ from actions.conversation import (
     ActionHandleMisunderstanding,
     ActionRequestHuman,
 )
+from actions.incidents import ActionAnswerYesNo
 from actions.session import ActionSessionStart
 
 __all__ = [
     "ActionAcknowledgeComplaint",
+    "ActionAnswerYesNo",
     "ActionGiveUpdate",
     "ActionHandleAbuse",
     "ActionHandleMisunderstanding",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -13,12 +13,20 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from actions.context import business, now, settings
-from redress import records
+from actions.incidents import (
+    PENDING,
+    ask_anything_else,
+    explain,
+    explained_by_incident,
+    incident_for,
+    still_broken_after_fix,
+)
+from redress import incident_notices, incidents, records
 from redress.apology import describe_problem
 from redress.complaints import Category, Severity
 from redress.db.models import Complaint, Customer
 from redress.db.session import unit_of_work
-from redress.handoff import describe_hours
+from redress.handoff import describe_hours, describe_reply_time
 from redress.severity import assess_severity
 from redress.since import find_since
 
@@ -64,6 +72,14 @@ def acknowledge(
     moment = now()
     with unit_of_work(settings().database_url) as session:
         conversation = records.ensure_conversation(session, tracker.sender_id, "rasa")
+        fix_failed = still_broken_after_fix(session, conversation.id, category, moment)
+    if fix_failed:
+        when = describe_reply_time(business().hours, moment)
+        dispatcher.utter_message(response="utter_still_not_fixed", when_reply=when)
+        # Nothing more to ask: the complaint is already logged, with its details.
+        return [SlotSet(PENDING, None), SlotSet("since", tracker.get_slot("since") or NOT_SURE)]
+    with unit_of_work(settings().database_url) as session:
+        conversation = records.ensure_conversation(session, tracker.sender_id, "rasa")
         same = [
             c
             for c in records.open_complaints(session, conversation.id)
@@ -101,16 +117,18 @@ def acknowledge(
     if assessment.safety_risk:
         dispatcher.utter_message(response="utter_safety_advice")
     given = _details_already_given(tracker)
-    account_known = tracker.get_slot("customer_verified") or any(
-        event["name"] == "account_ref" for event in given
+    verified = bool(tracker.get_slot("customer_verified"))
+    account_known = verified or any(event["name"] == "account_ref" for event in given)
+    asks_since = business().category_text(category).ask_since and not (
+        verified and explained_by_incident(tracker, category)
     )
-    asks_since = business().category_text(category).ask_since
     if not account_known or (asks_since and since is None):
         dispatcher.utter_message(response="utter_details_next")
     return [
         SlotSet("complaint_category", category.value),
         SlotSet("complaint_reference", reference),
         SlotSet("since", since.phrase if since else None),
+        SlotSet(PENDING, None),
         *given,
     ]
 
@@ -157,7 +175,9 @@ class ValidateComplaintForm(FormValidationAction):
         if tracker.get_slot("account_ref") == UNVERIFIED:
             needed.append("postcode")
         category = Category(tracker.get_slot("complaint_category") or Category.OTHER.value)
-        if business().category_text(category).ask_since:
+        if business().category_text(category).ask_since and not explained_by_incident(
+            tracker, category
+        ):
             needed.append("since")
         return needed
 
@@ -243,27 +263,50 @@ class ActionLogComplaint(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         moment = now()
+        config = business()
         facts = {
             key: tracker.get_slot(key)
             for key in ("account_ref", "postcode", "since")
             if tracker.get_slot(key) not in (None, "")
         }
-        logged: list[tuple[str, Category, Severity]] = []
+        account = facts.get("account_ref") if tracker.get_slot("customer_verified") else None
+        thresholds = config.alerts.possible_incident
+        logged: list[tuple[str, Category, Severity, incidents.Incident | None, str]] = []
         with unit_of_work(settings().database_url) as session:
             conversation = records.ensure_conversation(session, tracker.sender_id, "rasa")
             for complaint in records.open_complaints(session, conversation.id):
                 if complaint.facts.get("logged"):
                     continue
                 _file_details(session, complaint, facts, conversation.customer_id, moment)
-                logged.append(
-                    (
-                        complaint.reference,
-                        Category(complaint.category),
-                        Severity(complaint.severity),
+                category = Category(complaint.category)
+                incident = incident_for(session, category, facts.get("postcode"), account, moment)
+                offer = ""
+                if incident is not None:
+                    offer = incident_notices.link_complaint(
+                        session, complaint, incident.id, moment
+                    ).status
+                else:
+                    incident_notices.check_possible_incident(
+                        session,
+                        complaint,
+                        incident_notices.complaint_district(complaint),
+                        moment,
+                        incident_notices.Thresholds(
+                            complaints=thresholds.complaints,
+                            within=timedelta(minutes=thresholds.within_minutes),
+                        ),
                     )
-                )
-        config = business()
-        for reference, category, severity in logged:
+                severity = Severity(complaint.severity)
+                logged.append((complaint.reference, category, severity, incident, offer))
+        events: list[EventType] = [SlotSet("requested_slot", None)]
+        offered = False
+        for reference, category, severity, incident, offer in logged:
+            if incident is not None:
+                events += explain(dispatcher, incident, reference, "" if offered else offer)
+                offered = offered or offer == incident_notices.OFFERED
+                continue
+            if config.category_text(category).wider_problem:
+                dispatcher.utter_message(response="utter_no_known_incident")
             hours = config.categories.reply_within_hours[severity.value]
             dispatcher.utter_message(
                 response="utter_complaint_logged",
@@ -271,7 +314,9 @@ class ActionLogComplaint(Action):
                 next_step=config.category_text(category).next_step,
                 reply_within=describe_hours(hours),
             )
-        return [SlotSet("requested_slot", None)]
+        if not offered:
+            events += ask_anything_else(dispatcher)
+        return events
 
 
 def _file_details(
@@ -353,7 +398,7 @@ class ActionUpdateDetails(Action):
         elif changes:
             dispatcher.utter_message(response="utter_details_updated")
         else:
-            dispatcher.utter_message(response="utter_anything_else")
+            events += ask_anything_else(dispatcher)
         return events
 
 

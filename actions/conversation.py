@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.context import business, now, settings
+from actions.incidents import incident_status_lines
 from redress import records
 from redress.complaints import Category
 from redress.db.session import unit_of_work
@@ -116,15 +117,20 @@ class ActionGiveUpdate(Action):
         config = business()
         with unit_of_work(settings().database_url) as session:
             complaints = records.open_complaints(session, tracker.sender_id)
-            labels = [
-                (c.reference, config.category_text(Category(c.category)).label) for c in complaints
+            lines = [
+                f"Your complaint {c.reference} ({config.category_text(Category(c.category)).label.lower()}) "  # noqa: E501
+                + (
+                    "is part of a wider problem we're fixing."
+                    if c.incident_id
+                    else "is open, and our team has it."
+                )
+                for c in complaints
             ]
-        lines = [
-            f"Your complaint {reference} ({label.lower()}) is open, and our team has it."
-            for reference, label in labels
-        ]
+            incident_lines = incident_status_lines(session, complaints, now())
         if lines:
             dispatcher.utter_message(response="utter_status_open", status_lines=" ".join(lines))
+            for text in incident_lines:
+                dispatcher.utter_message(text=text)
         else:
             dispatcher.utter_message(response="utter_status_none")
         return []

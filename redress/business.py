@@ -111,6 +111,9 @@ class CategoryText(_Strict):
     label: str = Field(min_length=1, max_length=60)
     ask_since: bool
     next_step: str = Field(min_length=1, max_length=300)
+    # Whether a problem of this kind can be part of a wider one (an area outage, a billing
+    # run). When no known incident explains it, the customer is told so.
+    wider_problem: bool = False
 
 
 class CategoriesFile(_Strict):
@@ -195,6 +198,17 @@ class AreasFile(_Strict):
         return cleaned
 
 
+class PossibleIncidentRule(_Strict):
+    complaints: int = Field(3, ge=2, le=1000)
+    within_minutes: int = Field(60, ge=5, le=7 * 24 * 60)
+
+
+class AlertsFile(_Strict):
+    """When complaints look like an incident nobody has opened yet."""
+
+    possible_incident: PossibleIncidentRule = PossibleIncidentRule()
+
+
 def pounds_to_pence(value: str) -> int:
     """Converts '32.50' to 3250 exactly; money is never a float."""
     try:
@@ -216,6 +230,7 @@ class Business:
     demo_customers: tuple[DemoCustomer, ...]
     # Region name -> postcode districts, from areas.yml (none when the file is absent).
     regions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    alerts: AlertsFile = field(default_factory=AlertsFile)
 
     def category_text(self, category: Category) -> CategoryText:
         return self.categories.categories[category.value]
@@ -232,6 +247,7 @@ def load_business(folder: Path) -> Business:
     categories = _load(folder / "categories.yml", CategoriesFile, problems)
     customers = _load(folder / "demo_customers.yml", DemoCustomersFile, problems, optional=True)
     areas = _load(folder / "areas.yml", AreasFile, problems, optional=True)
+    alerts = _load(folder / "alerts.yml", AlertsFile, problems, optional=True)
     if customers is not None:
         seen: set[str] = set()
         for customer in customers.customers:
@@ -252,6 +268,7 @@ def load_business(folder: Path) -> Business:
         categories=categories,
         demo_customers=tuple(customers.customers) if customers else (),
         regions={name: tuple(d) for name, d in areas.regions.items()} if areas else {},
+        alerts=alerts or AlertsFile(),
     )
 
 

@@ -426,9 +426,8 @@ def explain(incident: Incident, now: datetime, zone: str = DEFAULT_ZONE) -> Expl
         when_fixed += f" We're aiming for {describe_time(incident.expected_fix_at, now, zone)}."
     next_update = ""
     if incident.next_update_by is not None:
-        next_update = (
-            f"We'll give you an update by {describe_time(incident.next_update_by, now, zone)}."
-        )
+        due = describe_time(incident.next_update_by, now, zone)
+        next_update = f"Our next update is due by {due}."
     return Explanation(
         what_is_wrong=incident.what_is_wrong,
         why=incident.why,

@@ -18,6 +18,7 @@ from redress.db.models import (
     ConversationEvent,
     Customer,
     Handoff,
+    IncidentSubscription,
     Message,
     TelegramUpdate,
     utcnow,
@@ -306,6 +307,20 @@ def conversation_record(session: Session, conversation_id: str) -> dict[str, Any
                 "created_at": c.created_at.isoformat(),
             }
             for c in conversation.complaints
+        ],
+        # Incidents this conversation was offered updates on, and what the customer said.
+        "incident_updates": [
+            {
+                "incident": sub.incident_id,
+                "status": sub.status,
+                "service_back": sub.service_back,
+                "answered_at": sub.answered_at.isoformat() if sub.answered_at else None,
+            }
+            for sub in session.scalars(
+                select(IncidentSubscription)
+                .where(IncidentSubscription.conversation_id == conversation.id)
+                .order_by(IncidentSubscription.id)
+            )
         ],
         "offers": [],
         "grants": [],

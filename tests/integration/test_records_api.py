@@ -40,7 +40,7 @@ def test_the_record_holds_every_message_with_role_and_time(rasa_down_client: Tes
     assert [m["role"] for m in record["messages"]] == ["customer", "bot"]
     assert record["messages"][0]["text"] == "no wifi"
     assert all(m["created_at"].endswith("+00:00") for m in record["messages"])
-    for key in ("complaints", "offers", "grants", "handoffs"):
+    for key in ("complaints", "incident_updates", "offers", "grants", "handoffs"):
         assert record[key] == []
 
 

@@ -15,12 +15,17 @@ from redress.apology import DESCRIBERS
 from redress.business import load_business
 from redress.complaints import Category
 from redress.handoff import describe_hours, describe_reply_time
+from redress.incidents import explain
+from redress.incidents_records import read_incidents_file
 from redress.plain_language import check_text
 from redress.settings import REPO_ROOT
 
 BUSINESS = load_business(REPO_ROOT / "business")
 OPEN = datetime(2026, 11, 23, 12, tzinfo=timezone.utc)
 CLOSED = datetime(2026, 11, 28, 20, tzinfo=timezone.utc)
+DEMO_INCIDENTS = read_incidents_file(
+    REPO_ROOT / "business" / "incidents.yml", OPEN, BUSINESS.regions
+)
 
 # Representative values for every placeholder a response can hold.
 SAMPLES: dict[str, list[str]] = {
@@ -37,7 +42,12 @@ SAMPLES: dict[str, list[str]] = {
     ],
     "next_step": [BUSINESS.category_text(c).next_step for c in Category],
     "reply_within": [describe_hours(h) for h in BUSINESS.categories.reply_within_hours.values()],
-    "status_lines": ["Your complaint RD-7KQ2MZ (billing problem) is open, and our team has it."],
+    "status_lines": [
+        "Your complaint RD-7KQ2MZ (billing problem) is open, and our team has it.",
+        "Your complaint RD-7KQ2MZ (service not working) is part of a wider problem we're fixing.",
+    ],
+    "explanation": [explain(i, OPEN, BUSINESS.hours.timezone).text() for i in DEMO_INCIDENTS],
+    "at_latest": ["", " I'll message you by 3pm today at the latest."],
 }
 
 

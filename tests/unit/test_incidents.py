@@ -238,7 +238,7 @@ def test_resolved_incidents_are_ignored() -> None:
 def test_the_explanation_reads_plainly_and_owns_it() -> None:
     explanation = explain(make(), NOW)
     assert explanation.what_is_wrong == "Broadband is down for some homes in LS6."
-    assert explanation.next_update == "We'll give you an update by 3pm today."
+    assert explanation.next_update == "Our next update is due by 3pm today."
     assert "8pm today" in explanation.when_fixed
     for part in explanation.parts():
         assert check_text(part) == [], part

@@ -1,0 +1,206 @@
+"""Incidents in the conversation: explain the known problem behind a complaint, offer
+updates, answer "any update?" with its history, and hear whether a fix worked."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from actions.context import business, now, settings
+from redress import incident_notices, incidents, incidents_records, records
+from redress.complaints import Category
+from redress.db.models import Complaint, Message
+from redress.db.session import unit_of_work
+from redress.handoff import describe_reply_time
+
+# What the assistant's last yes-or-no question was, so a bare "yes" answers the right one.
+PENDING = "pending_question"
+ANYTHING_ELSE = "anything_else"
+UPDATES_OFFER = "updates_offer"
+UNKNOWN_VALUES = {None, "", "unverified", "not sure"}
+
+
+def known(value: Any) -> str | None:
+    return None if value in UNKNOWN_VALUES else str(value)
+
+
+def incident_for(
+    session: Session,
+    category: Category,
+    postcode: str | None,
+    account: str | None,
+    at: datetime,
+) -> incidents.Incident | None:
+    """The active incident that explains a complaint of this category from this customer,
+    the most recently started first. Only what the customer gave us is used: an unknown
+    postcode or account matches nothing limited to areas or accounts."""
+    if not business().category_text(category).wider_problem:
+        return None
+    found = incidents.matching_incidents(
+        incidents_records.active_incidents(session),
+        category,
+        known(postcode),
+        at,
+        business().regions,
+        account=known(account),
+    )
+    return found[0] if found else None
+
+
+def explained_by_incident(tracker: Tracker, category: Category) -> bool:
+    """Whether the details so far already tie this complaint to a known incident (then we
+    don't ask what we no longer need, like when it started)."""
+    account = tracker.get_slot("account_ref") if tracker.get_slot("customer_verified") else None
+    with unit_of_work(settings().database_url) as session:
+        return (
+            incident_for(session, category, tracker.get_slot("postcode"), account, now())
+            is not None
+        )
+
+
+def explain(
+    dispatcher: CollectingDispatcher,
+    incident: incidents.Incident,
+    reference: str,
+    subscription_status: str,
+) -> list[EventType]:
+    """Explains the incident behind a complaint and offers updates unless already answered."""
+    moment = now()
+    zone = business().hours.timezone
+    dispatcher.utter_message(
+        response="utter_incident_explained",
+        explanation=incidents.explain(incident, moment, zone).text(),
+        complaint_reference=reference,
+    )
+    if subscription_status == incident_notices.OFFERED:
+        dispatcher.utter_message(response="utter_offer_updates")
+        return [SlotSet(PENDING, UPDATES_OFFER)]
+    return []
+
+
+def ask_anything_else(dispatcher: CollectingDispatcher) -> list[EventType]:
+    dispatcher.utter_message(response="utter_anything_else")
+    return [SlotSet(PENDING, ANYTHING_ELSE)]
+
+
+class ActionAnswerYesNo(Action):
+    """A yes or a no outside the form answers the last question asked: whether the fix
+    worked, whether they want updates, or whether there is anything else."""
+
+    def name(self) -> str:
+        return "action_answer_yes_no"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        yes = (tracker.latest_message.get("intent") or {}).get("name") == "affirm"
+        pending = tracker.get_slot(PENDING)
+        moment = now()
+        with unit_of_work(settings().database_url) as session:
+            conversation = records.ensure_conversation(session, tracker.sender_id, "rasa")
+            check = incident_notices.open_fix_check(session, conversation.id)
+            if check is not None and _last_bot_kind(session, conversation.id) == (
+                incident_notices.RESOLVED
+            ):
+                incident_notices.answer_fix_check(session, check, yes, moment)
+                if not yes:
+                    records.request_handoff(session, conversation.id, "still_broken_after_fix")
+                answered = "fix"
+            elif pending == UPDATES_OFFER and (
+                offer := incident_notices.open_offer(session, conversation.id)
+            ):
+                incident_notices.answer_offer(session, offer, yes, moment)
+                next_update = incidents_records.get_row(session, offer.incident_id).next_update_by
+                answered = "offer"
+            else:
+                answered = pending or ""
+        if answered == "fix":
+            if yes:
+                dispatcher.utter_message(response="utter_glad_its_fixed")
+                return [SlotSet(PENDING, None)]
+            when = describe_reply_time(business().hours, moment)
+            dispatcher.utter_message(response="utter_still_not_fixed", when_reply=when)
+            return [SlotSet(PENDING, None)]
+        if answered == "offer":
+            if yes:
+                at_latest = (
+                    f" I'll message you by {incidents.describe_time(next_update, moment, business().hours.timezone)} at the latest."  # noqa: E501
+                    if next_update is not None
+                    else ""
+                )
+                dispatcher.utter_message(response="utter_updates_on", at_latest=at_latest)
+            else:
+                dispatcher.utter_message(response="utter_updates_declined")
+            return ask_anything_else(dispatcher)
+        if answered == ANYTHING_ELSE and not yes:
+            dispatcher.utter_message(response="utter_goodbye")
+            return [SlotSet(PENDING, None)]
+        if yes:
+            dispatcher.utter_message(response="utter_what_else")
+            return [SlotSet(PENDING, None)]
+        return ask_anything_else(dispatcher)
+
+
+def still_broken_after_fix(
+    session: Session, conversation_id: str, category: Category, at: datetime
+) -> bool:
+    """A complaint that answers "is it working now?" after a fix ("still no internet"):
+    kept as a no to the fix, and a person is asked to look. Returns whether it was that."""
+    check = incident_notices.open_fix_check(session, conversation_id)
+    if check is None or _last_bot_kind(session, conversation_id) != incident_notices.RESOLVED:
+        return False
+    if category.value not in incidents_records.get_row(session, check.incident_id).categories:
+        return False
+    incident_notices.answer_fix_check(session, check, False, at)
+    records.request_handoff(session, conversation_id, "still_broken_after_fix")
+    return True
+
+
+def _last_bot_kind(session: Session, conversation_id: str) -> str | None:
+    """The kind of the assistant's latest message (an outbox notice has one)."""
+    details = session.scalar(
+        select(Message.details)
+        .where(Message.conversation_id == conversation_id, Message.role == "bot")
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    return (details or {}).get("kind")
+
+
+def incident_status_lines(session: Session, complaints: list[Complaint], at: datetime) -> list[str]:
+    """For "any update?": each known incident behind the customer's complaints, with what
+    has happened so far, in plain words."""
+    zone = business().hours.timezone
+    lines = []
+    for incident_id in dict.fromkeys(c.incident_id for c in complaints if c.incident_id):
+        row = incidents_records.get_row(session, incident_id)
+        incident = incidents_records.to_domain(row)
+        history = incidents.history_summary(
+            [incidents_records.update_to_domain(u) for u in row.updates], at, zone
+        )
+        if incident.active:
+            now_text = incidents.explain(incident, at, zone)
+            latest = " ".join(
+                part
+                for part in (
+                    incident.what_is_wrong,
+                    now_text.what_we_are_doing,
+                    now_text.when_fixed,
+                    now_text.next_update,
+                )
+                if part
+            )
+        else:
+            latest = (
+                "We've fixed it now. If it's still not right for you, tell me and I'll get a "
+                "person to look at it."
+            )
+        lines.append(f"{latest}\nWhat has happened so far:\n{history}")
+    return lines
