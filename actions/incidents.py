@@ -124,7 +124,7 @@ class ActionAnswerYesNo(Action):
         if answered == "fix":
             if yes:
                 dispatcher.utter_message(response="utter_glad_its_fixed")
-                return [SlotSet(PENDING, None)]
+                return ask_anything_else(dispatcher)
             when = describe_reply_time(business().hours, moment)
             dispatcher.utter_message(response="utter_still_not_fixed", when_reply=when)
             return [SlotSet(PENDING, None)]
@@ -202,5 +202,6 @@ def incident_status_lines(session: Session, complaints: list[Complaint], at: dat
                 "We've fixed it now. If it's still not right for you, tell me and I'll get a "
                 "person to look at it."
             )
-        lines.append(f"{latest}\nWhat has happened so far:\n{history}")
+        began = f"It began at {incidents.describe_time(incident.start, at, zone)}."
+        lines.append(f"{latest}\nWhat has happened so far:\n{began}\n{history}")
     return lines

@@ -157,6 +157,9 @@ def test_subscribed_customers_hear_every_change_and_are_asked_if_the_fix_worked(
     [answer] = record["incident_updates"]
     assert (answer["status"], answer["service_back"]) == ("subscribed", True)
     assert [a["status"] for a in stack.record(quiet)["incident_updates"]] == ["declined"]
+    # One apology for the problem, at the start; the updates and the fix don't grovel.
+    said_by_bot = [m["text"] for m in record["messages"] if m["role"] == "bot"]
+    assert sum("sorry" in text.lower() for text in said_by_bot) == 1, said_by_bot
 
     # The customer who said no heard nothing: not the update, not the closing message.
     assert _pushed(stack, quiet, "incident_update", count=0) == []

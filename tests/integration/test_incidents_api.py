@@ -82,6 +82,8 @@ def test_create_update_resolve_and_history(rasa_down_client: TestClient) -> None
         ({"next_update_by": "2026-11-01T00:00:00Z"}, "next_update_by", "in the past"),
         ({"categories": ["wifi"]}, "categories", "unknown category"),
         ({"areas": ["Atlantis"]}, "areas", "unknown area"),
+        ({"accounts": ["12345"]}, "accounts", "is not an account number like BL-100001"),
+        ({"accounts": "BL-1"}, "accounts", "is not an account number"),
         ({"why": "Our supplier cut the cable."}, "why", "blame-shifting phrase 'our supplier'"),
         (
             {
