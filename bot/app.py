@@ -18,7 +18,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot import incidents_api, records_api, webchat
+from bot import alerts_api, incidents_api, records_api, webchat
 from bot.delivery import Delivery, Scheduler
 from bot.errors import error
 from bot.live import LiveHub
@@ -136,6 +136,12 @@ def create_app(settings: Settings, business: Business, rasa: RasaClient | None =
             Route(
                 "/api/incidents/{incident_id}/resolve",
                 incidents_api.resolve_incident,
+                methods=["POST"],
+            ),
+            Route("/api/alerts", alerts_api.list_alerts),
+            Route(
+                "/api/alerts/{alert_id}/acknowledge",
+                alerts_api.acknowledge_alert,
                 methods=["POST"],
             ),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),

@@ -16,6 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from starlette.concurrency import run_in_threadpool
 
 from bot.relay import Relay, message_json
+from bot.webchat import CHANNEL as WEB_CHANNEL
 from redress import incident_notices, outbox
 from redress.db.models import utcnow
 from redress.db.session import unit_of_work
@@ -36,7 +37,7 @@ class Delivery:
         *,
         clock: Clock = utcnow,
         batch: int = 50,
-        lease: timedelta = timedelta(minutes=2),
+        lease: timedelta = outbox.DEFAULT_LEASE,
         max_attempts: int = 8,
     ) -> None:
         self._database_url = database_url
@@ -51,9 +52,9 @@ class Delivery:
         """Delivers every message that is due; returns how many were delivered."""
         delivered = 0
         while True:
-            claimed = await run_in_threadpool(self._claim)
+            claimed, claimed_at = await run_in_threadpool(self._claim)
             for outbox_id in claimed:
-                delivered += await self._deliver(outbox_id)
+                delivered += await self._deliver(outbox_id, claimed_at)
             if len(claimed) < self._batch:
                 return delivered
 
@@ -70,14 +71,17 @@ class Delivery:
             await self.deliver_due()
         return handled
 
-    def _claim(self) -> list[int]:
+    def _claim(self) -> tuple[list[int], datetime]:
+        now = self._clock()
         with unit_of_work(self._database_url) as session:
-            return outbox.claim_due(session, self._clock(), limit=self._batch, lease=self._lease)
+            claimed = outbox.claim_due(session, now, limit=self._batch, lease=self._lease)
+            return claimed, now
 
-    def _prepare(self, outbox_id: int) -> outbox.Prepared:
+    def _prepare(self, outbox_id: int, claimed_at: datetime) -> outbox.Prepared | None:
         with unit_of_work(self._database_url) as session:
-            prepared = outbox.prepare(session, outbox_id)
-            session.expunge(prepared.message)
+            prepared = outbox.prepare(session, outbox_id, claimed_at, self._clock())
+            if prepared is not None:
+                session.expunge(prepared.message)
             return prepared
 
     def _confirmed(self, outbox_id: int) -> tuple[bool, bool]:
@@ -94,9 +98,12 @@ class Delivery:
                 **outcome,  # type: ignore[arg-type]
             )
 
-    async def _deliver(self, outbox_id: int) -> int:
+    async def _deliver(self, outbox_id: int, claimed_at: datetime) -> int:
         try:
-            prepared = await run_in_threadpool(self._prepare, outbox_id)
+            prepared = await run_in_threadpool(self._prepare, outbox_id, claimed_at)
+            if prepared is None:
+                logger.info("outbox message %s was taken over by another gateway", outbox_id)
+                return 0
             if prepared.confirmed:
                 # Sent before a restart, and the channel confirmed it: never send it again.
                 await run_in_threadpool(self._finish, outbox_id, delivered=True)
@@ -104,9 +111,17 @@ class Delivery:
             if not prepared.reachable:
                 await run_in_threadpool(self._finish, outbox_id, delivered=False, unreachable=True)
                 return 0
+            confirms = self._relay.confirms_delivery(prepared.channel)
+            if not confirms and prepared.channel != WEB_CHANNEL:
+                # A channel this gateway cannot send on (Telegram not configured here): keep
+                # the message for a later try rather than call it sent.
+                error = f"no {prepared.channel} sender on this gateway"
+                await run_in_threadpool(self._finish, outbox_id, delivered=False, error=error)
+                logger.warning("outbox message %s not delivered: %s", outbox_id, error)
+                return 0
             shown = message_json(prepared.message)
             await self._relay.deliver(prepared.conversation_id, prepared.channel, shown)
-            if not self._relay.confirms_delivery(prepared.channel):
+            if not confirms:
                 # Web chat: recorded and published; the page shows it live or when it loads.
                 await run_in_threadpool(self._finish, outbox_id, delivered=True)
                 return 1

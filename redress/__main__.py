@@ -1,4 +1,4 @@
-"""Command line: ``python -m redress migrate|seed|check-config|incidents ...``."""
+"""Command line: ``python -m redress migrate|seed|check-config|incidents ...|alerts ...``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from redress import incidents_records
+from redress import alerts, incidents_records
 from redress.business import Business, configuration_or_exit
 from redress.db.models import utcnow
 from redress.db.session import unit_of_work
@@ -47,13 +47,22 @@ def _incident_parser(sub: argparse._SubParsersAction) -> None:
     actions.add_parser("load", help="load business/incidents.yml (by id; safe to repeat)")
 
 
+def _alert_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("alerts", help="list operator alerts (--all), or acknowledge one")
+    parser.add_argument("--all", action="store_true", help="include acknowledged alerts")
+    actions = parser.add_subparsers(dest="action")
+    ack = actions.add_parser("ack", help="acknowledge an alert")
+    ack.add_argument("id", type=int)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m redress", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("check-config", help="validate settings and the business folder")
     sub.add_parser("migrate", help="apply database migrations")
-    sub.add_parser("seed", help="load the demo customers from the business folder")
+    sub.add_parser("seed", help="load the demo customers and incidents from the business folder")
     _incident_parser(sub)
+    _alert_parser(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     settings, business = configuration_or_exit(logger)
@@ -64,10 +73,22 @@ def main(argv: list[str] | None = None) -> int:
         with unit_of_work(settings.database_url) as session:
             changed = load_demo_customers(session, business.demo_customers)
         logger.info("demo customers loaded (%d added or updated)", changed)
+        if business_file(settings).exists():
+            try:
+                return _incidents(argparse.Namespace(action="load"), settings, business)
+            except IncidentError as problem:
+                logger.error("Refused: %s", problem)
+                return 2
     elif args.command == "incidents":
         try:
             return _incidents(args, settings, business)
         except (IncidentError, UnknownIncident, IncidentExists) as problem:
+            logger.error("Refused: %s", problem)
+        return 2
+    elif args.command == "alerts":
+        try:
+            return _alerts(args, settings)
+        except alerts.UnknownAlert as problem:
             logger.error("Refused: %s", problem)
         return 2
     else:
@@ -113,6 +134,22 @@ def _incidents(args: argparse.Namespace, settings: Settings, business: Business)
         elif args.action == "resolve":
             row = incidents_records.resolve_incident(session, args.id, args.note, now, zone)
             _out(f"resolved {row.id}")
+    return 0
+
+
+def _alerts(args: argparse.Namespace, settings: Settings) -> int:
+    with unit_of_work(settings.database_url) as session:
+        if args.action == "ack":
+            alert = alerts.acknowledge(session, args.id, utcnow().replace(microsecond=0))
+            _out(f"acknowledged alert {alert.id}")
+            return 0
+        rows = alerts.list_alerts(session, open_only=not args.all)
+        for row in rows:
+            seen = "open" if row.acknowledged_at is None else "acked"
+            when = f"{row.created_at:%Y-%m-%d %H:%M}Z"
+            _out(f"{row.id:<5} {when}  {seen:<5} {row.kind:<17} {row.summary}")
+        if not rows:
+            _out("No open alerts." if not args.all else "No alerts.")
     return 0
 
 

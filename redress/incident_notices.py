@@ -194,7 +194,7 @@ def resolved_text(incident: incidents.Incident) -> str:
     named = services[-1] if len(services) == 1 else f"{', '.join(services[:-1])} and {services[-1]}"
     return (
         f"Good news: we've fixed the problem with {named}. "
-        "I'm sorry again for the trouble it caused. Is everything working for you now?"
+        "Thank you for your patience while we did. Is everything working for you now?"
     )
 
 

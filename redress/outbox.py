@@ -4,9 +4,13 @@ Each step is its own short transaction so a crash loses nothing:
 
 1. ``claim_due`` takes messages that are due (or whose claim went stale: the gateway died
    while sending) and marks them ``sending``. On PostgreSQL the rows are locked with SKIP
-   LOCKED, so several gateways never take the same message.
+   LOCKED, so several gateways never take the same message; on SQLite, whose reads lock
+   nothing, each is marked only if it is still due, so it is taken once there too.
 2. ``prepare`` records the message in the conversation the first time only; a retry finds
-   the recorded message again, so the customer never sees it twice in the transcript.
+   the recorded message again, so the customer never sees it twice in the transcript. It
+   renews the claim, and gives the message up if another gateway took it over after this
+   one's claim went stale (a slow batch), so a gateway that fell behind does not send what
+   another one has taken over.
 3. The gateway sends it (``bot/delivery.py``).
 4. ``finish`` marks it sent, retries later with backoff, or gives up and alerts operators.
 
@@ -20,7 +24,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from redress import records
@@ -33,6 +37,9 @@ SENT = "sent"
 FAILED = "failed"
 UNDELIVERABLE = "undeliverable"
 
+# How long a claim lasts before another gateway may take the message over. Longer than one
+# send can take, Telegram's flood-control waits included (three waits of up to a minute).
+DEFAULT_LEASE = timedelta(minutes=5)
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_RETRY = timedelta(minutes=30)
 
@@ -49,29 +56,55 @@ class Prepared:
 
 
 def claim_due(
-    session: Session, now: datetime, *, limit: int = 50, lease: timedelta = timedelta(minutes=2)
+    session: Session, now: datetime, *, limit: int = 50, lease: timedelta = DEFAULT_LEASE
 ) -> list[int]:
     """Marks up to ``limit`` due messages as being sent and returns their ids, oldest first."""
     due = or_(
         and_(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now),
         and_(OutboxMessage.status == SENDING, OutboxMessage.claimed_at < now - lease),
     )
-    rows = session.scalars(
-        select(OutboxMessage)
+    candidates = session.scalars(
+        select(OutboxMessage.id)
         .where(due)
         .order_by(OutboxMessage.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
-    for row in rows:
-        row.status = SENDING
-        row.claimed_at = now
-        row.attempts += 1
-    return [row.id for row in rows]
+    claimed = []
+    for outbox_id in candidates:
+        # Only if still due: SQLite's SELECT holds no lock, so another gateway (or another
+        # run in this one) may have claimed the message since.
+        taken = session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == outbox_id, due)
+            .values(status=SENDING, claimed_at=now, attempts=OutboxMessage.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if taken.rowcount == 1:
+            claimed.append(outbox_id)
+    return claimed
 
 
-def prepare(session: Session, outbox_id: int) -> Prepared:
-    """The message to send, recorded in the conversation on the first attempt only."""
+def prepare(
+    session: Session, outbox_id: int, claimed_at: datetime, now: datetime
+) -> Prepared | None:
+    """The message to send, recorded in the conversation on the first attempt only. None
+    when the claim made at ``claimed_at`` lapsed and another gateway took the message over;
+    otherwise the claim is renewed, so the lease counts from now, not from the batch."""
+    # Renewing the claim first takes the row (the write lock on SQLite) until this commits,
+    # so two gateways cannot both get past here with the same message.
+    renewed = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == outbox_id,
+            OutboxMessage.status == SENDING,
+            OutboxMessage.claimed_at == claimed_at,
+        )
+        .values(claimed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if renewed.rowcount != 1:
+        return None
     row = session.get(OutboxMessage, outbox_id)
     assert row is not None  # claimed a moment ago; outbox rows are not deleted
     conversation = session.get(Conversation, row.conversation_id)

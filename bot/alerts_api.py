@@ -1,0 +1,70 @@
+"""The operator alerts API, behind the admin token:
+
+GET /api/alerts[?status=open|all] (newest first), POST /api/alerts/{id}/acknowledge.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from bot.errors import error
+from bot.records_api import authorised
+from redress import alerts
+from redress.db.models import utcnow
+from redress.db.session import unit_of_work
+
+ALERT_ID = re.compile(r"^[0-9]{1,18}$")
+
+
+async def list_alerts(request: Request) -> Response:
+    if (refusal := authorised(request)) is not None:
+        return refusal
+    which = request.query_params.get("status", "open")
+    if which not in {"open", "all"}:
+        return error(400, "invalid_status", "status must be open or all.")
+
+    def work(session: Session) -> dict[str, Any]:
+        rows = alerts.list_alerts(session, open_only=which == "open")
+        return {"alerts": [alerts.alert_json(row) for row in rows]}
+
+    return await _run(request, work)
+
+
+async def acknowledge_alert(request: Request) -> Response:
+    if (refusal := authorised(request)) is not None:
+        return refusal
+    raw_id = request.path_params["alert_id"]
+    if not ALERT_ID.match(raw_id):
+        return _unknown()
+    alert_id = int(raw_id)
+
+    def work(session: Session) -> dict[str, Any]:
+        return alerts.alert_json(alerts.acknowledge(session, alert_id, utcnow()))
+
+    return await _run(request, work)
+
+
+def _unknown() -> Response:
+    return error(404, "unknown_alert", "There is no alert with that id.")
+
+
+async def _run(request: Request, work: Callable[[Session], dict[str, Any]]) -> Response:
+    """Runs ``work`` in one transaction off the event loop, mapping refusals to JSON errors."""
+    database_url = request.app.state.settings.database_url
+
+    def in_transaction() -> dict[str, Any]:
+        with unit_of_work(database_url) as session:
+            return work(session)
+
+    try:
+        result = await run_in_threadpool(in_transaction)
+    except alerts.UnknownAlert:
+        return _unknown()
+    return JSONResponse(result)
