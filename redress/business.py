@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from redress.compensation import Policy, PolicyError, policy_from_mapping
 from redress.complaints import Category, Severity
 from redress.incidents import is_postcode_district
 from redress.settings import Settings, SettingsError
@@ -231,6 +232,8 @@ class Business:
     # Region name -> postcode districts, from areas.yml (none when the file is absent).
     regions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     alerts: AlertsFile = field(default_factory=AlertsFile)
+    # The compensation policy (compensation.yml); none means no automatic offers.
+    compensation: Policy | None = None
 
     def category_text(self, category: Category) -> CategoryText:
         return self.categories.categories[category.value]
@@ -248,6 +251,7 @@ def load_business(folder: Path) -> Business:
     customers = _load(folder / "demo_customers.yml", DemoCustomersFile, problems, optional=True)
     areas = _load(folder / "areas.yml", AreasFile, problems, optional=True)
     alerts = _load(folder / "alerts.yml", AlertsFile, problems, optional=True)
+    compensation = _load_policy(folder / "compensation.yml", problems)
     if customers is not None:
         seen: set[str] = set()
         for customer in customers.customers:
@@ -269,7 +273,20 @@ def load_business(folder: Path) -> Business:
         demo_customers=tuple(customers.customers) if customers else (),
         regions={name: tuple(d) for name, d in areas.regions.items()} if areas else {},
         alerts=alerts or AlertsFile(),
+        compensation=compensation,
     )
+
+
+def _load_policy(path: Path, problems: list[str]) -> Policy | None:
+    if not path.exists():
+        return None
+    try:
+        return policy_from_mapping(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        problems.append(f"{path.name}: not valid YAML ({error})")
+    except PolicyError as error:
+        problems.append(f"{path.name}: {error}".replace(f"{path.name}: {path.name}", path.name))
+    return None
 
 
 def _load(path: Path, model: type[_M], problems: list[str], *, optional: bool = False) -> _M | None:

@@ -297,3 +297,66 @@ class OperatorAlert(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     posted_at: Mapped[datetime | None]
     acknowledged_at: Mapped[datetime | None]
+
+
+class CompensationOffer(Base):
+    """What the policy offered for one complaint, and what became of it. One offer per
+    complaint; the amount always comes from the policy and the records, never from a
+    customer's message. ``explanation`` keeps which rule applied and which caps cut it."""
+
+    __tablename__ = "compensation_offers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), unique=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    incident_id: Mapped[str | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    rule: Mapped[str] = mapped_column(String(80))
+    remedy: Mapped[str] = mapped_column(String(30))
+    amount_pence: Mapped[int] = mapped_column(Integer)
+    # offered | pending_approval | granted | declined | rejected | withdrawn
+    status: Mapped[str] = mapped_column(String(20))
+    explanation: Mapped[str] = mapped_column(Text)
+    # The customer asked for more than the policy allows; a person is to look at it.
+    review_requested_at: Mapped[datetime | None]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CompensationGrant(Base):
+    """A remedy given. ``offer_id`` is unique, so an offer can be granted once, whatever
+    retries, double clicks, tabs or channels do at the same moment."""
+
+    __tablename__ = "compensation_grants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    offer_id: Mapped[int] = mapped_column(ForeignKey("compensation_offers.id"), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    incident_id: Mapped[str | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    remedy: Mapped[str] = mapped_column(String(30))
+    amount_pence: Mapped[int] = mapped_column(Integer)
+    # "assistant (within policy)" or the person who approved it.
+    approved_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class FulfilmentDelivery(Base):
+    """A grant to send to the business's billing system by webhook, once, with retries."""
+
+    __tablename__ = "fulfilment_deliveries"
+    __table_args__ = (Index("ix_fulfilment_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    grant_id: Mapped[int] = mapped_column(ForeignKey("compensation_grants.id"), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # pending → sending → sent; failed after the last try
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
