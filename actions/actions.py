@@ -1,5 +1,6 @@
 """Every custom action, in one module for the action server to load."""
 
+from actions.compensation import ActionAskCompensation
 from actions.complaints import (
     ActionAcknowledgeComplaint,
     ActionLogComplaint,
@@ -18,6 +19,7 @@ from actions.session import ActionSessionStart
 __all__ = [
     "ActionAcknowledgeComplaint",
     "ActionAnswerYesNo",
+    "ActionAskCompensation",
     "ActionGiveUpdate",
     "ActionHandleAbuse",
     "ActionHandleMisunderstanding",

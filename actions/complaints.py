@@ -12,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
+from actions import compensation
 from actions.context import business, now, settings
 from actions.incidents import (
     PENDING,
@@ -298,6 +299,8 @@ class ActionLogComplaint(Action):
                     )
                 severity = Severity(complaint.severity)
                 logged.append((complaint.reference, category, severity, incident, offer))
+            session.flush()
+            compensation.make_offers(session, conversation.id)
         events: list[EventType] = [SlotSet("requested_slot", None)]
         offered = False
         for reference, category, severity, incident, offer in logged:
@@ -315,7 +318,10 @@ class ActionLogComplaint(Action):
                 reply_within=describe_hours(hours),
             )
         if not offered:
-            events += ask_anything_else(dispatcher)
+            # The remedy comes after the apology and the explanation; then "anything else?"
+            events += compensation.present_next(dispatcher, tracker) or ask_anything_else(
+                dispatcher
+            )
         return events
 
 

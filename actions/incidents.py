@@ -13,6 +13,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from actions import compensation
 from actions.context import business, now, settings
 from redress import incident_notices, incidents, incidents_records, records
 from redress.complaints import Category
@@ -103,6 +104,19 @@ class ActionAnswerYesNo(Action):
         yes = (tracker.latest_message.get("intent") or {}).get("name") == "affirm"
         pending = tracker.get_slot(PENDING)
         moment = now()
+        if pending == compensation.COMPENSATION_OFFER:
+            return compensation.answer_offer(dispatcher, tracker, yes)
+        if pending == compensation.ALTERNATIVE:
+            if not yes:
+                return ask_anything_else(dispatcher)
+            with unit_of_work(settings().database_url) as session:
+                records.ensure_conversation(session, tracker.sender_id, "rasa")
+                records.request_handoff(session, tracker.sender_id, "compensation_alternative")
+            dispatcher.utter_message(
+                response="utter_handoff_requested",
+                when_reply=describe_reply_time(business().hours, moment),
+            )
+            return [SlotSet(PENDING, None)]
         with unit_of_work(settings().database_url) as session:
             conversation = records.ensure_conversation(session, tracker.sender_id, "rasa")
             check = incident_notices.open_fix_check(session, conversation.id)
@@ -124,7 +138,9 @@ class ActionAnswerYesNo(Action):
         if answered == "fix":
             if yes:
                 dispatcher.utter_message(response="utter_glad_its_fixed")
-                return ask_anything_else(dispatcher)
+                return compensation.present_next(dispatcher, tracker) or ask_anything_else(
+                    dispatcher
+                )
             when = describe_reply_time(business().hours, moment)
             dispatcher.utter_message(response="utter_still_not_fixed", when_reply=when)
             return [SlotSet(PENDING, None)]
@@ -138,7 +154,7 @@ class ActionAnswerYesNo(Action):
                 dispatcher.utter_message(response="utter_updates_on", at_latest=at_latest)
             else:
                 dispatcher.utter_message(response="utter_updates_declined")
-            return ask_anything_else(dispatcher)
+            return compensation.present_next(dispatcher, tracker) or ask_anything_else(dispatcher)
         if answered == ANYTHING_ELSE and not yes:
             dispatcher.utter_message(response="utter_goodbye")
             return [SlotSet(PENDING, None)]

@@ -13,6 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from redress.db.models import (
+    CompensationGrant,
+    CompensationOffer,
     Complaint,
     Conversation,
     ConversationEvent,
@@ -322,8 +324,46 @@ def conversation_record(session: Session, conversation_id: str) -> dict[str, Any
                 .order_by(IncidentSubscription.id)
             )
         ],
-        "offers": [],
-        "grants": [],
+        # What the compensation policy offered, why, and what was granted.
+        "offers": [
+            {
+                "reference": o.reference,
+                "complaint": next(
+                    (c.reference for c in conversation.complaints if c.id == o.complaint_id), None
+                ),
+                "rule": o.rule,
+                "remedy": o.remedy,
+                "amount_pence": o.amount_pence,
+                "status": o.status,
+                "explanation": o.explanation,
+                "review_requested_at": o.review_requested_at.isoformat()
+                if o.review_requested_at
+                else None,
+                "decided_by": o.decided_by,
+                "created_at": o.created_at.isoformat(),
+            }
+            for o in session.scalars(
+                select(CompensationOffer)
+                .where(CompensationOffer.conversation_id == conversation.id)
+                .order_by(CompensationOffer.id)
+            )
+        ],
+        "grants": [
+            {
+                "reference": g.reference,
+                "offer": offer_reference,
+                "remedy": g.remedy,
+                "amount_pence": g.amount_pence,
+                "approved_by": g.approved_by,
+                "created_at": g.created_at.isoformat(),
+            }
+            for g, offer_reference in session.execute(
+                select(CompensationGrant, CompensationOffer.reference)
+                .join(CompensationOffer, CompensationOffer.id == CompensationGrant.offer_id)
+                .where(CompensationOffer.conversation_id == conversation.id)
+                .order_by(CompensationGrant.id)
+            )
+        ],
         "handoffs": [
             {"reason": h.reason, "status": h.status, "requested_at": h.created_at.isoformat()}
             for h in conversation.handoffs

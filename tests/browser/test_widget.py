@@ -337,7 +337,8 @@ def test_a_reload_shows_the_same_history_once_and_nothing_is_lost(chat: Chat) ->
     chat.open()
     chat.say(COMPLAINT)
     chat.say("BL-100002")
-    expect(chat.page.get_by_role("button", name="No, that's all")).to_be_visible()
+    # The last reply: the remedy the policy allows, with its two buttons.
+    expect(chat.page.get_by_role("button", name="No, thanks")).to_be_visible()
     before_texts, before_ids = chat.texts(), chat.ids()
     assert len(before_texts) >= 6
 
@@ -349,7 +350,7 @@ def test_a_reload_shows_the_same_history_once_and_nothing_is_lost(chat: Chat) ->
     assert chat.texts() == before_texts
     assert chat.ids() == before_ids
     assert len(set(before_ids)) == len(before_ids)
-    expect(chat.page.get_by_role("button", name="No, that's all")).to_be_visible()
+    expect(chat.page.get_by_role("button", name="No, thanks")).to_be_visible()
 
     # Away from the page while an agent writes: it is there on return, once.
     conversation_id = chat.conversation_id()
@@ -668,9 +669,10 @@ def test_colours_meet_wcag_aa_contrast(chat: Chat) -> None:
 def test_a_screenshot_of_a_conversation(chat: Chat) -> None:
     chat.open()
     chat.say("BL-100005 here. my wifi has been down since yesterday morning, sort it out")
-    # The apology and the buttons are both in full view.
-    expect(chat.page.get_by_text("I'm sorry your wifi has been down")).to_be_in_viewport(ratio=1)
-    expect(chat.page.get_by_role("button", name="No, that's all")).to_be_in_viewport(ratio=1)
+    # The newest reply, the offer to put it right, and its buttons are in full view.
+    expect(chat.page.get_by_text("I'm sorry your wifi has been down")).to_be_visible()
+    expect(chat.page.get_by_text("To make up for this")).to_be_in_viewport(ratio=1)
+    expect(chat.page.get_by_role("button", name="No, thanks")).to_be_in_viewport(ratio=1)
     chat.page.mouse.move(0, 0)
     ARTIFACTS.mkdir(exist_ok=True)
     chat.page.screenshot(path=ARTIFACTS / "widget-conversation.png")

@@ -100,7 +100,8 @@ def test_details_are_collected_with_a_correction_and_the_complaint_logged(stack:
     said = texts(replies)
     reference = re.search(r"RD-[A-Z0-9]{6}", said)
     assert reference, said
-    assert "Anything else" in said or "anything else" in said
+    # Then the remedy the policy allows, offered straight away (PRINCIPLES.md 5).
+    assert "To make up for this, I'd like to add" in said, said
 
     record = stack.record(conversation_id)
     assert record["conversation"]["customer"]["account_number"] == "BL-100002"

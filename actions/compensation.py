@@ -1,0 +1,196 @@
+"""Offering a remedy in the conversation, within the policy (PRINCIPLES.md 5, 6).
+
+Amounts and eligibility always come from the policy and the records (``redress``): nothing
+a customer types, and no slot a message could set, changes what is offered or granted.
+"""
+
+from __future__ import annotations
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from sqlalchemy.orm import Session
+
+from actions.context import business, now, settings
+from redress import compensation_records, records
+from redress.compensation import show_money
+from redress.db.models import CompensationOffer
+from redress.db.session import unit_of_work
+from redress.handoff import describe_reply_time
+
+PENDING = "pending_question"
+COMPENSATION_OFFER = "compensation_offer"
+ALTERNATIVE = "compensation_alternative"
+# The offer already put to the customer, so it is not put twice.
+SHOWN = "offer_shown"
+
+
+def offer_words(remedy: str, pence: int) -> str:
+    """What we would do, to follow "I'd like to"."""
+    money = show_money(pence)
+    return {
+        "account_credit": f"add {money} credit to your account, which comes off your next bill",
+        "refund": f"refund {money} to you",
+        "voucher": f"send you a {money} voucher",
+        "free_month": f"give you a month free, which is {money} off your next bill",
+        "priority_repair": "put your repair at the front of the queue, so an engineer gets "
+        "to you first",
+    }[remedy]
+
+
+def granted_words(remedy: str, pence: int) -> str:
+    """What we did, to follow "I've"."""
+    money = show_money(pence)
+    return {
+        "account_credit": f"added {money} credit to your account. It will come off your next bill",
+        "refund": f"refunded {money} to you. It can take up to five working days to arrive",
+        "voucher": f"sent you a {money} voucher by email",
+        "free_month": f"taken {money} off your next bill, so next month is free",
+        "priority_repair": "put your repair at the front of the queue",
+    }[remedy]
+
+
+def _when_reply() -> str:
+    return describe_reply_time(business().hours, now())
+
+
+def make_offers(session: Session, conversation_id: str) -> None:
+    """Works out the offer for each logged complaint in the conversation that has none."""
+    policy = business().compensation
+    if policy is None:
+        return
+    for complaint in records.open_complaints(session, conversation_id):
+        if complaint.facts.get("logged") and complaint.customer_id is not None:
+            compensation_records.make_offer(session, complaint, policy, now())
+
+
+def present_next(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType] | None:
+    """Puts the next offer not yet shown to the customer. None when there is none."""
+    with unit_of_work(settings().database_url) as session:
+        offer = _unshown_offer(session, tracker)
+        if offer is None:
+            return None
+        reference, status = offer.reference, offer.status
+        words = offer_words(offer.remedy, offer.amount_pence)
+    if status == compensation_records.PENDING_APPROVAL:
+        dispatcher.utter_message(
+            response="utter_compensation_needs_approval",
+            offer_words=words,
+            when_reply=_when_reply(),
+        )
+        return [SlotSet(SHOWN, reference)]
+    dispatcher.utter_message(response="utter_compensation_offer", offer_words=words)
+    return [SlotSet(SHOWN, reference), SlotSet(PENDING, COMPENSATION_OFFER)]
+
+
+def _unshown_offer(session: Session, tracker: Tracker) -> CompensationOffer | None:
+    offer = compensation_records.latest_offer(session, tracker.sender_id)
+    if offer is None or offer.reference == tracker.get_slot(SHOWN):
+        return None
+    if offer.status not in {compensation_records.OFFERED, compensation_records.PENDING_APPROVAL}:
+        return None
+    return offer
+
+
+def answer_offer(
+    dispatcher: CollectingDispatcher, tracker: Tracker, accepted: bool
+) -> list[EventType]:
+    """The customer's yes or no to the offer they were shown."""
+    policy = business().compensation
+    moment = now()
+    outcome: tuple[str, str, int] | None = None
+    refused = False
+    with unit_of_work(settings().database_url) as session:
+        offer = compensation_records.open_offer(session, tracker.sender_id)
+        if offer is None or policy is None:
+            # Decided meanwhile (a person approved or turned it down): a person follows up.
+            refused = accepted
+            if accepted:
+                records.request_handoff(session, tracker.sender_id, "compensation_review")
+        elif not accepted:
+            compensation_records.decline(session, offer, moment)
+        else:
+            try:
+                with session.begin_nested():
+                    granted = compensation_records.grant(
+                        session,
+                        offer.id,
+                        policy,
+                        moment,
+                        fulfil=bool(getattr(settings(), "fulfilment_webhook_url", None)),
+                    )
+                outcome = (granted.reference, granted.remedy, granted.amount_pence)
+            except compensation_records.NotGrantable:
+                refused = True
+                records.request_handoff(session, tracker.sender_id, "compensation_review")
+    if not accepted:
+        dispatcher.utter_message(response="utter_compensation_declined")
+        return [SlotSet(PENDING, ALTERNATIVE)]
+    if refused or outcome is None:
+        dispatcher.utter_message(
+            response="utter_compensation_not_possible", when_reply=_when_reply()
+        )
+        return [SlotSet(PENDING, None)]
+    reference, remedy, pence = outcome
+    dispatcher.utter_message(
+        response="utter_compensation_granted",
+        granted_words=granted_words(remedy, pence),
+        grant_reference=reference,
+    )
+    return [SlotSet(PENDING, None)]
+
+
+class ActionAskCompensation(Action):
+    """ "What are you going to do about it?", "that's not enough", "I want £500": an honest
+    answer. What the policy allows is offered; anything more goes to a person, and the
+    customer is told when to expect an answer. An amount typed by the customer is never
+    used."""
+
+    def name(self) -> str:
+        return "action_ask_compensation"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        moment = now()
+        with unit_of_work(settings().database_url) as session:
+            conversation = records.ensure_conversation(session, tracker.sender_id, "rasa")
+            complaints = records.open_complaints(session, conversation.id)
+            offer = compensation_records.latest_offer(session, conversation.id)
+            if offer is None and complaints:
+                make_offers(session, conversation.id)
+                offer = compensation_records.latest_offer(session, conversation.id)
+            state = None if offer is None else (offer.status, offer.remedy, offer.amount_pence)
+            fresh = offer is not None and offer.reference != tracker.get_slot(SHOWN)
+            logged = any(c.facts.get("logged") for c in complaints)
+            if logged and (offer is None or not fresh):
+                if offer is not None:
+                    compensation_records.request_review(session, offer, moment)
+                records.request_handoff(session, conversation.id, "compensation_review")
+        if not complaints:
+            dispatcher.utter_message(response="utter_compensation_what_happened")
+            return []
+        if not logged:
+            dispatcher.utter_message(response="utter_compensation_after_details")
+            return []
+        if fresh:
+            return present_next(dispatcher, tracker) or []
+        if state is None:
+            dispatcher.utter_message(
+                response="utter_compensation_needs_person", when_reply=_when_reply()
+            )
+            return [SlotSet(PENDING, None)]
+        status, remedy, pence = state
+        if remedy == "priority_repair" or status != compensation_records.OFFERED:
+            dispatcher.utter_message(
+                response="utter_compensation_more_needs_person", when_reply=_when_reply()
+            )
+            return [SlotSet(PENDING, None)]
+        dispatcher.utter_message(
+            response="utter_compensation_most_i_can",
+            amount=show_money(pence),
+            offer_words=offer_words(remedy, pence),
+            when_reply=_when_reply(),
+        )
+        return [SlotSet(PENDING, COMPENSATION_OFFER)]
