@@ -111,17 +111,18 @@ def answer_offer(
         elif not accepted:
             compensation_records.decline(session, offer, moment)
         else:
+            offer_id = offer.id
             try:
-                with session.begin_nested():
-                    granted = compensation_records.grant(
-                        session,
-                        offer.id,
-                        policy,
-                        moment,
-                        fulfil=bool(getattr(settings(), "fulfilment_webhook_url", None)),
-                    )
+                granted = compensation_records.grant(
+                    session,
+                    offer_id,
+                    policy,
+                    moment,
+                    fulfil=bool(getattr(settings(), "fulfilment_webhook_url", None)),
+                )
                 outcome = (granted.reference, granted.remedy, granted.amount_pence)
             except compensation_records.NotGrantable:
+                # The withdrawal (no longer within the limits) is kept; a person follows up.
                 refused = True
                 records.request_handoff(session, tracker.sender_id, "compensation_review")
     if not accepted:

@@ -78,11 +78,13 @@ class Amount:
             pence = _round_pence(Decimal(monthly_fee_pence) * self.share)
             return pence, f"{self.share:%} of the {show_money(monthly_fee_pence)} monthly fee"
         if self.kind == "per_day_of_monthly_fee":
-            counted = max(1, math.ceil(days or 0))
+            # A day counts once it has begun; seconds spent logging the complaint don't.
+            counted = max(1, math.ceil(round(days or 0, 2)))
             if self.max_days is not None:
                 counted = min(counted, self.max_days)
-            daily = Decimal(monthly_fee_pence) / DAYS_IN_MONTH * self.share
-            pence = _round_pence(daily * counted)
+            # Multiply first and divide once, so an exact half penny is not lost to a
+            # recurring fee/30 (£30.25 for 3 days is 302.5p: 303p, not 302p).
+            pence = _round_pence(Decimal(monthly_fee_pence) * self.share * counted / DAYS_IN_MONTH)
             return pence, (
                 f"{counted} day{'s' if counted != 1 else ''} at {self.share:%} of "
                 f"{show_money(monthly_fee_pence)}/{DAYS_IN_MONTH} a day"
@@ -256,7 +258,7 @@ def _share(value: Any, where: str) -> Decimal:
         raise PolicyError(f"{where}: {value!r} is not a share like 0.5 or 50%") from None
     if str(value).strip().endswith("%"):
         share /= 100
-    if not Decimal(0) < share <= Decimal(3):
+    if not share.is_finite() or not Decimal(0) < share <= Decimal(3):
         raise PolicyError(f"{where}: {value!r} must be more than 0 and at most 3 (300%)")
     return share
 
@@ -306,12 +308,12 @@ def _rule(data: Any, number: int) -> Rule:
     if not isinstance(categories, list) or not categories:
         raise PolicyError(f"{where}: categories: list at least one complaint category")
     for category in categories:
-        if category not in known:
+        if not isinstance(category, str) or category not in known:
             raise PolicyError(
                 f"{where}: unknown category {category!r} (use: {', '.join(sorted(known))})"
             )
     severity = spec.get("min_severity", "low")
-    if severity not in {s.value for s in Severity}:
+    if not isinstance(severity, str) or severity not in {s.value for s in Severity}:
         raise PolicyError(
             f"{where}: unknown min_severity {severity!r} (low, medium, high, critical)"
         )

@@ -174,8 +174,13 @@ def grant(
 ) -> CompensationGrant:
     """Grants the offer once. Granting again returns the same grant. Refuses (NotGrantable)
     when the offer was declined, still needs a person, or no longer fits the limits."""
+    # populate_existing: the caller may have loaded the offer before another request
+    # granted it; the locked row, not the session's stale copy, decides.
     offer = session.scalar(
-        select(CompensationOffer).where(CompensationOffer.id == offer_id).with_for_update()
+        select(CompensationOffer)
+        .where(CompensationOffer.id == offer_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     if offer is None:
         raise NotGrantable("there is no such offer")

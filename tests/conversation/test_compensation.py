@@ -78,7 +78,9 @@ def test_asking_for_more_gets_an_honest_answer_and_a_person(stack: Stack) -> Non
 
 
 def test_declining_the_offer_leads_to_a_person(stack: Stack) -> None:
-    conversation_id, _ = stack.say(None, "my bill is wrong, you charged me for a router I already sent back")
+    conversation_id, _ = stack.say(
+        None, "my bill is wrong, you charged me for a router I already sent back"
+    )
     _, replies = stack.say(conversation_id, "BL-100006")
     assert "add £10 credit" in texts(replies), texts(replies)
     _, replies = stack.say(conversation_id, "no thanks")

@@ -9,10 +9,12 @@ from datetime import datetime, timezone
 import pytest
 import yaml
 
+from actions.compensation import granted_words, offer_words
 from bot.errors import BadInput
 from bot.webchat import parse_message
 from redress.apology import DESCRIBERS
 from redress.business import load_business
+from redress.compensation import REMEDIES
 from redress.complaints import Category
 from redress.handoff import describe_hours, describe_reply_time
 from redress.incidents import explain
@@ -48,6 +50,10 @@ SAMPLES: dict[str, list[str]] = {
     ],
     "explanation": [explain(i, OPEN, BUSINESS.hours.timezone).text() for i in DEMO_INCIDENTS],
     "at_latest": ["", " I'll message you by 3pm today at the latest."],
+    "offer_words": [offer_words(remedy, pence) for remedy in REMEDIES for pence in (173, 3000)],
+    "granted_words": [granted_words(remedy, 1250) for remedy in REMEDIES],
+    "amount": ["£30", "£4.95"],
+    "grant_reference": ["CR-7QK2MD"],
 }
 
 

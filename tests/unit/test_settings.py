@@ -127,3 +127,109 @@ def test_processes_refuse_to_start_on_a_broken_business_folder(monkeypatch, capl
     with pytest.raises(SystemExit):
         configuration_or_exit(logging.getLogger("test"))
     assert "hours.yml: file is missing" in caplog.text
+
+
+# The billing webhook for granted compensation -----------------------------------------------
+
+WEBHOOK_SECRET = "fulfil-Secret_0123456789abcdef"
+
+
+def test_no_fulfilment_webhook_by_default():
+    settings = Settings.from_env({})
+    assert settings.fulfilment_webhook_url is None
+    assert settings.fulfilment_webhook_secret is None
+    assert settings.fulfilment_timeout_seconds == 10.0
+
+
+def test_fulfilment_webhook_with_its_secret():
+    settings = Settings.from_env(
+        {
+            "FULFILMENT_WEBHOOK_URL": " https://billing.example.com/redress/grants ",
+            "FULFILMENT_WEBHOOK_SECRET": f" {WEBHOOK_SECRET} ",
+            "FULFILMENT_WEBHOOK_TIMEOUT_SECONDS": "4",
+        }
+    )
+    assert settings.fulfilment_webhook_url == "https://billing.example.com/redress/grants"
+    assert settings.fulfilment_webhook_secret == WEBHOOK_SECRET
+    assert settings.fulfilment_timeout_seconds == 4.0
+
+
+def test_a_plain_http_address_on_the_local_network_is_allowed():
+    settings = Settings.from_env(
+        {
+            "FULFILMENT_WEBHOOK_URL": "http://10.0.0.12:8081/grants",
+            "FULFILMENT_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        }
+    )
+    assert settings.fulfilment_webhook_url == "http://10.0.0.12:8081/grants"
+
+
+@pytest.mark.parametrize("secret", [None, "", "   "])
+def test_a_webhook_without_its_secret_refuses_to_start(secret):
+    env = {"FULFILMENT_WEBHOOK_URL": "https://billing.example.com/grants"}
+    if secret is not None:
+        env["FULFILMENT_WEBHOOK_SECRET"] = secret
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(env)
+    message = str(caught.value)
+    assert "FULFILMENT_WEBHOOK_URL is set but FULFILMENT_WEBHOOK_SECRET is not" in message
+    assert "secrets.token_urlsafe" in message
+
+
+@pytest.mark.parametrize("secret", ["changeme", "secret", "<webhook secret>"])
+def test_a_placeholder_webhook_secret_is_refused(secret):
+    with pytest.raises(SettingsError, match="FULFILMENT_WEBHOOK_SECRET") as caught:
+        Settings.from_env(
+            {
+                "FULFILMENT_WEBHOOK_URL": "https://billing.example.com/grants",
+                "FULFILMENT_WEBHOOK_SECRET": secret,
+            }
+        )
+    assert "placeholder" in str(caught.value)
+
+
+def test_a_short_webhook_secret_is_refused():
+    with pytest.raises(SettingsError, match="FULFILMENT_WEBHOOK_SECRET") as caught:
+        Settings.from_env(
+            {
+                "FULFILMENT_WEBHOOK_URL": "https://billing.example.com/grants",
+                "FULFILMENT_WEBHOOK_SECRET": "short-secret",
+            }
+        )
+    assert "too short" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "billing.example.com/grants",
+        "ftp://billing.example.com/grants",
+        "https://",
+        "https:///grants",
+        "https://billing.example.com:eighty/grants",
+        "https://user:password@billing.example.com/grants",
+        "https://billing.example.com/my grants",
+    ],
+)
+def test_a_bad_webhook_address_is_refused(url):
+    with pytest.raises(SettingsError, match="FULFILMENT_WEBHOOK_URL") as caught:
+        Settings.from_env(
+            {"FULFILMENT_WEBHOOK_URL": url, "FULFILMENT_WEBHOOK_SECRET": WEBHOOK_SECRET}
+        )
+    assert "https://billing.example.com/redress/grants" in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["0", "61", "soon"])
+def test_a_bad_webhook_timeout_is_refused(value):
+    with pytest.raises(SettingsError, match="FULFILMENT_WEBHOOK_TIMEOUT_SECONDS"):
+        Settings.from_env({"FULFILMENT_WEBHOOK_TIMEOUT_SECONDS": value})
+
+
+def test_every_fulfilment_setting_is_documented_in_the_example_file():
+    example = (REPO_ROOT / ".env.example").read_text(encoding="utf-8")
+    for name in (
+        "FULFILMENT_WEBHOOK_URL",
+        "FULFILMENT_WEBHOOK_SECRET",
+        "FULFILMENT_WEBHOOK_TIMEOUT_SECONDS",
+    ):
+        assert f"\n{name}=" in example
