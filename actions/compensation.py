@@ -10,12 +10,13 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from actions.context import business, now, settings
 from redress import compensation_records, records
-from redress.compensation import show_money
-from redress.db.models import CompensationOffer
+from redress.compensation import granted_words, offer_words, show_money
+from redress.db.models import CompensationGrant, CompensationOffer
 from redress.db.session import unit_of_work
 from redress.handoff import describe_reply_time
 
@@ -24,31 +25,6 @@ COMPENSATION_OFFER = "compensation_offer"
 ALTERNATIVE = "compensation_alternative"
 # The offer already put to the customer, so it is not put twice.
 SHOWN = "offer_shown"
-
-
-def offer_words(remedy: str, pence: int) -> str:
-    """What we would do, to follow "I'd like to"."""
-    money = show_money(pence)
-    return {
-        "account_credit": f"add {money} credit to your account, which comes off your next bill",
-        "refund": f"refund {money} to you",
-        "voucher": f"send you a {money} voucher",
-        "free_month": f"give you a month free, which is {money} off your next bill",
-        "priority_repair": "put your repair at the front of the queue, so an engineer gets "
-        "to you first",
-    }[remedy]
-
-
-def granted_words(remedy: str, pence: int) -> str:
-    """What we did, to follow "I've"."""
-    money = show_money(pence)
-    return {
-        "account_credit": f"added {money} credit to your account. It will come off your next bill",
-        "refund": f"refunded {money} to you. It can take up to five working days to arrive",
-        "voucher": f"sent you a {money} voucher by email",
-        "free_month": f"taken {money} off your next bill, so next month is free",
-        "priority_repair": "put your repair at the front of the queue",
-    }[remedy]
 
 
 def _when_reply() -> str:
@@ -112,17 +88,26 @@ def answer_offer(
             compensation_records.decline(session, offer, moment)
         else:
             offer_id = offer.id
+            granted: CompensationGrant | None = None
             try:
-                granted = compensation_records.grant(
-                    session,
-                    offer_id,
-                    policy,
-                    moment,
-                    fulfil=bool(getattr(settings(), "fulfilment_webhook_url", None)),
-                )
+                with session.begin_nested():
+                    try:
+                        granted = compensation_records.grant(
+                            session,
+                            offer_id,
+                            policy,
+                            moment,
+                            fulfil=settings().fulfilment_webhook_url is not None,
+                        )
+                    except compensation_records.NotGrantable:
+                        # Kept as withdrawn (no longer within the limits); a person follows up.
+                        refused = True
+            except IntegrityError:
+                # The same offer granted a moment ago by another tab or channel: that grant.
+                granted = compensation_records.grant_of(session, offer_id)
+            if granted is not None:
                 outcome = (granted.reference, granted.remedy, granted.amount_pence)
-            except compensation_records.NotGrantable:
-                # The withdrawal (no longer within the limits) is kept; a person follows up.
+            else:
                 refused = True
                 records.request_handoff(session, tracker.sender_id, "compensation_review")
     if not accepted:

@@ -18,9 +18,10 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot import alerts_api, incidents_api, records_api, webchat
+from bot import alerts_api, compensation_api, incidents_api, records_api, webchat
 from bot.delivery import Delivery, Scheduler
 from bot.errors import error
+from bot.fulfilment import Fulfilment
 from bot.live import LiveHub
 from bot.rasa_client import RasaClient
 from bot.rate_limit import RateLimiter
@@ -93,10 +94,23 @@ def create_app(settings: Settings, business: Business, rasa: RasaClient | None =
     )
 
     delivery = Delivery(settings.database_url, relay, business.hours.timezone)
+    # Granted compensation goes to the billing webhook only when one is configured; without
+    # it the ledger is the record.
+    fulfilment = (
+        Fulfilment(
+            settings.database_url,
+            settings.fulfilment_webhook_url,
+            settings.fulfilment_webhook_secret,
+            timeout_seconds=settings.fulfilment_timeout_seconds,
+        )
+        if settings.fulfilment_webhook_url and settings.fulfilment_webhook_secret
+        else None
+    )
     scheduler = Scheduler(
         delivery,
         outbox_seconds=settings.outbox_poll_seconds,
         promise_seconds=settings.promise_check_seconds,
+        fulfilment=fulfilment,
     )
 
     @asynccontextmanager
@@ -110,6 +124,8 @@ def create_app(settings: Settings, business: Business, rasa: RasaClient | None =
             scheduler.shutdown()
             if telegram is not None:
                 await telegram.stop()
+            if fulfilment is not None:
+                await fulfilment.close()
             await rasa.close()
 
     channel_routes: list[Route] = []
@@ -144,6 +160,19 @@ def create_app(settings: Settings, business: Business, rasa: RasaClient | None =
                 alerts_api.acknowledge_alert,
                 methods=["POST"],
             ),
+            Route("/api/compensation/offers", compensation_api.list_offers),
+            Route(
+                "/api/compensation/offers/{reference}/approve",
+                compensation_api.approve,
+                methods=["POST"],
+            ),
+            Route(
+                "/api/compensation/offers/{reference}/reject",
+                compensation_api.reject,
+                methods=["POST"],
+            ),
+            Route("/api/compensation/grants", compensation_api.list_grants),
+            Route("/api/compensation/spend", compensation_api.spend),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[
@@ -166,6 +195,7 @@ def create_app(settings: Settings, business: Business, rasa: RasaClient | None =
     app.state.relay = relay
     app.state.telegram = telegram
     app.state.delivery = delivery
+    app.state.fulfilment = fulfilment
     app.state.scheduler = scheduler
     app.state.rate_limits = {
         "conversation": RateLimiter(settings.messages_per_minute_per_conversation),

@@ -1,8 +1,10 @@
-"""The gateway's time-driven work: delivering the outbox and keeping incident promises.
+"""The gateway's time-driven work: delivering the outbox and keeping incident promises
+(and, when a billing webhook is configured, sending granted compensation to it).
 
-APScheduler runs two interval jobs in the gateway's event loop. Nothing about what is due
-lives in the scheduler: pending messages are rows in the outbox and promises are each
-incident's "next update by", so a restarted gateway simply carries on from the database.
+APScheduler runs two interval jobs (three with the webhook) in the gateway's event loop.
+Nothing about what is due lives in the scheduler: pending messages are rows in the outbox,
+promises are each incident's "next update by" and grants to send are rows in
+``fulfilment_deliveries``, so a restarted gateway simply carries on from the database.
 Every job takes the time from an injectable clock, so tests can move time on.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from starlette.concurrency import run_in_threadpool
@@ -20,6 +23,9 @@ from bot.webchat import CHANNEL as WEB_CHANNEL
 from redress import incident_notices, outbox
 from redress.db.models import utcnow
 from redress.db.session import unit_of_work
+
+if TYPE_CHECKING:
+    from bot.fulfilment import Fulfilment
 
 logger = logging.getLogger("redress.gateway.delivery")
 
@@ -148,9 +154,15 @@ class Scheduler:
 
     DELIVER = "deliver-outbox"
     PROMISES = "incident-promises"
+    FULFIL = "send-grants"
 
     def __init__(
-        self, delivery: Delivery, *, outbox_seconds: float, promise_seconds: float
+        self,
+        delivery: Delivery,
+        *,
+        outbox_seconds: float,
+        promise_seconds: float,
+        fulfilment: Fulfilment | None = None,
     ) -> None:
         self._scheduler = AsyncIOScheduler(timezone=timezone.utc)
         # Both run once as soon as the gateway starts, then at their intervals.
@@ -170,6 +182,15 @@ class Scheduler:
             id=self.PROMISES,
             **common,
         )
+        if fulfilment is not None:
+            # Granted compensation to the billing webhook: only when one is configured.
+            self._scheduler.add_job(
+                fulfilment.deliver_due,
+                "interval",
+                seconds=outbox_seconds,
+                id=self.FULFIL,
+                **common,
+            )
 
     def start(self) -> None:
         self._scheduler.start()
@@ -182,3 +203,11 @@ class Scheduler:
         """Runs delivery now (an operator just changed an incident)."""
         if self._scheduler.running:
             self._scheduler.modify_job(self.DELIVER, next_run_time=datetime.now(timezone.utc))
+
+    def job_ids(self) -> list[str]:
+        return [job.id for job in self._scheduler.get_jobs()]
+
+    def wake_fulfilment(self) -> None:
+        """Sends grants now (a person just approved one), when a webhook is configured."""
+        if self._scheduler.running and self._scheduler.get_job(self.FULFIL) is not None:
+            self._scheduler.modify_job(self.FULFIL, next_run_time=datetime.now(timezone.utc))

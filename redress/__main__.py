@@ -1,4 +1,5 @@
-"""Command line: ``python -m redress migrate|seed|check-config|incidents ...|alerts ...``."""
+"""Command line: ``python -m redress migrate|seed|check-config|incidents ...|alerts ...|
+compensation ...``."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from redress import alerts, incidents_records
+from redress import alerts, compensation_admin, fulfilment, incidents_records
 from redress.business import Business, configuration_or_exit
+from redress.compensation_records import NotGrantable
 from redress.db.models import utcnow
 from redress.db.session import unit_of_work
 from redress.incidents import Change, IncidentError, parse_time
@@ -55,6 +57,34 @@ def _alert_parser(sub: argparse._SubParsersAction) -> None:
     ack.add_argument("id", type=int)
 
 
+def _compensation_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "compensation", help="offers waiting for a person, grants, spending; approve or reject"
+    )
+    actions = parser.add_subparsers(dest="action", required=True)
+    offers = actions.add_parser("offers", help="offers waiting for approval (--all for every one)")
+    offers.add_argument("--all", action="store_true", help="every offer, whatever its status")
+    offers.add_argument(
+        "--status", choices=compensation_admin.OFFER_FILTERS, help="offers with this status"
+    )
+    grants = actions.add_parser("grants", help="what was granted, newest first")
+    grants.add_argument("--account", help="one customer's grants, e.g. BL-100001")
+    actions.add_parser("spend", help="spent against each incident's budget and per customer")
+    approve = actions.add_parser(
+        "approve", help="grant an offer; the customer is told through the running gateway"
+    )
+    approve.add_argument("reference", help="the offer reference, e.g. OF-7KQ2MZ")
+    approve.add_argument("--by", required=True, help="your name, kept with the grant")
+    reject = actions.add_parser("reject", help="refuse an offer; the customer is told honestly")
+    reject.add_argument("reference", help="the offer reference, e.g. OF-7KQ2MZ")
+    reject.add_argument("--by", required=True, help="your name, kept with the decision")
+    reject.add_argument("--reason", required=True, help="why, for the record")
+    retry = actions.add_parser(
+        "retry-fulfilment", help="send a grant to the billing webhook again after it failed"
+    )
+    retry.add_argument("grant", help="the grant reference, e.g. CR-7KQ2MZ")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m redress", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -63,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("seed", help="load the demo customers and incidents from the business folder")
     _incident_parser(sub)
     _alert_parser(sub)
+    _compensation_parser(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     settings, business = configuration_or_exit(logger)
@@ -90,6 +121,19 @@ def main(argv: list[str] | None = None) -> int:
             return _alerts(args, settings)
         except alerts.UnknownAlert as problem:
             logger.error("Refused: %s", problem)
+        return 2
+    elif args.command == "compensation":
+        try:
+            return _compensation(args, settings, business)
+        except NotGrantable as refused:
+            logger.error("Refused: %s", refused.reason)
+        except (
+            compensation_admin.UnknownOffer,
+            compensation_admin.UnknownAccount,
+            LookupError,
+            ValueError,
+        ) as problem:
+            logger.error("Refused: %s", problem.args[0] if problem.args else problem)
         return 2
     else:
         logger.info("settings and business configuration are valid")
@@ -151,6 +195,105 @@ def _alerts(args: argparse.Namespace, settings: Settings) -> int:
         if not rows:
             _out("No open alerts." if not args.all else "No alerts.")
     return 0
+
+
+def _compensation(args: argparse.Namespace, settings: Settings, business: Business) -> int:
+    now = utcnow().replace(microsecond=0)
+    with unit_of_work(settings.database_url) as session:
+        if args.action == "offers":
+            which = args.status or ("all" if args.all else compensation_admin.PENDING_APPROVAL)
+            rows = compensation_admin.list_offers(session, which)
+            for row in rows:
+                _out(
+                    f"{row['reference']}  {row['status']:<16} {row['amount']:>8} "
+                    f"{row['remedy']:<15} {row['account_number']}  {row['complaint']}  "
+                    f"conversation {row['conversation_id']}\n    {row['explanation']}"
+                )
+            if not rows:
+                _out(
+                    "No offers are waiting for approval."
+                    if which == "pending_approval"
+                    else "No offers."
+                )
+        elif args.action == "grants":
+            rows = compensation_admin.list_grants(session, args.account)
+            for row in rows:
+                sent = row["fulfilment"]["status"] if row["fulfilment"] else "ledger only"
+                _out(
+                    f"{row['reference']}  {row['granted_at'][:16]}Z  {row['amount']:>8} "
+                    f"{row['remedy']:<15} {row['account_number']}  {row['incident'] or '-':<16} "
+                    f"by {row['approved_by']}  ({sent})"
+                )
+            if not rows:
+                _out("No grants.")
+        elif args.action == "spend":
+            _show_spend(compensation_admin.spend(session, business.compensation, now))
+        elif args.action == "approve":
+            decided = compensation_admin.approve(
+                session,
+                args.reference,
+                args.by,
+                business.compensation,
+                now,
+                fulfil=settings.fulfilment_webhook_url is not None,
+                via_outbox=True,
+            )
+            grant = decided.grant
+            assert grant is not None
+            what = f"{grant['amount']} {grant['remedy'].replace('_', ' ')}"
+            if decided.already:
+                _out(f"{decided.offer['reference']} was already granted: {grant['reference']}.")
+            else:
+                _out(
+                    f"approved {decided.offer['reference']}: granted {grant['reference']} "
+                    f"({what} for {grant['account_number']}).\n"
+                    "The customer's message is queued; the running gateway shows it in their "
+                    "conversation (web chat or Telegram) within a few seconds:\n"
+                    f"  {decided.text}"
+                )
+            if grant["fulfilment"] is not None:
+                _out("The grant goes to the billing webhook from the running gateway.")
+        elif args.action == "reject":
+            decided = compensation_admin.reject(
+                session, args.reference, args.by, args.reason, now, via_outbox=True
+            )
+            _out(
+                f"rejected {decided.offer['reference']}; a person is asked to follow up.\n"
+                "The customer's message is queued; the running gateway shows it in their "
+                f"conversation:\n  {decided.text}"
+            )
+        elif args.action == "retry-fulfilment":
+            fulfilment.retry_failed(session, args.grant, now)
+            _out(f"{args.grant.upper()} will be sent to the billing webhook again.")
+    return 0
+
+
+def _show_spend(report: dict[str, Any]) -> None:
+    totals = report["totals"]
+    lines = [
+        f"In the last {report['window_days']} days: {totals['granted']} in {totals['grants']} "
+        f"grants to {totals['customers']} customers.",
+        f"Waiting for approval: {report['pending_approval']['offers']} offers, "
+        f"{report['pending_approval']['amount']}.",
+        "Incidents (all time):",
+    ]
+    for row in report["incidents"]:
+        budget = row.get("budget") or "no budget"
+        left = f", {row['left']} left" if row.get("left") else ""
+        lines.append(
+            f"  {row['incident']:<20} {row['spent']:>10} of {budget}{left} ({row['grants']} grants)"
+        )
+    if not report["incidents"]:
+        lines.append("  none")
+    lines.append("Customers with the most:")
+    for row in report["top_customers"]:
+        limit = f" of {row['limit']}" if "limit" in row else ""
+        lines.append(
+            f"  {row['account_number']}  {row['granted']:>10}{limit} ({row['grants']} grants)"
+        )
+    if not report["top_customers"]:
+        lines.append("  none")
+    _out("\n".join(lines))
 
 
 def business_file(settings: Settings) -> Path:

@@ -229,6 +229,34 @@ def decide(policy: Policy, situation: Situation, spent: Spent) -> Decision:
     return Decision(True, rule.name, rule.remedy, amount, needs_approval, tuple(reasons))
 
 
+# What customers read about a remedy ---------------------------------------------------------
+
+
+def offer_words(remedy: str, pence: int) -> str:
+    """What we would do, to follow "I'd like to"."""
+    money = show_money(pence)
+    return {
+        "account_credit": f"add {money} credit to your account, which comes off your next bill",
+        "refund": f"refund {money} to you",
+        "voucher": f"send you a {money} voucher",
+        "free_month": f"give you a month free, which is {money} off your next bill",
+        "priority_repair": "put your repair at the front of the queue, so an engineer gets "
+        "to you first",
+    }[remedy]
+
+
+def granted_words(remedy: str, pence: int) -> str:
+    """What we did, to follow "I've"."""
+    money = show_money(pence)
+    return {
+        "account_credit": f"added {money} credit to your account. It will come off your next bill",
+        "refund": f"refunded {money} to you. It can take up to five working days to arrive",
+        "voucher": f"sent you a {money} voucher by email",
+        "free_month": f"taken {money} off your next bill, so next month is free",
+        "priority_repair": "put your repair at the front of the queue",
+    }[remedy]
+
+
 # Reading the policy file --------------------------------------------------------------------
 
 

@@ -185,9 +185,7 @@ def grant(
     if offer is None:
         raise NotGrantable("there is no such offer")
     if offer.status == GRANTED:
-        existing = session.scalar(
-            select(CompensationGrant).where(CompensationGrant.offer_id == offer.id)
-        )
+        existing = grant_of(session, offer.id)
         assert existing is not None
         return existing
     needs_person = offer.status == PENDING_APPROVAL and approved_by == BY_POLICY
@@ -228,6 +226,10 @@ def grant(
         )
         session.flush()
     return record
+
+
+def grant_of(session: Session, offer_id: int) -> CompensationGrant | None:
+    return session.scalar(select(CompensationGrant).where(CompensationGrant.offer_id == offer_id))
 
 
 def _check_limits(session: Session, offer: CompensationOffer, policy: Policy, at: datetime) -> None:

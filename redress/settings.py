@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite:///{REPO_ROOT / 'var' / 'redress.db'}"
@@ -40,11 +41,17 @@ class Settings:
     # How often the gateway delivers queued updates and checks incident promises, in seconds.
     outbox_poll_seconds: float = 5.0
     promise_check_seconds: float = 30.0
+    # Where granted compensation is sent (the business's billing system), signed with the
+    # secret. None: the ledger is the record and nothing is sent.
+    fulfilment_webhook_url: str | None = None
+    fulfilment_webhook_secret: str | None = None
+    fulfilment_timeout_seconds: float = 10.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Builds settings from ``env`` (the process environment by default)."""
         env = os.environ if env is None else env
+        fulfilment_url, fulfilment_secret = _fulfilment(env)
         return cls(
             database_url=env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL,
             admin_token=_optional_secret(env, "REDRESS_ADMIN_TOKEN"),
@@ -65,6 +72,11 @@ class Settings:
             outbox_poll_seconds=_number(env, "REDRESS_OUTBOX_POLL_SECONDS", 5.0, low=0.2, high=60),
             promise_check_seconds=_number(
                 env, "REDRESS_PROMISE_CHECK_SECONDS", 30.0, low=0.2, high=300
+            ),
+            fulfilment_webhook_url=fulfilment_url,
+            fulfilment_webhook_secret=fulfilment_secret,
+            fulfilment_timeout_seconds=_number(
+                env, "FULFILMENT_WEBHOOK_TIMEOUT_SECONDS", 10.0, low=1, high=60
             ),
         )
 
@@ -140,6 +152,39 @@ def _origins(raw: str) -> tuple[str, ...]:
                 f"REDRESS_WIDGET_ORIGINS: {origin!r} is not an origin like https://www.example.com"
             )
     return origins
+
+
+def _fulfilment(env: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """The billing webhook's address and signing secret: both, or neither."""
+    url = env.get("FULFILMENT_WEBHOOK_URL", "").strip() or None
+    secret = _optional_secret(env, "FULFILMENT_WEBHOOK_SECRET")
+    if url is None:
+        return None, secret
+    parts = urlsplit(url)
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+    if (
+        parts.scheme not in {"http", "https"}
+        or not parts.hostname
+        or not port_ok
+        or any(c.isspace() for c in url)
+        or parts.username is not None
+    ):
+        # The value is not repeated: it may hold a password, and this message is logged.
+        raise SettingsError(
+            "FULFILMENT_WEBHOOK_URL is not an address like "
+            "https://billing.example.com/redress/grants (http:// or https://, a host, no "
+            "spaces, no user name or password in it)."
+        )
+    if secret is None:
+        raise SettingsError(
+            "FULFILMENT_WEBHOOK_URL is set but FULFILMENT_WEBHOOK_SECRET is not. Every grant is "
+            "signed with it so the billing system can refuse forged ones. Make one with: "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    return url, secret
 
 
 def _optional_secret(env: Mapping[str, str], name: str) -> str | None:

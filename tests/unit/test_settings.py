@@ -217,6 +217,7 @@ def test_a_bad_webhook_address_is_refused(url):
             {"FULFILMENT_WEBHOOK_URL": url, "FULFILMENT_WEBHOOK_SECRET": WEBHOOK_SECRET}
         )
     assert "https://billing.example.com/redress/grants" in str(caught.value)
+    assert "password@" not in str(caught.value)  # never echoed into the logs
 
 
 @pytest.mark.parametrize("value", ["0", "61", "soon"])

@@ -1,0 +1,226 @@
+"""The compensation API, for operators, behind the admin token:
+
+GET  /api/compensation/offers[?status=pending_approval|review_requested|all|<status>]
+POST /api/compensation/offers/{reference}/approve   {"by": "<name>"}
+POST /api/compensation/offers/{reference}/reject    {"by": "<name>", "reason": "<why>"}
+GET  /api/compensation/grants[?account=BL-100001]
+GET  /api/compensation/spend
+
+Approving grants an offer waiting for a person through the ledger (every limit checked
+again), then tells the customer in their conversation: the message is recorded in the
+granting transaction and shown on their channel at once. Approving again returns the same
+grant and sends nothing new. A refusal is a 409 whose ``reason`` says why (over a limit,
+declined, still waiting for the customer's own answer...), and nothing changes. Rejecting
+keeps the reason in the offer's explanation (the customer is not shown it), tells the customer
+honestly, and asks for a person to follow up. With ``FULFILMENT_WEBHOOK_URL`` set, each grant
+is also queued for the billing webhook (``bot/fulfilment.py``).
+Amounts are integer pence with a display string beside them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from bot.errors import BadInput, bounded_body, error
+from bot.records_api import authorised
+from bot.relay import message_json
+from bot.webchat import json_object
+from redress import compensation_admin
+from redress.compensation_records import NotGrantable
+from redress.db.models import utcnow
+from redress.db.session import unit_of_work
+
+logger = logging.getLogger("redress.gateway.compensation")
+MAX_BODY_BYTES = 16 * 1024
+MAX_LIMIT = 1000
+
+
+def _limit(request: Request) -> int:
+    raw = request.query_params.get("limit", "200")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise BadInput(400, "invalid_limit", f"limit must be a whole number from 1 to {MAX_LIMIT}.")
+    return int(raw)
+
+
+async def list_offers(request: Request) -> Response:
+    if (refusal := authorised(request)) is not None:
+        return refusal
+    which = request.query_params.get("status", compensation_admin.PENDING_APPROVAL)
+    if which not in compensation_admin.OFFER_FILTERS:
+        return error(
+            400,
+            "invalid_status",
+            f"status must be one of: {', '.join(compensation_admin.OFFER_FILTERS)}.",
+        )
+    try:
+        limit = _limit(request)
+    except BadInput as bad:
+        return bad.response()
+    return await _run(
+        request,
+        lambda session: {"offers": compensation_admin.list_offers(session, which, limit=limit)},
+    )
+
+
+async def list_grants(request: Request) -> Response:
+    if (refusal := authorised(request)) is not None:
+        return refusal
+    account = request.query_params.get("account")
+    try:
+        limit = _limit(request)
+    except BadInput as bad:
+        return bad.response()
+    return await _run(
+        request,
+        lambda session: {"grants": compensation_admin.list_grants(session, account, limit=limit)},
+    )
+
+
+async def spend(request: Request) -> Response:
+    if (refusal := authorised(request)) is not None:
+        return refusal
+    policy = request.app.state.business.compensation
+    return await _run(request, lambda session: compensation_admin.spend(session, policy, utcnow()))
+
+
+def _name(body: dict[str, Any], field: str, what: str, max_chars: int) -> str:
+    value = body.get(field)
+    if not isinstance(value, str) or not value.strip():
+        raise BadInput(400, f"invalid_{field}", f"{field} is required: {what}.")
+    if len(value.strip()) > max_chars:
+        raise BadInput(400, f"invalid_{field}", f"{field} must be at most {max_chars} characters.")
+    return value.strip()
+
+
+async def _decision_body(request: Request, fields: dict[str, str]) -> dict[str, str]:
+    body = json_object(await bounded_body(request, MAX_BODY_BYTES), "{" + ", ".join(fields) + "}")
+    if unknown := sorted(set(body) - set(fields)):
+        raise BadInput(
+            400, "unknown_field", f"{unknown[0]} is not a field here; send {', '.join(fields)}."
+        )
+    limits = {"by": compensation_admin.MAX_NAME, "reason": compensation_admin.MAX_REASON}
+    return {name: _name(body, name, what, limits[name]) for name, what in fields.items()}
+
+
+async def approve(request: Request) -> Response:
+    if (refusal := authorised(request)) is not None:
+        return refusal
+    try:
+        body = await _decision_body(request, {"by": "the name of the person approving"})
+    except BadInput as bad:
+        return bad.response()
+    policy = request.app.state.business.compensation
+    reference = request.path_params["reference"]
+    # A delivery row only when this gateway has a webhook to send it to.
+    sends_grants = request.app.state.fulfilment is not None
+
+    def work(session: Session) -> compensation_admin.Decided:
+        return compensation_admin.approve(
+            session,
+            reference,
+            body["by"],
+            policy,
+            utcnow(),
+            fulfil=sends_grants,
+        )
+
+    return await _decide(request, work)
+
+
+async def reject(request: Request) -> Response:
+    if (refusal := authorised(request)) is not None:
+        return refusal
+    try:
+        body = await _decision_body(
+            request,
+            {
+                "by": "the name of the person rejecting",
+                "reason": "why, for the record (the customer is not shown it)",
+            },
+        )
+    except BadInput as bad:
+        return bad.response()
+    reference = request.path_params["reference"]
+
+    def work(session: Session) -> compensation_admin.Decided:
+        return compensation_admin.reject(session, reference, body["by"], body["reason"], utcnow())
+
+    return await _decide(request, work)
+
+
+async def _decide(
+    request: Request, work: Callable[[Session], compensation_admin.Decided]
+) -> Response:
+    """Runs the decision in one transaction, then shows the customer the recorded message."""
+    database_url = request.app.state.settings.database_url
+
+    def in_transaction() -> compensation_admin.Decided:
+        with unit_of_work(database_url) as session:
+            decided = work(session)
+            if decided.message is not None:
+                session.expunge(decided.message)
+            return decided
+
+    try:
+        try:
+            decided = await run_in_threadpool(in_transaction)
+        except IntegrityError:
+            # Two people approved at the same moment and the other grant won the unique key
+            # (SQLite takes no row locks): run again, and find the grant already made.
+            decided = await run_in_threadpool(in_transaction)
+    except compensation_admin.UnknownOffer:
+        return _unknown_offer()
+    except NotGrantable as refused:
+        return error(
+            409,
+            "not_grantable",
+            f"This offer cannot be changed that way: {refused.reason}.",
+            reason=refused.reason,
+        )
+    if decided.grant is not None and decided.grant["fulfilment"] is not None:
+        request.app.state.scheduler.wake_fulfilment()
+    if decided.message is not None and decided.channel is not None:
+        shown = message_json(decided.message)
+        try:
+            if decided.reachable:
+                relay = request.app.state.relay
+                await relay.deliver(decided.conversation_id, decided.channel, shown)
+            else:
+                request.app.state.hub.publish(decided.conversation_id, shown)
+        except Exception:  # recorded already: the customer sees it when the chat next loads
+            logger.exception("showing the decision on %s failed", decided.conversation_id)
+    return JSONResponse(
+        {
+            "offer": decided.offer,
+            "grant": decided.grant,
+            "already_decided": decided.already,
+            "customer_message": decided.text,
+        }
+    )
+
+
+def _unknown_offer() -> Response:
+    return error(404, "unknown_offer", "There is no offer with that reference.")
+
+
+async def _run(request: Request, work: Callable[[Session], dict[str, Any]]) -> Response:
+    """Runs ``work`` in one transaction off the event loop, mapping refusals to JSON errors."""
+    database_url = request.app.state.settings.database_url
+
+    def in_transaction() -> dict[str, Any]:
+        with unit_of_work(database_url) as session:
+            return work(session)
+
+    try:
+        result = await run_in_threadpool(in_transaction)
+    except compensation_admin.UnknownAccount:
+        return error(404, "unknown_account", "There is no customer with that account number.")
+    return JSONResponse(result)

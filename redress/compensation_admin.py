@@ -1,0 +1,448 @@
+"""What operators do with compensation, for the admin API (``bot/compensation_api.py``) and the
+command line (``python -m redress compensation ...``): list offers and grants, approve or
+reject offers waiting for a person, and see what has been spent against the limits.
+
+Approving grants through the ledger (``compensation_records.grant``), so every cap is checked
+again in the granting transaction and an offer is granted once however often it is approved.
+The customer's message is written in that same transaction: the API records it in the
+conversation and the gateway delivers it at once; the command line puts it in the outbox, and
+the running gateway delivers it on the customer's channel (web chat or Telegram) within
+``REDRESS_OUTBOX_POLL_SECONDS``. Either way it is recorded once.
+
+Money is integer pence, always with a display string (``"amount": "£30"``) next to it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from redress import compensation_records, incident_notices, records
+from redress.compensation import Policy, granted_words, show_money
+from redress.compensation_records import (
+    DECLINED,
+    GRANTED,
+    OFFERED,
+    PENDING_APPROVAL,
+    REJECTED,
+    WITHDRAWN,
+    NotGrantable,
+)
+from redress.db.models import (
+    CompensationGrant,
+    CompensationOffer,
+    Complaint,
+    Conversation,
+    Customer,
+    FulfilmentDelivery,
+    Incident,
+    Message,
+)
+
+STATUSES = (OFFERED, PENDING_APPROVAL, GRANTED, DECLINED, REJECTED, WITHDRAWN)
+# What ``list_offers`` can show: one status, every offer, or those a customer asked a person
+# to look at again.
+OFFER_FILTERS = (*STATUSES, "review_requested", "all")
+APPROVED = "compensation_approved"
+REJECTED_NOTICE = "compensation_rejected"
+MAX_NAME = 120
+MAX_REASON = 500
+OFFER_REFERENCE = re.compile(r"^OF-[A-Z0-9]{6}$")
+TOP_SPENDERS = 10
+
+
+class UnknownOffer(LookupError):
+    def __init__(self, reference: str) -> None:
+        super().__init__(f"there is no offer {reference!r}")
+        self.reference = reference
+
+
+class UnknownAccount(LookupError):
+    def __init__(self, account: str) -> None:
+        super().__init__(f"there is no customer with account number {account!r}")
+        self.account = account
+
+
+def money(pence: int, name: str = "amount") -> dict[str, Any]:
+    """``{"amount_pence": 3000, "amount": "£30"}``."""
+    return {f"{name}_pence": pence, name: show_money(pence)}
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+# What the customer is told ------------------------------------------------------------------
+
+
+def _what_we_would_do(remedy: str, pence: int) -> str:
+    """What was offered, to follow "we can't"."""
+    amount = show_money(pence)
+    return {
+        "account_credit": f"add {amount} credit to your account",
+        "refund": f"refund {amount} to you",
+        "voucher": f"send you a {amount} voucher",
+        "free_month": "give you a free month",
+        "priority_repair": "move your repair to the front of the queue",
+    }.get(remedy, "do what I mentioned")
+
+
+def approved_text(remedy: str, pence: int, grant_reference: str) -> str:
+    return (
+        f"Good news: a person on our team approved it. I've {granted_words(remedy, pence)}. "
+        f"Your reference is {grant_reference}."
+    )
+
+
+def rejected_text(remedy: str, pence: int) -> str:
+    return (
+        "A person on our team has looked at what we can do. I'm sorry, but we can't "
+        f"{_what_we_would_do(remedy, pence)} this time. Someone from our team will be in touch "
+        "to talk it through with you."
+    )
+
+
+# Offers -------------------------------------------------------------------------------------
+
+
+def find_offer(session: Session, reference: str, *, lock: bool = False) -> CompensationOffer:
+    """The offer with this reference (however typed); ``lock`` takes its row until the
+    transaction ends, so two people deciding at once go one after the other."""
+    wanted = reference.strip().upper()
+    offer = None
+    if OFFER_REFERENCE.match(wanted):
+        query = select(CompensationOffer).where(CompensationOffer.reference == wanted)
+        if lock:
+            query = query.with_for_update().execution_options(populate_existing=True)
+        offer = session.scalar(query)
+    if offer is None:
+        raise UnknownOffer(reference)
+    return offer
+
+
+def _offer_view(
+    offer: CompensationOffer,
+    customer: Customer,
+    complaint: Complaint | None,
+    grant: CompensationGrant | None,
+) -> dict[str, Any]:
+    return {
+        **compensation_records.offer_json(offer),
+        **money(offer.amount_pence),
+        "account_number": customer.account_number,
+        "customer_name": customer.name,
+        "complaint": complaint.reference if complaint else None,
+        "conversation_id": offer.conversation_id,
+        "decided_at": _time(offer.decided_at),
+        "grant": grant.reference if grant else None,
+    }
+
+
+def list_offers(
+    session: Session, which: str = PENDING_APPROVAL, *, limit: int = 200
+) -> list[dict[str, Any]]:
+    """Offers with the customer, complaint and conversation they belong to, oldest first
+    (the order to work through them). ``which``: one of ``OFFER_FILTERS``."""
+    if which not in OFFER_FILTERS:
+        raise ValueError(f"status must be one of {', '.join(OFFER_FILTERS)}")
+    query = (
+        select(CompensationOffer, Customer, Complaint, CompensationGrant)
+        .join(Customer, Customer.id == CompensationOffer.customer_id)
+        .outerjoin(Complaint, Complaint.id == CompensationOffer.complaint_id)
+        .outerjoin(CompensationGrant, CompensationGrant.offer_id == CompensationOffer.id)
+        .order_by(CompensationOffer.created_at, CompensationOffer.id)
+        .limit(limit)
+    )
+    if which == "review_requested":
+        query = query.where(CompensationOffer.review_requested_at.is_not(None))
+    elif which != "all":
+        query = query.where(CompensationOffer.status == which)
+    return [_offer_view(*row) for row in session.execute(query).tuples()]
+
+
+def offer_view(session: Session, offer: CompensationOffer) -> dict[str, Any]:
+    customer = session.get(Customer, offer.customer_id)
+    assert customer is not None  # a foreign key
+    grant = session.scalar(select(CompensationGrant).where(CompensationGrant.offer_id == offer.id))
+    return _offer_view(offer, customer, session.get(Complaint, offer.complaint_id), grant)
+
+
+# Deciding -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decided:
+    offer: dict[str, Any]
+    grant: dict[str, Any] | None
+    conversation_id: str
+    # The message for the customer; None when there was nothing new to say (approved again).
+    text: str | None
+    already: bool = False
+    # Recorded in the conversation (the API path) and still to be shown on the channel.
+    message: Message | None = None
+    channel: str | None = None
+    reachable: bool = True
+
+
+def _tell(
+    session: Session,
+    offer: CompensationOffer,
+    kind: str,
+    text: str,
+    now: datetime,
+    *,
+    via_outbox: bool,
+) -> tuple[Message | None, Conversation]:
+    conversation = session.get(Conversation, offer.conversation_id)
+    assert conversation is not None  # a foreign key
+    details = {"kind": kind, "offer": offer.reference}
+    if via_outbox:
+        incident_notices.enqueue(
+            session,
+            conversation_id=conversation.id,
+            kind=kind,
+            text=text,
+            dedupe_key=f"{kind}:{offer.reference}",
+            details=details,
+            now=now,
+        )
+        return None, conversation
+    message = records.record_message(session, conversation, "bot", text, details=details)
+    return message, conversation
+
+
+def approve(
+    session: Session,
+    reference: str,
+    by: str,
+    policy: Policy | None,
+    now: datetime,
+    *,
+    fulfil: bool,
+    via_outbox: bool = False,
+) -> Decided:
+    """Grants an offer waiting for a person, in ``by``'s name, and tells the customer, in this
+    transaction. An offer still waiting for the customer's own yes or no is refused: it is
+    theirs to accept. Approving a granted offer again returns the same grant and says nothing
+    new. Raises UnknownOffer, or NotGrantable with the reason (declined, over a limit...); the
+    caller's transaction then rolls back, so nothing is granted and the offer stays as it was."""
+    offer = find_offer(session, reference, lock=True)
+    if policy is None:
+        raise NotGrantable("no compensation policy is configured (business/compensation.yml)")
+    if offer.status == OFFERED:
+        # The customer was asked and has not answered: theirs to accept, not ours to approve.
+        raise NotGrantable("the offer is waiting for the customer's answer, not a person's")
+    already = offer.status == GRANTED
+    record = compensation_records.grant(
+        session, offer.id, policy, now, approved_by=by[:MAX_NAME], fulfil=fulfil
+    )
+    message, conversation, text = None, None, None
+    if not already:
+        text = approved_text(record.remedy, record.amount_pence, record.reference)
+        message, conversation = _tell(session, offer, APPROVED, text, now, via_outbox=via_outbox)
+    return Decided(
+        offer=offer_view(session, offer),
+        grant=grant_view(session, record),
+        conversation_id=offer.conversation_id,
+        text=text,
+        already=already,
+        message=message,
+        channel=conversation.channel if conversation else None,
+        reachable=conversation.reachable if conversation else True,
+    )
+
+
+def reject(
+    session: Session,
+    reference: str,
+    by: str,
+    reason: str,
+    now: datetime,
+    *,
+    via_outbox: bool = False,
+) -> Decided:
+    """Refuses the offer in ``by``'s name, keeps the reason in its explanation, asks for a
+    person to follow up, and tells the customer honestly. Raises UnknownOffer, or
+    NotGrantable when the offer is no longer waiting (granted, declined, rejected...)."""
+    offer = find_offer(session, reference, lock=True)
+    compensation_records.reject(session, offer.id, by[:MAX_NAME], now)
+    offer.explanation = f"{offer.explanation}; rejected by {by}: {reason}"[:2000]
+    records.request_handoff(session, offer.conversation_id, "compensation_rejected")
+    text = rejected_text(offer.remedy, offer.amount_pence)
+    message, conversation = _tell(session, offer, REJECTED_NOTICE, text, now, via_outbox=via_outbox)
+    return Decided(
+        offer=offer_view(session, offer),
+        grant=None,
+        conversation_id=offer.conversation_id,
+        text=text,
+        message=message,
+        channel=conversation.channel,
+        reachable=conversation.reachable,
+    )
+
+
+# Grants -------------------------------------------------------------------------------------
+
+
+def _grant_view(
+    grant: CompensationGrant,
+    customer: Customer,
+    offer: CompensationOffer,
+    complaint: Complaint | None,
+    delivery: FulfilmentDelivery | None,
+) -> dict[str, Any]:
+    return {
+        "reference": grant.reference,
+        "offer": offer.reference,
+        "account_number": customer.account_number,
+        "customer_name": customer.name,
+        "remedy": grant.remedy,
+        **money(grant.amount_pence),
+        "incident": grant.incident_id,
+        "rule": offer.rule,
+        "approved_by": grant.approved_by,
+        "granted_at": grant.created_at.isoformat(),
+        "complaint": complaint.reference if complaint else None,
+        "conversation_id": offer.conversation_id,
+        # Sending it to the billing system: none when no webhook is configured.
+        "fulfilment": None
+        if delivery is None
+        else {
+            "status": delivery.status,
+            "attempts": delivery.attempts,
+            "last_error": delivery.last_error,
+            "sent_at": _time(delivery.sent_at),
+        },
+    }
+
+
+def _grants_query() -> Any:
+    return (
+        select(CompensationGrant, Customer, CompensationOffer, Complaint, FulfilmentDelivery)
+        .join(Customer, Customer.id == CompensationGrant.customer_id)
+        .join(CompensationOffer, CompensationOffer.id == CompensationGrant.offer_id)
+        .outerjoin(Complaint, Complaint.id == CompensationOffer.complaint_id)
+        .outerjoin(FulfilmentDelivery, FulfilmentDelivery.grant_id == CompensationGrant.id)
+    )
+
+
+def grant_view(session: Session, grant: CompensationGrant) -> dict[str, Any]:
+    row = session.execute(_grants_query().where(CompensationGrant.id == grant.id)).one()
+    return _grant_view(*row)
+
+
+def list_grants(
+    session: Session, account: str | None = None, *, limit: int = 200
+) -> list[dict[str, Any]]:
+    """Grants, newest first; only one customer's with ``account`` (BL-100001, however typed).
+    Raises UnknownAccount for an account number nobody has."""
+    query = _grants_query().order_by(
+        CompensationGrant.created_at.desc(), CompensationGrant.id.desc()
+    )
+    if account is not None:
+        number = records.normalise_account_number(account)
+        customer_id = (
+            session.scalar(select(Customer.id).where(Customer.account_number == number))
+            if number
+            else None
+        )
+        if customer_id is None:
+            raise UnknownAccount(account)
+        query = query.where(CompensationGrant.customer_id == customer_id)
+    return [_grant_view(*row) for row in session.execute(query.limit(limit)).tuples()]
+
+
+# Spending against the limits ----------------------------------------------------------------
+
+
+def spend(
+    session: Session, policy: Policy | None, now: datetime, *, top: int = TOP_SPENDERS
+) -> dict[str, Any]:
+    """What was granted: on each incident (all time, against its budget, as the ledger counts
+    it), in total over the policy's window, and the customers who had the most in the window
+    (against the per-customer limit)."""
+    window_days = policy.limits.window_days if policy else 365
+    since = now - timedelta(days=window_days)
+    limits = policy.limits if policy else None
+
+    incidents = []
+    rows = session.execute(
+        select(
+            CompensationGrant.incident_id,
+            Incident.title,
+            func.sum(CompensationGrant.amount_pence),
+            func.count(),
+        )
+        .join(Incident, Incident.id == CompensationGrant.incident_id)
+        .group_by(CompensationGrant.incident_id, Incident.title)
+        .order_by(func.sum(CompensationGrant.amount_pence).desc(), CompensationGrant.incident_id)
+    ).all()
+    for incident_id, title, spent, count in rows:
+        budget = limits.budget_for(incident_id) if limits else None
+        incidents.append(
+            {
+                "incident": incident_id,
+                "title": title,
+                "grants": int(count),
+                **money(int(spent), "spent"),
+                **(money(budget, "budget") if budget is not None else {"budget_pence": None}),
+                **(
+                    money(max(budget - int(spent), 0), "left")
+                    if budget is not None
+                    else {"left_pence": None}
+                ),
+            }
+        )
+
+    total, count, customers = session.execute(
+        select(
+            func.coalesce(func.sum(CompensationGrant.amount_pence), 0),
+            func.count(),
+            func.count(func.distinct(CompensationGrant.customer_id)),
+        ).where(CompensationGrant.created_at >= since)
+    ).one()
+
+    spent_sum = func.sum(CompensationGrant.amount_pence)
+    spenders = []
+    for number, name, spent, grants in session.execute(
+        select(Customer.account_number, Customer.name, spent_sum, func.count())
+        .join(Customer, Customer.id == CompensationGrant.customer_id)
+        .where(CompensationGrant.created_at >= since)
+        .group_by(Customer.id, Customer.account_number, Customer.name)
+        .order_by(spent_sum.desc(), Customer.account_number)
+        .limit(top)
+    ).all():
+        entry: dict[str, Any] = {
+            "account_number": number,
+            "customer_name": name,
+            "grants": int(grants),
+            **money(int(spent), "granted"),
+        }
+        if limits is not None:
+            entry.update(money(limits.per_customer_pence, "limit"))
+            entry.update(money(max(limits.per_customer_pence - int(spent), 0), "left"))
+            entry["remedies_left"] = max(limits.per_customer_count - int(grants), 0)
+        spenders.append(entry)
+
+    waiting, waiting_pence = session.execute(
+        select(func.count(), func.coalesce(func.sum(CompensationOffer.amount_pence), 0)).where(
+            CompensationOffer.status == PENDING_APPROVAL
+        )
+    ).one()
+    return {
+        "window_days": window_days,
+        "since": since.isoformat(),
+        "totals": {
+            **money(int(total), "granted"),
+            "grants": int(count),
+            "customers": int(customers),
+        },
+        "incidents": incidents,
+        "top_customers": spenders,
+        "pending_approval": {"offers": int(waiting), **money(int(waiting_pence))},
+    }
