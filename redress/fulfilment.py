@@ -43,22 +43,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from redress import leased_queue
 from redress.compensation import show_money
 from redress.db.models import CompensationGrant, FulfilmentDelivery
 from redress.incident_notices import raise_alert
 
-PENDING = "pending"
-SENDING = "sending"
-SENT = "sent"
-FAILED = "failed"
+# The states and backoff every leased table shares (redress/leased_queue.py).
+PENDING, SENDING, SENT, FAILED = (
+    leased_queue.PENDING, leased_queue.SENDING, leased_queue.SENT, leased_queue.FAILED,
+)  # fmt: skip
+FIRST_RETRY, LONGEST_RETRY = leased_queue.FIRST_RETRY, leased_queue.LONGEST_RETRY
+retry_delay = leased_queue.retry_delay
 
 # Longer than one POST can take (the timeout is at most a minute).
 DEFAULT_LEASE = timedelta(minutes=2)
-FIRST_RETRY = timedelta(seconds=30)
-LONGEST_RETRY = timedelta(minutes=30)
 MAX_ATTEMPTS = 8
 SIGNATURE_TOLERANCE = timedelta(seconds=300)
 ALERT_KIND = "fulfilment_failed"
@@ -121,39 +122,12 @@ class Prepared:
     claimed_at: datetime
 
 
-def _due(now: datetime, lease: timedelta) -> Any:
-    return or_(
-        and_(FulfilmentDelivery.status == PENDING, FulfilmentDelivery.next_attempt_at <= now),
-        and_(FulfilmentDelivery.status == SENDING, FulfilmentDelivery.claimed_at < now - lease),
-    )
-
-
 def claim_due(
     session: Session, now: datetime, *, limit: int = 20, lease: timedelta = DEFAULT_LEASE
 ) -> list[int]:
     """Marks up to ``limit`` due deliveries as being sent and returns their ids, oldest first.
     Each claim counts as a try."""
-    due = _due(now, lease)
-    candidates = session.scalars(
-        select(FulfilmentDelivery.id)
-        .where(due)
-        .order_by(FulfilmentDelivery.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
-    claimed = []
-    for delivery_id in candidates:
-        # Only if still due: SQLite's SELECT locks nothing, so another gateway may have
-        # claimed it since.
-        taken = session.execute(
-            update(FulfilmentDelivery)
-            .where(FulfilmentDelivery.id == delivery_id, due)
-            .values(status=SENDING, claimed_at=now, attempts=FulfilmentDelivery.attempts + 1)
-            .execution_options(synchronize_session=False)
-        )
-        if taken.rowcount == 1:
-            claimed.append(delivery_id)
-    return claimed
+    return leased_queue.claim_due(session, FulfilmentDelivery, now, limit=limit, lease=lease)
 
 
 def prepare(
@@ -161,17 +135,7 @@ def prepare(
 ) -> Prepared | None:
     """What to send, with the claim renewed so the lease counts from now. None when the claim
     made at ``claimed_at`` lapsed and another gateway took the row over."""
-    renewed = session.execute(
-        update(FulfilmentDelivery)
-        .where(
-            FulfilmentDelivery.id == delivery_id,
-            FulfilmentDelivery.status == SENDING,
-            FulfilmentDelivery.claimed_at == claimed_at,
-        )
-        .values(claimed_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if renewed.rowcount != 1:
+    if not leased_queue.renew_claim(session, FulfilmentDelivery, delivery_id, claimed_at, now):
         return None
     row = session.get(FulfilmentDelivery, delivery_id)
     assert row is not None  # claimed a moment ago; rows are not deleted
@@ -181,11 +145,6 @@ def prepare(
         assert grant is not None  # a foreign key
         reference = grant.reference
     return Prepared(row.id, reference, body_bytes(row.payload), now)
-
-
-def retry_delay(attempts: int) -> timedelta:
-    """30 seconds after the first failure, doubling, at most 30 minutes."""
-    return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_RETRY)
 
 
 def finish(
@@ -230,7 +189,7 @@ def finish(
         _alert(session, row, now)
     else:
         row.status = PENDING
-        row.next_attempt_at = now + retry_delay(row.attempts)
+        row.next_attempt_at = now + leased_queue.retry_delay(row.attempts)
     return row.status
 
 

@@ -24,24 +24,25 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from redress import records
+from redress import leased_queue, records
 from redress.db.models import Conversation, Message, OutboxMessage
 from redress.incident_notices import raise_alert
 
-PENDING = "pending"
-SENDING = "sending"
-SENT = "sent"
-FAILED = "failed"
+# The states and backoff every leased table shares (redress/leased_queue.py).
+PENDING, SENDING, SENT, FAILED = (
+    leased_queue.PENDING, leased_queue.SENDING, leased_queue.SENT, leased_queue.FAILED,
+)  # fmt: skip
+FIRST_RETRY, LONGEST_RETRY = leased_queue.FIRST_RETRY, leased_queue.LONGEST_RETRY
+retry_delay = leased_queue.retry_delay
+
 UNDELIVERABLE = "undeliverable"
 
 # How long a claim lasts before another gateway may take the message over. Longer than one
 # send can take, Telegram's flood-control waits included (three waits of up to a minute).
 DEFAULT_LEASE = timedelta(minutes=5)
-FIRST_RETRY = timedelta(seconds=30)
-LONGEST_RETRY = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -59,30 +60,7 @@ def claim_due(
     session: Session, now: datetime, *, limit: int = 50, lease: timedelta = DEFAULT_LEASE
 ) -> list[int]:
     """Marks up to ``limit`` due messages as being sent and returns their ids, oldest first."""
-    due = or_(
-        and_(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now),
-        and_(OutboxMessage.status == SENDING, OutboxMessage.claimed_at < now - lease),
-    )
-    candidates = session.scalars(
-        select(OutboxMessage.id)
-        .where(due)
-        .order_by(OutboxMessage.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
-    claimed = []
-    for outbox_id in candidates:
-        # Only if still due: SQLite's SELECT holds no lock, so another gateway (or another
-        # run in this one) may have claimed the message since.
-        taken = session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == outbox_id, due)
-            .values(status=SENDING, claimed_at=now, attempts=OutboxMessage.attempts + 1)
-            .execution_options(synchronize_session=False)
-        )
-        if taken.rowcount == 1:
-            claimed.append(outbox_id)
-    return claimed
+    return leased_queue.claim_due(session, OutboxMessage, now, limit=limit, lease=lease)
 
 
 def prepare(
@@ -91,19 +69,7 @@ def prepare(
     """The message to send, recorded in the conversation on the first attempt only. None
     when the claim made at ``claimed_at`` lapsed and another gateway took the message over;
     otherwise the claim is renewed, so the lease counts from now, not from the batch."""
-    # Renewing the claim first takes the row (the write lock on SQLite) until this commits,
-    # so two gateways cannot both get past here with the same message.
-    renewed = session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.id == outbox_id,
-            OutboxMessage.status == SENDING,
-            OutboxMessage.claimed_at == claimed_at,
-        )
-        .values(claimed_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if renewed.rowcount != 1:
+    if not leased_queue.renew_claim(session, OutboxMessage, outbox_id, claimed_at, now):
         return None
     row = session.get(OutboxMessage, outbox_id)
     assert row is not None  # claimed a moment ago; outbox rows are not deleted
@@ -143,11 +109,6 @@ def confirmed(session: Session, outbox_id: int) -> tuple[bool, bool]:
     return message.external_id is not None, conversation.reachable
 
 
-def retry_delay(attempts: int) -> timedelta:
-    """30 seconds after the first failure, doubling, at most 30 minutes."""
-    return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_RETRY)
-
-
 def finish(
     session: Session,
     outbox_id: int,
@@ -181,7 +142,7 @@ def finish(
         )
     else:
         row.status, row.last_error = PENDING, (error or "not delivered")[:500]
-        row.next_attempt_at = now + retry_delay(row.attempts)
+        row.next_attempt_at = now + leased_queue.retry_delay(row.attempts)
     return row.status
 
 
