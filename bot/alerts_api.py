@@ -10,15 +10,13 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot.errors import error
-from bot.records_api import authorised
+from bot.records_api import authorised, in_transaction
 from redress import alerts
 from redress.db.models import utcnow
-from redress.db.session import unit_of_work
 
 ALERT_ID = re.compile(r"^[0-9]{1,18}$")
 
@@ -57,14 +55,8 @@ def _unknown() -> Response:
 
 async def _run(request: Request, work: Callable[[Session], dict[str, Any]]) -> Response:
     """Runs ``work`` in one transaction off the event loop, mapping refusals to JSON errors."""
-    database_url = request.app.state.settings.database_url
-
-    def in_transaction() -> dict[str, Any]:
-        with unit_of_work(database_url) as session:
-            return work(session)
-
     try:
-        result = await run_in_threadpool(in_transaction)
+        result = await in_transaction(request, work)
     except alerts.UnknownAlert:
         return _unknown()
     return JSONResponse(result)

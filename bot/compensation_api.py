@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot.errors import BadInput, bounded_body, error
-from bot.records_api import authorised
+from bot.records_api import authorised, in_transaction
 from bot.relay import message_json
 from bot.webchat import json_object
 from redress import compensation_admin
@@ -213,14 +213,8 @@ def _unknown_offer() -> Response:
 
 async def _run(request: Request, work: Callable[[Session], dict[str, Any]]) -> Response:
     """Runs ``work`` in one transaction off the event loop, mapping refusals to JSON errors."""
-    database_url = request.app.state.settings.database_url
-
-    def in_transaction() -> dict[str, Any]:
-        with unit_of_work(database_url) as session:
-            return work(session)
-
     try:
-        result = await run_in_threadpool(in_transaction)
+        result = await in_transaction(request, work)
     except compensation_admin.UnknownAccount:
         return error(404, "unknown_account", "There is no customer with that account number.")
     return JSONResponse(result)

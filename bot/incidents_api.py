@@ -11,16 +11,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot.errors import BadInput, bounded_body, error
-from bot.records_api import authorised
+from bot.records_api import authorised, in_transaction
 from bot.webchat import json_object
 from redress import incidents_records
 from redress.db.models import utcnow
-from redress.db.session import unit_of_work
 from redress.incidents import (
     Change,
     IncidentClosed,
@@ -157,14 +155,8 @@ async def _run(
     request: Request, work: Callable[[Session], dict[str, Any]], status: int = 200
 ) -> Response:
     """Runs ``work`` in one transaction off the event loop, mapping refusals to JSON errors."""
-    database_url = request.app.state.settings.database_url
-
-    def in_transaction() -> dict[str, Any]:
-        with unit_of_work(database_url) as session:
-            return work(session)
-
     try:
-        result = await run_in_threadpool(in_transaction)
+        result = await in_transaction(request, work)
         # Customers hear about a change now, not at the next scheduled run.
         request.app.state.scheduler.wake()
     except incidents_records.UnknownIncident:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
+from typing import TypeVar
 
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -11,6 +14,20 @@ from starlette.responses import JSONResponse, Response
 from bot.errors import error
 from redress import records
 from redress.db.session import unit_of_work
+
+T = TypeVar("T")
+
+
+async def in_transaction(request: Request, work: Callable[[Session], T]) -> T:
+    """Runs ``work`` in one transaction off the event loop; the admin APIs map what it
+    raises to their own JSON errors."""
+    database_url = request.app.state.settings.database_url
+
+    def run() -> T:
+        with unit_of_work(database_url) as session:
+            return work(session)
+
+    return await run_in_threadpool(run)
 
 
 def authorised(request: Request) -> Response | None:
