@@ -6,8 +6,10 @@ a customer types, and no slot a message could set, changes what is offered or gr
 
 from __future__ import annotations
 
+import re
+
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +18,7 @@ from sqlalchemy.orm import Session
 from actions.context import business, now, settings
 from redress import compensation_records, records
 from redress.compensation import granted_words, offer_words, show_money
+from redress.complaints import Category
 from redress.db.models import CompensationGrant, CompensationOffer
 from redress.db.session import unit_of_work
 from redress.handoff import describe_reply_time
@@ -127,6 +130,31 @@ def answer_offer(
     return [SlotSet(PENDING, None)]
 
 
+# A complaint told together with the demand ("no internet for a week, I want money back"):
+# enough words beyond the demand to tell a story, and a complaint intent behind.
+_DEMAND_WORDS = {
+    "want", "wants", "expect", "demand", "compensation", "compensate", "compo", "money", "back",
+    "off", "bill", "refund", "credit", "discount", "give", "pay", "paid", "owed", "some",
+    "something", "for", "this", "that", "the", "and", "you", "your", "are", "can", "have",
+    "get", "what", "will", "going", "make", "about", "now", "please", "just", "its", "it's",
+}  # fmt: skip
+MIN_STORY_WORDS = 4
+MIN_COMPLAINT_CONFIDENCE = 0.1
+
+
+def complaint_in_message(tracker: Tracker) -> Category | None:
+    text = str(tracker.latest_message.get("text") or "").lower()
+    story = [w for w in re.findall(r"[a-z']{3,}", text) if w not in _DEMAND_WORDS]
+    if len(story) < MIN_STORY_WORDS:
+        return None
+    ranked = [
+        (Category.from_intent(r.get("name")), float(r.get("confidence") or 0))
+        for r in tracker.latest_message.get("intent_ranking", [])
+    ]
+    found = [(c, p) for c, p in ranked if c is not None and p >= MIN_COMPLAINT_CONFIDENCE]
+    return max(found, key=lambda cp: cp[1])[0] if found else None
+
+
 class ActionAskCompensation(Action):
     """ "What are you going to do about it?", "that's not enough", "I want £500": an honest
     answer. What the policy allows is offered; anything more goes to a person, and the
@@ -143,6 +171,13 @@ class ActionAskCompensation(Action):
         with unit_of_work(settings().database_url) as session:
             conversation = records.ensure_conversation(session, tracker.sender_id, "rasa")
             complaints = records.open_complaints(session, conversation.id)
+        if not complaints and (hidden := complaint_in_message(tracker)) is not None:
+            # "No internet for a week, I want compensation": the complaint comes first; the
+            # offer follows once it is logged.
+            from actions.complaints import acknowledge  # complaints imports this module
+
+            return [*acknowledge(dispatcher, tracker, hidden), FollowupAction("complaint_form")]
+        with unit_of_work(settings().database_url) as session:
             offer = compensation_records.latest_offer(session, conversation.id)
             if offer is None and complaints:
                 make_offers(session, conversation.id)

@@ -128,3 +128,15 @@ def test_new_conversations_cannot_get_past_the_customer_limit(stack: Stack) -> N
     _, replies = stack.say(conversation_id, "I want compensation for this")
     assert "asked a person" in texts(replies), texts(replies)
     assert _grants_for(stack, "BL-100011") == 3
+
+
+def test_a_complaint_told_with_a_demand_is_heard_as_the_complaint_first(stack: Stack) -> None:
+    conversation_id, replies = stack.say(
+        None, "my internet has been off for a week now and I want compensation for it"
+    )
+    said = texts(replies)
+    assert said.startswith("I'm sorry your internet has been"), said
+    assert "account number" in said
+    assert "Tell me what went wrong first" not in said
+    _, replies = stack.say(conversation_id, "BL-100001")
+    assert "To make up for this, I'd like to" in texts(replies), texts(replies)
