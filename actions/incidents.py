@@ -104,21 +104,11 @@ class ActionAnswerYesNo(Action):
         yes = (tracker.latest_message.get("intent") or {}).get("name") == "affirm"
         pending = tracker.get_slot(PENDING)
         moment = now()
-        if pending == compensation.COMPENSATION_OFFER:
-            return compensation.answer_offer(dispatcher, tracker, yes)
-        if pending == compensation.ALTERNATIVE:
-            if not yes:
-                return ask_anything_else(dispatcher)
-            with unit_of_work(settings().database_url) as session:
-                records.ensure_conversation(session, tracker.sender_id, "rasa")
-                records.request_handoff(session, tracker.sender_id, "compensation_alternative")
-            dispatcher.utter_message(
-                response="utter_handoff_requested",
-                when_reply=describe_reply_time(business().hours, moment),
-            )
-            return [SlotSet(PENDING, None)]
+        next_update: datetime | None = None
         with unit_of_work(settings().database_url) as session:
             conversation = records.ensure_conversation(session, tracker.sender_id, "rasa")
+            # "Is it working now?" arrives by push, so it is the last question when it is
+            # the assistant's latest message, whatever the conversation asked before.
             check = incident_notices.open_fix_check(session, conversation.id)
             if check is not None and _last_bot_kind(session, conversation.id) == (
                 incident_notices.RESOLVED
@@ -127,6 +117,8 @@ class ActionAnswerYesNo(Action):
                 if not yes:
                     records.request_handoff(session, conversation.id, "still_broken_after_fix")
                 answered = "fix"
+            elif pending in {compensation.COMPENSATION_OFFER, compensation.ALTERNATIVE}:
+                answered = pending
             elif pending == UPDATES_OFFER and (
                 offer := incident_notices.open_offer(session, conversation.id)
             ):
@@ -135,6 +127,18 @@ class ActionAnswerYesNo(Action):
                 answered = "offer"
             else:
                 answered = pending or ""
+        if answered == compensation.COMPENSATION_OFFER:
+            return compensation.answer_offer(dispatcher, tracker, yes)
+        if answered == compensation.ALTERNATIVE:
+            if not yes:
+                return ask_anything_else(dispatcher)
+            with unit_of_work(settings().database_url) as session:
+                records.request_handoff(session, tracker.sender_id, "compensation_alternative")
+            dispatcher.utter_message(
+                response="utter_handoff_requested",
+                when_reply=describe_reply_time(business().hours, moment),
+            )
+            return [SlotSet(PENDING, None)]
         if answered == "fix":
             if yes:
                 dispatcher.utter_message(response="utter_glad_its_fixed")
@@ -146,11 +150,10 @@ class ActionAnswerYesNo(Action):
             return [SlotSet(PENDING, None)]
         if answered == "offer":
             if yes:
-                at_latest = (
-                    f" I'll message you by {incidents.describe_time(next_update, moment, business().hours.timezone)} at the latest."  # noqa: E501
-                    if next_update is not None
-                    else ""
-                )
+                at_latest = ""
+                if next_update is not None:
+                    due = incidents.describe_time(next_update, moment, business().hours.timezone)
+                    at_latest = f" I'll message you by {due} at the latest."
                 dispatcher.utter_message(response="utter_updates_on", at_latest=at_latest)
             else:
                 dispatcher.utter_message(response="utter_updates_declined")
