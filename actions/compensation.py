@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from actions.context import business, now, settings
+from actions.intents import complaint_behind
 from redress import compensation_records, records
 from redress.compensation import granted_words, offer_words, show_money
 from redress.complaints import Category
@@ -147,12 +148,7 @@ def complaint_in_message(tracker: Tracker) -> Category | None:
     story = [w for w in re.findall(r"[a-z']{3,}", text) if w not in _DEMAND_WORDS]
     if len(story) < MIN_STORY_WORDS:
         return None
-    ranked = [
-        (Category.from_intent(r.get("name")), float(r.get("confidence") or 0))
-        for r in tracker.latest_message.get("intent_ranking", [])
-    ]
-    found = [(c, p) for c, p in ranked if c is not None and p >= MIN_COMPLAINT_CONFIDENCE]
-    return max(found, key=lambda cp: cp[1])[0] if found else None
+    return complaint_behind(tracker, MIN_COMPLAINT_CONFIDENCE)
 
 
 class ActionAskCompensation(Action):

@@ -22,6 +22,7 @@ from actions.incidents import (
     incident_for,
     still_broken_after_fix,
 )
+from actions.intents import complaint_behind
 from redress import incident_notices, incidents, records
 from redress.apology import describe_problem
 from redress.complaints import Category, Severity
@@ -431,12 +432,7 @@ def _complaint_behind_details(tracker: Tracker) -> Category | None:
     story = [w for w in re.findall(r"[a-z']{2,}", text.lower()) if w not in _DETAIL_WORDS]
     if len(story) < MIN_STORY_WORDS:
         return None
-    ranked = [
-        (Category.from_intent(r.get("name")), float(r.get("confidence") or 0))
-        for r in tracker.latest_message.get("intent_ranking", [])
-    ]
-    candidates = [(c, p) for c, p in ranked if c is not None and p >= MIN_COMPLAINT_CONFIDENCE]
-    return max(candidates, key=lambda cp: cp[1])[0] if candidates else None
+    return complaint_behind(tracker, MIN_COMPLAINT_CONFIDENCE)
 
 
 def _has_open_complaint(tracker: Tracker) -> bool:
