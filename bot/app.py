@@ -115,6 +115,11 @@ def create_app(settings: Settings, business: Business, rasa: RasaClient | None =
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if settings.slack is not None:
+            logger.warning(
+                "Slack settings are valid, but this version does not post to Slack yet: "
+                "handoffs are recorded and shown by the records API."
+            )
         if telegram is not None:
             await telegram.start()  # connects in the background; an outage is only logged
         scheduler.start()

@@ -35,6 +35,7 @@ class Settings:
     gateway_port: int
     max_message_chars: int
     telegram: TelegramSettings | None = None
+    slack: SlackSettings | None = None
     messages_per_minute_per_conversation: int = 12
     messages_per_minute_per_address: int = 30
     widget_origins: tuple[str, ...] = ()
@@ -62,6 +63,7 @@ class Settings:
             gateway_port=_whole(env, "GATEWAY_PORT", 8080, low=1, high=65535),
             max_message_chars=_whole(env, "REDRESS_MAX_MESSAGE_CHARS", 4000, low=100, high=4000),
             telegram=TelegramSettings.from_env(env),
+            slack=SlackSettings.from_env(env),
             messages_per_minute_per_conversation=_whole(
                 env, "WEBCHAT_MESSAGES_PER_MINUTE_PER_CONVERSATION", 12, low=1, high=600
             ),
@@ -141,6 +143,81 @@ class TelegramSettings:
             webhook_url=webhook_url,
             webhook_secret=secret,
             api_url=env.get("TELEGRAM_API_URL", "").strip() or "https://api.telegram.org/bot",
+        )
+
+
+_SLACK_BOT_TOKEN = re.compile(r"^xoxb-[A-Za-z0-9-]{10,}$")
+_SLACK_APP_TOKEN = re.compile(r"^xapp-[A-Za-z0-9-]{10,}$")
+_SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9]{6,}$")
+
+
+@dataclass(frozen=True)
+class SlackSettings:
+    """The agent desk is on when a bot token is set. HTTP mode (Slack posts events to the
+    gateway's public /slack/events) needs the signing secret, which proves each request
+    came from Slack; Socket Mode (no public address) needs an app-level token instead."""
+
+    bot_token: str
+    mode: str  # "http" or "socket"
+    signing_secret: str | None
+    app_token: str | None
+    escalation_channel: str
+    api_url: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> SlackSettings | None:
+        enabled = env.get("SLACK_ENABLED", "").strip().lower()
+        token = env.get("SLACK_BOT_TOKEN", "").strip()
+        if enabled in {"0", "false", "no", "off"}:
+            return None
+        if not token:
+            if enabled in {"1", "true", "yes", "on"}:
+                raise SettingsError(
+                    "SLACK_ENABLED is on but SLACK_BOT_TOKEN is not set. Install the Slack app "
+                    "(README: Set up the Slack agent desk) and set its Bot User OAuth Token "
+                    "(xoxb-…), or turn Slack off."
+                )
+            return None
+        if not _SLACK_BOT_TOKEN.match(token):
+            raise SettingsError(
+                "SLACK_BOT_TOKEN does not look like a bot token: it starts with xoxb- "
+                "(OAuth & Permissions → Bot User OAuth Token)."
+            )
+        mode = env.get("SLACK_MODE", "http").strip().lower() or "http"
+        if mode not in {"http", "socket"}:
+            raise SettingsError(f"SLACK_MODE must be 'http' or 'socket', not {mode!r}.")
+        secret = env.get("SLACK_SIGNING_SECRET", "").strip() or None
+        app_token = env.get("SLACK_APP_TOKEN", "").strip() or None
+        if mode == "http":
+            if secret is None or secret.lower() in PLACEHOLDERS:
+                raise SettingsError(
+                    "SLACK_MODE is http but SLACK_SIGNING_SECRET is not set. Without it "
+                    "forged requests could not be told from Slack's; copy it from the app's "
+                    "Basic Information → Signing Secret."
+                )
+            if len(secret) < MIN_SECRET_LENGTH:
+                raise SettingsError(
+                    f"SLACK_SIGNING_SECRET is too short ({len(secret)} characters); copy the "
+                    "whole Signing Secret from the app's Basic Information page."
+                )
+        elif app_token is None or not _SLACK_APP_TOKEN.match(app_token):
+            raise SettingsError(
+                "SLACK_MODE is socket, so SLACK_APP_TOKEN must be the app-level token "
+                "(xapp-…, with the connections:write scope) from the app's Basic Information."
+            )
+        channel = env.get("SLACK_ESCALATION_CHANNEL", "").strip()
+        if not _SLACK_CHANNEL.match(channel):
+            raise SettingsError(
+                "SLACK_ESCALATION_CHANNEL must be the id of the channel handoffs go to, like "
+                "C0123ABCDEF (channel details → About → Channel ID), and the app must be in it."
+            )
+        return cls(
+            bot_token=token,
+            mode=mode,
+            signing_secret=secret,
+            app_token=app_token,
+            escalation_channel=channel,
+            api_url=env.get("SLACK_API_URL", "").strip() or "https://slack.com/api/",
         )
 
 

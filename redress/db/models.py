@@ -87,8 +87,13 @@ class Conversation(Base):
     external_id: Mapped[str | None] = mapped_column(String(100))
     # False once the channel tells us we can no longer reach the customer (bot blocked).
     reachable: Mapped[bool] = mapped_column(Boolean, default=True)
+    # open | with_agent (the assistant stays silent) | resolved
     status: Mapped[str] = mapped_column(String(20), default="open")
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    # After an agent resolves it: whether it is fixed for the customer, and their 1–5 rating.
+    fixed: Mapped[bool | None] = mapped_column(Boolean)
+    rating: Mapped[int | None] = mapped_column(Integer)
+    rated_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -199,7 +204,8 @@ class IncidentUpdate(Base):
 
 
 class Handoff(Base):
-    """A request for a person to take over, and why."""
+    """A request for a person to take over, why, and what became of it at the agent desk:
+    requested → taken_over → handed_back or resolved."""
 
     __tablename__ = "handoffs"
 
@@ -208,6 +214,20 @@ class Handoff(Base):
     reason: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(20), default="requested")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The thread at the agent desk, once posted (Slack channel id and the card's ts).
+    desk_channel: Mapped[str | None] = mapped_column(String(40))
+    desk_thread: Mapped[str | None] = mapped_column(String(40), index=True)
+    posted_at: Mapped[datetime | None]
+    post_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_post_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    agent_id: Mapped[str | None] = mapped_column(String(40))
+    agent_name: Mapped[str | None] = mapped_column(String(120))
+    taken_over_at: Mapped[datetime | None]
+    # The customer was told about the wait (reminded) and offered a follow-up, once each.
+    reminded_at: Mapped[datetime | None]
+    follow_up_offered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
 
 
 class ConversationEvent(Base):
@@ -221,6 +241,16 @@ class ConversationEvent(Base):
     kind: Mapped[str] = mapped_column(String(40))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DeskEvent(Base):
+    """Every agent-desk event id seen (Slack's event_id, or an interaction's trigger), so a
+    retried or duplicated delivery is processed once, even across restarts."""
+
+    __tablename__ = "desk_events"
+
+    event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class TelegramUpdate(Base):
