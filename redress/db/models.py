@@ -90,7 +90,7 @@ class Conversation(Base):
     # open | with_agent (the assistant stays silent) | resolved
     status: Mapped[str] = mapped_column(String(20), default="open")
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
-    # After an agent resolves it: whether it is fixed for the customer, and their 1–5 rating.
+    # After an agent resolves it: whether it is fixed for them, and their rating from 1 to 5.
     fixed: Mapped[bool | None] = mapped_column(Boolean)
     rating: Mapped[int | None] = mapped_column(Integer)
     rated_at: Mapped[datetime | None]
