@@ -4,8 +4,9 @@ and the channels together."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -26,9 +27,11 @@ from bot.live import LiveHub
 from bot.rasa_client import RasaClient
 from bot.rate_limit import RateLimiter
 from bot.relay import Relay
+from bot.slack import Desk, SlackChannel
 from bot.telegram import TelegramChannel
 from bot.telegram.webhook import receive_update as telegram_webhook
 from redress.business import Business
+from redress.db.models import utcnow
 from redress.settings import Settings
 
 logger = logging.getLogger("redress.gateway")
@@ -83,13 +86,31 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return error(500, "internal_error", "Something went wrong on our side. Please try again.")
 
 
-def create_app(settings: Settings, business: Business, rasa: RasaClient | None = None) -> Starlette:
+def create_app(
+    settings: Settings,
+    business: Business,
+    rasa: RasaClient | None = None,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+) -> Starlette:
+    """The gateway. ``clock`` is the time the agent desk works by (tests move it on)."""
     rasa = rasa or RasaClient(settings.rasa_url, settings.rasa_timeout_seconds)
     hub = LiveHub()
     relay = Relay(settings.database_url, rasa, hub, business.brand.assistant_unavailable)
     telegram = (
         TelegramChannel(settings.telegram, settings.database_url, relay, business.brand)
         if settings.telegram is not None
+        else None
+    )
+
+    # The Slack agent desk, when a bot token is set: the relay hands it the conversations a
+    # person has taken over.
+    slack = (
+        SlackChannel(
+            Desk(settings.slack, settings.database_url, relay, business, clock=clock),
+            settings.database_url,
+        )
+        if settings.slack is not None
         else None
     )
 
@@ -111,15 +132,13 @@ def create_app(settings: Settings, business: Business, rasa: RasaClient | None =
         outbox_seconds=settings.outbox_poll_seconds,
         promise_seconds=settings.promise_check_seconds,
         fulfilment=fulfilment,
+        desk=slack.desk if slack is not None else None,
     )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if settings.slack is not None:
-            logger.warning(
-                "Slack settings are valid, but this version does not post to Slack yet: "
-                "handoffs are recorded and shown by the records API."
-            )
+        if slack is not None:
+            await slack.start()  # Socket Mode connects in the background; HTTP mode waits
         if telegram is not None:
             await telegram.start()  # connects in the background; an outage is only logged
         scheduler.start()
@@ -127,6 +146,8 @@ def create_app(settings: Settings, business: Business, rasa: RasaClient | None =
             yield
         finally:
             scheduler.shutdown()
+            if slack is not None:
+                await slack.stop()
             if telegram is not None:
                 await telegram.stop()
             if fulfilment is not None:
@@ -136,6 +157,8 @@ def create_app(settings: Settings, business: Business, rasa: RasaClient | None =
     channel_routes: list[Route] = []
     if telegram is not None and telegram.webhook_secret is not None:
         channel_routes.append(Route("/telegram/webhook", telegram_webhook, methods=["POST"]))
+    if slack is not None and slack.mode == "http":
+        channel_routes.append(Route("/slack/events", slack.endpoint, methods=["POST"]))
 
     app = Starlette(
         routes=[
@@ -199,6 +222,7 @@ def create_app(settings: Settings, business: Business, rasa: RasaClient | None =
     app.state.hub = hub
     app.state.relay = relay
     app.state.telegram = telegram
+    app.state.slack = slack
     app.state.delivery = delivery
     app.state.fulfilment = fulfilment
     app.state.scheduler = scheduler

@@ -1,5 +1,6 @@
 """The gateway's time-driven work: delivering the outbox and keeping incident promises
-(and, when a billing webhook is configured, sending granted compensation to it).
+(and, when a billing webhook is configured, sending granted compensation to it; with the
+Slack agent desk on, posting handoff cards).
 
 APScheduler runs two interval jobs (three with the webhook) in the gateway's event loop.
 Nothing about what is due lives in the scheduler: pending messages are rows in the outbox,
@@ -26,6 +27,7 @@ from redress.db.session import unit_of_work
 
 if TYPE_CHECKING:
     from bot.fulfilment import Fulfilment
+    from bot.slack.desk import Desk
 
 logger = logging.getLogger("redress.gateway.delivery")
 
@@ -155,6 +157,7 @@ class Scheduler:
     DELIVER = "deliver-outbox"
     PROMISES = "incident-promises"
     FULFIL = "send-grants"
+    HANDOFFS = "post-handoffs"
 
     def __init__(
         self,
@@ -163,6 +166,7 @@ class Scheduler:
         outbox_seconds: float,
         promise_seconds: float,
         fulfilment: Fulfilment | None = None,
+        desk: Desk | None = None,
     ) -> None:
         self._scheduler = AsyncIOScheduler(timezone=timezone.utc)
         # Both run once as soon as the gateway starts, then at their intervals.
@@ -190,6 +194,11 @@ class Scheduler:
                 seconds=outbox_seconds,
                 id=self.FULFIL,
                 **common,
+            )
+        if desk is not None:
+            # Handoff cards for the Slack agent desk (posted, or tried again): only with Slack.
+            self._scheduler.add_job(
+                desk.post_due, "interval", seconds=outbox_seconds, id=self.HANDOFFS, **common
             )
 
     def start(self) -> None:

@@ -9,15 +9,18 @@ import re
 import secrets
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
 
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from bot import feedback
 from bot.live import LiveHub
 from bot.rasa_client import AssistantReply, AssistantUnavailable, RasaClient
-from redress import records
-from redress.db.models import Message
+from redress import desk_records, records
+from redress.db.models import Conversation, Message, utcnow
 from redress.db.session import unit_of_work
 
 BUTTON_TOKEN = re.compile(r"^btn_[A-Za-z0-9_-]{16}$")
@@ -29,6 +32,29 @@ Sender = Callable[[str, list[dict[str, Any]]], Awaitable[None]]
 
 class UnknownConversation(LookupError):
     pass
+
+
+class AgentDesk(Protocol):
+    """What the relay needs from the agent desk (``bot.slack.desk.Desk``)."""
+
+    def customer_message(self, conversation_id: str, message: dict[str, Any]) -> None:
+        """Shows a customer's message to the agent who took the conversation over (in the
+        background, in order)."""
+
+    def turn_finished(self, conversation_id: str) -> None:
+        """The assistant answered; a handoff it asked for can go to the desk now."""
+
+
+@dataclass(frozen=True)
+class _Received:
+    """A recorded customer message and where it goes next: ``assistant`` (Rasa), ``agent``
+    (the conversation is with a person) or ``answered`` (the gateway answered it itself)."""
+
+    conversation_id: str
+    sent: str
+    customer_message: dict[str, Any]
+    route: str = "assistant"
+    replies: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -74,6 +100,11 @@ class Relay:
         self._unavailable_text = unavailable_text
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._senders: dict[str, Sender] = {}
+        self._desk: AgentDesk | None = None
+
+    def attach_desk(self, desk: AgentDesk) -> None:
+        """Turns the agent desk on: conversations a person took over go to it, not to Rasa."""
+        self._desk = desk
 
     def register_sender(self, channel: str, sender: Sender) -> None:
         """How later messages reach customers on ``channel`` (web chats use the live hub)."""
@@ -102,12 +133,24 @@ class Relay:
         ``command`` is an intent the gateway itself chose for a channel command (Telegram's
         /status asks for an update); it is never taken from what the customer typed.
         """
-        conversation_id, sent, customer_message = await run_in_threadpool(
-            self._record_customer, conversation_id, text, channel, external_id
+        received = await run_in_threadpool(
+            self._record_customer, conversation_id, text, channel, external_id, command
+        )
+        conversation_id, sent, customer_message = (
+            received.conversation_id,
+            received.sent,
+            received.customer_message,
         )
         if command is not None:
             sent = command
         self._hub.publish(conversation_id, customer_message)
+        if received.route != "assistant":
+            if received.route == "agent" and self._desk is not None:
+                # A person has the conversation: the assistant stays silent.
+                self._desk.customer_message(conversation_id, customer_message)
+            for message in received.replies:
+                self._hub.publish(conversation_id, message)
+            return Outcome(conversation_id, received.replies, customer_message=customer_message)
         # One message at a time per conversation, so replies keep their order.
         async with self._locks[conversation_id]:
             try:
@@ -122,6 +165,8 @@ class Relay:
         )
         for message in recorded:
             self._hub.publish(conversation_id, message)
+        if self._desk is not None:
+            self._desk.turn_finished(conversation_id)
         return Outcome(
             conversation_id=conversation_id,
             replies=recorded,
@@ -134,51 +179,86 @@ class Relay:
     ) -> Outcome:
         """A photo, voice note, sticker or file: recorded as such, answered politely."""
 
-        def record() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        def record() -> tuple[dict[str, Any], list[dict[str, Any]], bool]:
             with unit_of_work(self._database_url) as session:
                 conversation = records.get_conversation(session, conversation_id)
                 if conversation is None:
                     raise UnknownConversation(conversation_id)
+                with_agent = self._with_agent(conversation)
                 received = records.record_message(
                     session, conversation, "customer", f"({kind})",
                     details={"attachment": kind}, external_id=external_id,
                 )  # fmt: skip
+                if with_agent:  # the agent sees it in the thread; the assistant stays silent
+                    return message_json(received), [], True
+                desk_records.reopen(session, conversation)
                 answer = records.record_message(session, conversation, "bot", reply)
-                return message_json(received), [message_json(answer)]
+                return message_json(received), [message_json(answer)], False
 
-        received, answers = await run_in_threadpool(record)
+        received, answers, with_agent = await run_in_threadpool(record)
         for message in (received, *answers):
             self._hub.publish(conversation_id, message)
+        if with_agent and self._desk is not None:
+            self._desk.customer_message(conversation_id, received)
         return Outcome(conversation_id, answers, customer_message=received)
 
     async def push(
-        self, conversation_id: str, role: str, text: str, *, author: str | None = None
+        self,
+        conversation_id: str,
+        role: str,
+        text: str,
+        *,
+        author: str | None = None,
+        buttons: list[dict[str, str]] | None = None,
+        details: dict[str, Any] | None = None,
+        signed: bool = False,
     ) -> dict[str, Any]:
         """Records a message that arrives later (an agent's reply, an update) and delivers it
-        on the customer's channel: the live hub for web chats, the channel's sender otherwise."""
+        on the customer's channel: the live hub for web chats, the channel's sender otherwise.
+        ``buttons`` (title and payload) get issued tokens like the assistant's; ``signed``
+        puts the author's name before the text on channels that show every message as the
+        bot's (Telegram), as the agent desk does for agents' replies."""
 
         def record() -> tuple[str, bool, dict[str, Any]]:
             with unit_of_work(self._database_url) as session:
                 conversation = records.get_conversation(session, conversation_id)
                 if conversation is None:
                     raise UnknownConversation(conversation_id)
-                details = {"author": author} if author else None
-                message = records.record_message(session, conversation, role, text, details=details)
+                kept = {**(details or {}), **({"author": author} if author else {})}
+                message = records.record_message(
+                    session,
+                    conversation,
+                    role,
+                    text,
+                    buttons=_with_tokens(buttons or []),
+                    details=kept,
+                )
                 return conversation.channel, conversation.reachable, message_json(message)
 
         channel, reachable, message = await run_in_threadpool(record)
         if reachable:
-            await self.deliver(conversation_id, channel, message)
+            await self.deliver(conversation_id, channel, message, signed=signed)
         else:
             self._hub.publish(conversation_id, message)
         return message
 
-    async def deliver(self, conversation_id: str, channel: str, message: dict[str, Any]) -> None:
+    async def deliver(
+        self,
+        conversation_id: str,
+        channel: str,
+        message: dict[str, Any],
+        *,
+        signed: bool = False,
+    ) -> None:
         """Delivers a recorded message: to open web chats at once, and to the channel's
         customer through its sender (Telegram)."""
         self._hub.publish(conversation_id, message)
         sender = self._senders.get(channel)
         if sender is not None:
+            if signed and message.get("author"):
+                # The channel shows every message as the bot's: the agent's name goes first
+                # (web chats show the author beside the message instead).
+                message = {**message, "text": f"{message['author']}: {message['text']}"}
             await sender(conversation_id, [message])
 
     def confirms_delivery(self, channel: str) -> bool:
@@ -205,8 +285,13 @@ class Relay:
         await run_in_threadpool(mark)
 
     def _record_customer(
-        self, conversation_id: str | None, text: str, channel: str, external_id: str | None
-    ) -> tuple[str, str, dict[str, Any]]:
+        self,
+        conversation_id: str | None,
+        text: str,
+        channel: str,
+        external_id: str | None,
+        command: str | None = None,
+    ) -> _Received:
         with unit_of_work(self._database_url) as session:
             if conversation_id is None:
                 conversation = records.start_conversation(session, channel)
@@ -222,10 +307,53 @@ class Relay:
                     details = {"button": button["token"]}
             if sent != shown:
                 details["sent_to_assistant"] = sent
+            asking = _last_question(session, conversation.id)
             message = records.record_message(
                 session, conversation, "customer", shown, details=details, external_id=external_id
             )
-            return conversation.id, sent, message_json(message)
+            received = message_json(message)
+            if self._with_agent(conversation):
+                return _Received(conversation.id, sent, received, route="agent")
+            answer = (
+                feedback.recognise(
+                    sent, text, asking=asking, resolved=conversation.status == "resolved"
+                )
+                if command is None
+                else None
+            )
+            if answer is not None:
+                replies = self._record_answer(session, conversation, answer, utcnow())
+                return _Received(conversation.id, sent, received, "answered", replies)
+            desk_records.reopen(session, conversation)
+            return _Received(conversation.id, sent, received)
+
+    def _with_agent(self, conversation: Conversation) -> bool:
+        """Whether a person has the conversation (and this gateway has the desk to reach
+        them; without it the assistant answers rather than nobody)."""
+        return conversation.status == desk_records.WITH_AGENT and self._desk is not None
+
+    def _record_answer(
+        self,
+        session: Any,
+        conversation: Conversation,
+        answer: feedback.Answer,
+        now: datetime,
+    ) -> list[dict[str, Any]]:
+        """Keeps the customer's answer after a resolution and records what to say next."""
+        if answer.kind == feedback.ASKS_FIXED:
+            desk_records.record_fixed(session, conversation, bool(answer.value), now)
+        else:
+            desk_records.record_rating(session, conversation, int(answer.value), now)
+        question = feedback.next_question(answer, conversation.fixed)
+        message = records.record_message(
+            session,
+            conversation,
+            "bot",
+            question.text,
+            buttons=_with_tokens(question.buttons),
+            details={"asks": question.asks} if question.asks else None,
+        )
+        return [message_json(message)]
 
     def _record_replies(
         self, conversation_id: str, replies: list[AssistantReply], failure: str | None
@@ -243,11 +371,24 @@ class Relay:
                     conversation,
                     "bot",
                     reply.text,
-                    buttons=[
-                        {**button, "token": f"btn_{secrets.token_urlsafe(12)}"}
-                        for button in reply.buttons
-                    ],
+                    buttons=_with_tokens(reply.buttons),
                 )
                 for reply in replies
             ]
             return [message_json(message) for message in recorded]
+
+
+def _with_tokens(buttons: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Buttons with the random tokens channels show instead of their payloads."""
+    return [{**button, "token": f"btn_{secrets.token_urlsafe(12)}"} for button in buttons]
+
+
+def _last_question(session: Any, conversation_id: str) -> str | None:
+    """What the latest bot message asked, when the gateway asked it ("fixed", "rating")."""
+    details = session.scalar(
+        select(Message.details)
+        .where(Message.conversation_id == conversation_id, Message.role == "bot")
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    return (details or {}).get("asks")

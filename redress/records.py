@@ -231,12 +231,17 @@ def earlier_complaints(
 
 
 def request_handoff(session: Session, conversation_id: str, reason: str) -> Handoff:
-    """Records that a person should take over. One open request per conversation; a later
-    reason is added to the record as an event rather than as a second request."""
+    """Records that a person should take over. One open request per conversation (waiting
+    for a person, or with one); a later reason is added to the record as an event rather
+    than as a second request."""
     existing = session.scalar(
-        select(Handoff).where(
-            Handoff.conversation_id == conversation_id, Handoff.status == "requested"
+        select(Handoff)
+        .where(
+            Handoff.conversation_id == conversation_id,
+            Handoff.status.in_(("requested", "taken_over")),
         )
+        .order_by(Handoff.id.desc())
+        .limit(1)
     )
     record_event(session, conversation_id, "handoff_requested", {"reason": reason})
     if existing:
@@ -270,6 +275,10 @@ def conversation_record(session: Session, conversation_id: str) -> dict[str, Any
             "external_id": conversation.external_id,
             "reachable": conversation.reachable,
             "status": conversation.status,
+            # After an agent resolved it: is it fixed for the customer, and their 1-5 rating.
+            "fixed": conversation.fixed,
+            "rating": conversation.rating,
+            "rated_at": _iso(conversation.rated_at),
             "created_at": conversation.created_at.isoformat(),
             "updated_at": conversation.updated_at.isoformat(),
             "customer": None
@@ -364,12 +373,41 @@ def conversation_record(session: Session, conversation_id: str) -> dict[str, Any
                 .order_by(CompensationGrant.id)
             )
         ],
+        # Each request for a person and what became of it at the agent desk.
         "handoffs": [
-            {"reason": h.reason, "status": h.status, "requested_at": h.created_at.isoformat()}
+            {
+                "reason": h.reason,
+                "status": h.status,
+                "requested_at": h.created_at.isoformat(),
+                "desk_channel": h.desk_channel,
+                "desk_thread": h.desk_thread,
+                "posted_at": _iso(h.posted_at),
+                "post_attempts": h.post_attempts,
+                "last_error": h.last_error,
+                "agent_id": h.agent_id,
+                "agent_name": h.agent_name,
+                "taken_over_at": _iso(h.taken_over_at),
+                "ended_at": _iso(h.ended_at),
+            }
             for h in conversation.handoffs
+        ],
+        # What agents wrote at the desk for colleagues only (never sent to the customer).
+        "agent_notes": [
+            {
+                "author": e.detail.get("author"),
+                "agent_id": e.detail.get("agent_id"),
+                "text": e.detail.get("text"),
+                "created_at": e.created_at.isoformat(),
+            }
+            for e in conversation.events
+            if e.kind == "agent_note"
         ],
         "events": [
             {"kind": e.kind, "detail": e.detail, "created_at": e.created_at.isoformat()}
             for e in conversation.events
         ],
     }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None

@@ -1,0 +1,167 @@
+"""The Slack side of the gateway: a slack_bolt ``AsyncApp`` that receives the desk's events
+and button presses, in HTTP mode (Slack POSTs to the gateway's ``/slack/events``) or in
+Socket Mode (the gateway connects out to Slack; no public address needed).
+
+How a request flows::
+
+    POST /slack/events ─┐                         (bolt's own middleware)
+                        ├─► AsyncApp ─► signature check ─► auth ─► ignore own ─► url check
+    Socket Mode ────────┘               (HTTP only: bad or                         │
+                                        stale → 401)                               ▼
+                                                       once_only: event_id / trigger seen?
+                                                          │ yes → 200, nothing done
+                                                          ▼ no
+                                   listeners: message · handoff buttons · offer buttons
+                                   (each hands its work to the desk, then acknowledges)
+
+Bolt runs with ``process_before_response=False``: the answer goes back to Slack as soon as
+the listener acknowledges (well within Slack's 3 seconds), and the desk does the work in the
+background. Slack retries a delivery it thinks failed (``X-Slack-Retry-Num``), and may
+deliver an event twice; the event id (``trigger_id`` for button presses) is recorded the
+first time, in the database, so each is processed once, even across gateways and restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from typing import Any
+
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackClientError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bot.slack.desk import Desk
+from redress import desk_records
+from redress.db.session import unit_of_work
+from redress.handoff_card import APPROVE, HAND_BACK, REJECT, RESOLVE, TAKE_OVER
+
+logger = logging.getLogger("redress.gateway.slack")
+
+RETRY_CONNECT_SECONDS = (5, 15, 30, 60, 120, 300)
+
+
+def delivery_key(body: dict[str, Any]) -> str | None:
+    """What identifies one delivery from Slack: the Events API's ``event_id``, or an
+    interaction's ``trigger_id`` (unique per press)."""
+    if body.get("type") == "event_callback" and body.get("event_id"):
+        return f"event:{body['event_id']}"
+    if body.get("type") == "block_actions":
+        if body.get("trigger_id"):
+            return f"action:{body['trigger_id']}"
+        action = (body.get("actions") or [{}])[0]
+        user = (body.get("user") or {}).get("id")
+        if action.get("action_ts") and user:
+            return f"action:{user}:{action['action_ts']}"
+    return None
+
+
+def build_bolt_app(desk: Desk, *, http_mode: bool, database_url: str) -> AsyncApp:
+    settings = desk.settings
+    app = AsyncApp(
+        client=desk.client,  # carries the bot token and the Web API's address
+        signing_secret=settings.signing_secret or "",
+        # In Socket Mode nothing arrives over HTTP, and there is no signing secret.
+        request_verification_enabled=http_mode,
+        process_before_response=False,
+        logger=logging.getLogger("redress.gateway.slack.bolt"),
+    )
+
+    def first_sighting(key: str) -> bool:
+        with unit_of_work(database_url) as session:
+            return desk_records.first_sighting(session, key)
+
+    @app.middleware
+    async def once_only(req: AsyncBoltRequest, resp: BoltResponse, next: Any) -> BoltResponse:
+        key = delivery_key(req.body)
+        if key is not None and not await run_in_threadpool(first_sighting, key):
+            retry = (req.headers.get("x-slack-retry-num") or [None])[0]
+            reason = (req.headers.get("x-slack-retry-reason") or [None])[0]
+            logger.info(
+                "Slack delivered %s again (retry %s, %s); already handled", key, retry, reason
+            )
+            return BoltResponse(status=200, body="")
+        return await next()
+
+    @app.event("message")
+    async def on_message(event: dict[str, Any]) -> None:
+        desk.on_message(event)  # acknowledged automatically; the desk works in the background
+
+    async def on_handoff_button(ack: Any, body: dict[str, Any]) -> None:
+        desk.on_button(body)
+        await ack()
+
+    for action_id in (TAKE_OVER, HAND_BACK, RESOLVE):
+        app.action(action_id)(on_handoff_button)
+
+    async def on_offer_button(ack: Any, body: dict[str, Any]) -> None:
+        # The hook for approving or rejecting compensation from the card (not built yet).
+        desk.on_offer_button(body)
+        await ack()
+
+    for action_id in (APPROVE, REJECT):
+        app.action(action_id)(on_offer_button)
+
+    @app.event("app_mention")
+    async def on_mention() -> None:
+        return None  # mentions of the app are not requests; acknowledged and ignored
+
+    return app
+
+
+class SlackChannel:
+    """The Slack agent desk in the gateway: the desk, the Bolt app, and how Slack reaches it
+    (the ``/slack/events`` endpoint in HTTP mode, an outgoing connection in Socket Mode)."""
+
+    def __init__(self, desk: Desk, database_url: str) -> None:
+        self.desk = desk
+        self.mode = desk.settings.mode
+        self.app = build_bolt_app(desk, http_mode=self.mode == "http", database_url=database_url)
+        self._handler = AsyncSlackRequestHandler(self.app)
+        self._socket: AsyncSocketModeHandler | None = None
+        self._connecting: asyncio.Task[None] | None = None
+
+    async def endpoint(self, request: Request) -> Response:
+        """POST /slack/events: events and button presses, signed by Slack."""
+        return await self._handler.handle(request)
+
+    async def start(self) -> None:
+        """In Socket Mode, connects to Slack in the background; an outage is only logged."""
+        if self.mode == "socket":
+            self._connecting = asyncio.create_task(self._connect_until_connected())
+
+    async def stop(self) -> None:
+        if self._connecting is not None and not self._connecting.done():
+            self._connecting.cancel()
+            await asyncio.gather(self._connecting, return_exceptions=True)
+        if self._socket is not None:
+            await self._socket.close_async()
+        await self.desk.close()
+
+    async def _connect_until_connected(self) -> None:
+        for attempt in itertools.count():
+            try:
+                self._socket = AsyncSocketModeHandler(
+                    self.app, self.desk.settings.app_token, web_client=self.desk.client
+                )
+                await self._socket.connect_async()
+                logger.info("Slack Socket Mode connected")
+                return
+            except (SlackClientError, OSError) as error:
+                await self._socket.close_async()
+                self._socket = None
+                wait = RETRY_CONNECT_SECONDS[min(attempt, len(RETRY_CONNECT_SECONDS) - 1)]
+                logger.error(
+                    "Could not connect to Slack in Socket Mode (%s). Web chat and Telegram keep "
+                    "working; trying again in %d s.",
+                    error,
+                    wait,
+                )
+                await asyncio.sleep(wait)
