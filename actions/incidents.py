@@ -10,14 +10,13 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from actions import compensation
 from actions.context import business, now, settings
 from redress import incident_notices, incidents, incidents_records, records
 from redress.complaints import Category
-from redress.db.models import Complaint, Message
+from redress.db.models import Complaint, IncidentSubscription
 from redress.db.session import unit_of_work
 from redress.handoff import describe_reply_time
 
@@ -109,10 +108,8 @@ class ActionAnswerYesNo(Action):
             conversation = records.ensure_conversation(session, tracker.sender_id, "rasa")
             # "Is it working now?" arrives by push, so it is the last question when it is
             # the assistant's latest message, whatever the conversation asked before.
-            check = incident_notices.open_fix_check(session, conversation.id)
-            if check is not None and _last_bot_kind(session, conversation.id) == (
-                incident_notices.RESOLVED
-            ):
+            check = _asked_if_fixed(session, conversation.id)
+            if check is not None:
                 incident_notices.answer_fix_check(session, check, yes, moment)
                 if not yes:
                     records.request_handoff(session, conversation.id, "still_broken_after_fix")
@@ -172,25 +169,14 @@ def still_broken_after_fix(
 ) -> bool:
     """A complaint that answers "is it working now?" after a fix ("still no internet"):
     kept as a no to the fix, and a person is asked to look. Returns whether it was that."""
-    check = incident_notices.open_fix_check(session, conversation_id)
-    if check is None or _last_bot_kind(session, conversation_id) != incident_notices.RESOLVED:
+    check = _asked_if_fixed(session, conversation_id)
+    if check is None:
         return False
     if category.value not in incidents_records.get_row(session, check.incident_id).categories:
         return False
     incident_notices.answer_fix_check(session, check, False, at)
     records.request_handoff(session, conversation_id, "still_broken_after_fix")
     return True
-
-
-def _last_bot_kind(session: Session, conversation_id: str) -> str | None:
-    """The kind of the assistant's latest message (an outbox notice has one)."""
-    details = session.scalar(
-        select(Message.details)
-        .where(Message.conversation_id == conversation_id, Message.role == "bot")
-        .order_by(Message.id.desc())
-        .limit(1)
-    )
-    return (details or {}).get("kind")
 
 
 def incident_status_lines(session: Session, complaints: list[Complaint], at: datetime) -> list[str]:
@@ -224,3 +210,10 @@ def incident_status_lines(session: Session, complaints: list[Complaint], at: dat
         began = f"It began at {incidents.describe_time(incident.start, at, zone)}."
         lines.append(f"{latest}\nWhat has happened so far:\n{began}\n{history}")
     return lines
+
+
+def _asked_if_fixed(session: Session, conversation_id: str) -> IncidentSubscription | None:
+    """The fix check to answer: "is it working now?" is the assistant's latest message."""
+    check = incident_notices.open_fix_check(session, conversation_id)
+    latest = records.last_bot_details(session, conversation_id).get("kind")
+    return check if check is not None and latest == incident_notices.RESOLVED else None

@@ -6,14 +6,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import secrets
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from bot import feedback
@@ -230,7 +228,7 @@ class Relay:
                     conversation,
                     role,
                     text,
-                    buttons=_with_tokens(buttons or []),
+                    buttons=records.with_button_tokens(buttons or []),
                     details=kept,
                 )
                 return conversation.channel, conversation.reachable, message_json(message)
@@ -307,7 +305,7 @@ class Relay:
                     details = {"button": button["token"]}
             if sent != shown:
                 details["sent_to_assistant"] = sent
-            asking = _last_question(session, conversation.id)
+            asking = records.last_bot_details(session, conversation.id).get("asks")
             message = records.record_message(
                 session, conversation, "customer", shown, details=details, external_id=external_id
             )
@@ -350,7 +348,7 @@ class Relay:
             conversation,
             "bot",
             question.text,
-            buttons=_with_tokens(question.buttons),
+            buttons=records.with_button_tokens(question.buttons),
             details={"asks": question.asks} if question.asks else None,
         )
         return [message_json(message)]
@@ -371,24 +369,8 @@ class Relay:
                     conversation,
                     "bot",
                     reply.text,
-                    buttons=_with_tokens(reply.buttons),
+                    buttons=records.with_button_tokens(reply.buttons),
                 )
                 for reply in replies
             ]
             return [message_json(message) for message in recorded]
-
-
-def _with_tokens(buttons: list[dict[str, str]]) -> list[dict[str, str]]:
-    """Buttons with the random tokens channels show instead of their payloads."""
-    return [{**button, "token": f"btn_{secrets.token_urlsafe(12)}"} for button in buttons]
-
-
-def _last_question(session: Any, conversation_id: str) -> str | None:
-    """What the latest bot message asked, when the gateway asked it ("fixed", "rating")."""
-    details = session.scalar(
-        select(Message.details)
-        .where(Message.conversation_id == conversation_id, Message.role == "bot")
-        .order_by(Message.id.desc())
-        .limit(1)
-    )
-    return (details or {}).get("asks")

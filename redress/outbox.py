@@ -20,7 +20,6 @@ gateway stopped between sending and ``finish``.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -82,10 +81,7 @@ def prepare(
             conversation,
             "bot",
             row.text,
-            buttons=[
-                {**button, "token": f"btn_{secrets.token_urlsafe(12)}"}
-                for button in row.buttons or []
-            ],
+            buttons=records.with_button_tokens(row.buttons or []),
             details={"outbox": row.id, "kind": row.kind, **(row.details or {})},
         )
         row.message_id = message.id

@@ -122,6 +122,23 @@ def record_message(
     return message
 
 
+def with_button_tokens(buttons: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Buttons with the random tokens channels show instead of their payloads: only a token
+    the server issued in the conversation can reach the assistant as an intent."""
+    return [{**button, "token": f"btn_{secrets.token_urlsafe(12)}"} for button in buttons]
+
+
+def last_bot_details(session: Session, conversation_id: str) -> dict[str, Any]:
+    """The details of the latest bot message: what kind of notice it was, or what it asked."""
+    details = session.scalar(
+        select(Message.details)
+        .where(Message.conversation_id == conversation_id, Message.role == "bot")
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    return details or {}
+
+
 def find_issued_button(session: Session, conversation_id: str, token: str) -> dict[str, str] | None:
     """The button with this token, if the server issued it in this conversation."""
     rows = session.scalars(
