@@ -58,7 +58,7 @@ $(MODEL): $(TRAINING_FILES) $(SPACY_MODEL)/meta.json
 sweep-fallback: $(MODEL) ## Measure the NLU fallback threshold on the held-out messages
 	$(RASA_VENV)/bin/python scripts/sweep_fallback.py $(MODEL)
 
-migrate: $(VENV)/.installed ## Apply database migrations and load the demo customers
+migrate: $(VENV)/.installed ## Apply database migrations and load the demo customers and incidents
 	$(VENV)/bin/python -m redress migrate
 	$(VENV)/bin/python -m redress seed
 
