@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from redress.db.models import OperatorAlert
+from redress.records import iso_time
 
 
 class UnknownAlert(LookupError):
@@ -35,10 +36,6 @@ def acknowledge(session: Session, alert_id: int, now: datetime) -> OperatorAlert
     return alert
 
 
-def _time(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
 def alert_json(alert: OperatorAlert) -> dict[str, Any]:
     return {
         "id": alert.id,
@@ -46,6 +43,6 @@ def alert_json(alert: OperatorAlert) -> dict[str, Any]:
         "summary": alert.summary,
         "detail": alert.detail,
         "incident_id": alert.incident_id,
-        "created_at": _time(alert.created_at),
-        "acknowledged_at": _time(alert.acknowledged_at),
+        "created_at": iso_time(alert.created_at),
+        "acknowledged_at": iso_time(alert.acknowledged_at),
     }

@@ -43,6 +43,7 @@ from redress.db.models import (
     Incident,
     Message,
 )
+from redress.records import iso_time
 
 STATUSES = (OFFERED, PENDING_APPROVAL, GRANTED, DECLINED, REJECTED, WITHDRAWN)
 # What ``list_offers`` can show: one status, every offer, or those a customer asked a person
@@ -71,10 +72,6 @@ class UnknownAccount(LookupError):
 def money(pence: int, name: str = "amount") -> dict[str, Any]:
     """``{"amount_pence": 3000, "amount": "£30"}``."""
     return {f"{name}_pence": pence, name: show_money(pence)}
-
-
-def _time(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
 
 
 # What the customer is told ------------------------------------------------------------------
@@ -132,13 +129,13 @@ def _offer_view(
     grant: CompensationGrant | None,
 ) -> dict[str, Any]:
     return {
-        **compensation_records.offer_json(offer),
+        **records.offer_json(offer),
         **money(offer.amount_pence),
         "account_number": customer.account_number,
         "customer_name": customer.name,
         "complaint": complaint.reference if complaint else None,
         "conversation_id": offer.conversation_id,
-        "decided_at": _time(offer.decided_at),
+        "decided_at": iso_time(offer.decided_at),
         "grant": grant.reference if grant else None,
     }
 
@@ -316,7 +313,7 @@ def _grant_view(
             "status": delivery.status,
             "attempts": delivery.attempts,
             "last_error": delivery.last_error,
-            "sent_at": _time(delivery.sent_at),
+            "sent_at": iso_time(delivery.sent_at),
         },
     }
 

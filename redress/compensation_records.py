@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from redress import records
 from redress.compensation import NON_MONEY, Policy, Situation, Spent, decide, show_money
 from redress.complaints import Severity
 from redress.db.models import (
@@ -131,10 +131,8 @@ def make_offer(
         explanation=decision.explain(),
         created_at=at,
     )
-    try:
-        with session.begin_nested():
-            session.add(offer)
-    except IntegrityError:  # made by another request for the same complaint a moment ago
+    if not records.add_once(session, offer):
+        # Made by another request for the same complaint a moment ago: that one.
         existing = offer_for(session, complaint.id)
         assert existing is not None
         return existing, existing.explanation
@@ -292,21 +290,4 @@ def grant_payload(session: Session, record: CompensationGrant) -> dict[str, Any]
         "rule": offer.rule,
         "approved_by": record.approved_by,
         "granted_at": record.created_at.isoformat(),
-    }
-
-
-def offer_json(offer: CompensationOffer) -> dict[str, Any]:
-    return {
-        "reference": offer.reference,
-        "rule": offer.rule,
-        "remedy": offer.remedy,
-        "amount_pence": offer.amount_pence,
-        "status": offer.status,
-        "explanation": offer.explanation,
-        "incident": offer.incident_id,
-        "review_requested_at": offer.review_requested_at.isoformat()
-        if offer.review_requested_at
-        else None,
-        "decided_by": offer.decided_by,
-        "created_at": offer.created_at.isoformat(),
     }

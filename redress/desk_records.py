@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from redress import records
@@ -361,12 +360,7 @@ def record_agent_note(
 def first_sighting(session: Session, event_id: str) -> bool:
     """True the first time a desk event id is seen; False for a retry or a duplicate. The
     primary key decides, so two gateways receiving the same event cannot both act on it."""
-    try:
-        with session.begin_nested():
-            session.add(DeskEvent(event_id=event_id[:100]))
-    except IntegrityError:
-        return False
-    return True
+    return records.add_once(session, DeskEvent(event_id=event_id[:100]))
 
 
 def record_fixed(session: Session, conversation: Conversation, fixed: bool, now: datetime) -> None:

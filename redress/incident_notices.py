@@ -20,10 +20,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from redress import incidents
+from redress import incidents, records
 from redress.db.models import (
     Complaint,
     Incident,
@@ -217,26 +216,22 @@ def enqueue(
     handled twice, two gateways racing). Returns whether it was added."""
     if session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)):
         return False
-    try:
-        with session.begin_nested():
-            session.add(
-                OutboxMessage(
-                    dedupe_key=dedupe_key,
-                    conversation_id=conversation_id,
-                    kind=kind,
-                    incident_id=incident_id,
-                    text=text,
-                    buttons=buttons,
-                    details=details,
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-            )
-    except IntegrityError:
-        return False
-    return True
+    return records.add_once(
+        session,
+        OutboxMessage(
+            dedupe_key=dedupe_key,
+            conversation_id=conversation_id,
+            kind=kind,
+            incident_id=incident_id,
+            text=text,
+            buttons=buttons,
+            details=details,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        ),
+    )
 
 
 def raise_alert(
@@ -252,21 +247,17 @@ def raise_alert(
     """Records an alert for operators, once per ``dedupe_key``. Returns whether it is new."""
     if session.scalar(select(OperatorAlert.id).where(OperatorAlert.dedupe_key == dedupe_key)):
         return False
-    try:
-        with session.begin_nested():
-            session.add(
-                OperatorAlert(
-                    dedupe_key=dedupe_key,
-                    kind=kind,
-                    summary=summary[:300],
-                    detail=detail,
-                    incident_id=incident_id,
-                    created_at=now,
-                )
-            )
-    except IntegrityError:
-        return False
-    return True
+    return records.add_once(
+        session,
+        OperatorAlert(
+            dedupe_key=dedupe_key,
+            kind=kind,
+            summary=summary[:300],
+            detail=detail,
+            incident_id=incident_id,
+            created_at=now,
+        ),
+    )
 
 
 def _subscribers(session: Session, incident_id: str) -> list[IncidentSubscription]:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from redress import incident_notices, incidents
 from redress.db.models import Incident, IncidentUpdate
 from redress.incidents import Change, IncidentError
+from redress.records import iso_time
 
 
 class UnknownIncident(LookupError):
@@ -181,10 +182,6 @@ def active_incidents(session: Session) -> list[incidents.Incident]:
     return [to_domain(row) for row in list_incidents(session, active_only=True)]
 
 
-def _time(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
 def incident_json(row: Incident) -> dict[str, Any]:
     return {
         "id": row.id,
@@ -194,14 +191,14 @@ def incident_json(row: Incident) -> dict[str, Any]:
         "categories": row.categories,
         "areas": row.areas,
         "accounts": row.accounts or [],
-        "start": _time(row.started_at),
-        "end": _time(row.ended_at),
+        "start": iso_time(row.started_at),
+        "end": iso_time(row.ended_at),
         "what_is_wrong": row.what_is_wrong,
         "why": row.why,
         "what_we_are_doing": row.what_we_are_doing,
-        "expected_fix": {"at": _time(row.expected_fix_at), "text": row.expected_fix_text},
-        "next_update_by": _time(row.next_update_by),
-        "updated_at": _time(row.updated_at),
+        "expected_fix": {"at": iso_time(row.expected_fix_at), "text": row.expected_fix_text},
+        "next_update_by": iso_time(row.next_update_by),
+        "updated_at": iso_time(row.updated_at),
     }
 
 
@@ -218,14 +215,14 @@ def incident_with_history(session: Session, incident_id: str) -> dict[str, Any]:
         **incident_json(row),
         "history": [
             {
-                "at": _time(u.created_at),
+                "at": iso_time(u.created_at),
                 "status": u.status,
                 "note": u.note,
                 "what_is_wrong": u.what_is_wrong,
                 "why": u.why,
                 "what_we_are_doing": u.what_we_are_doing,
-                "expected_fix": {"at": _time(u.expected_fix_at), "text": u.expected_fix_text},
-                "next_update_by": _time(u.next_update_by),
+                "expected_fix": {"at": iso_time(u.expected_fix_at), "text": u.expected_fix_text},
+                "next_update_by": iso_time(u.next_update_by),
             }
             for u in row.updates
         ],

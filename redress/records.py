@@ -69,15 +69,22 @@ def mark_unreachable(session: Session, conversation_id: str, reason: str) -> Non
         record_event(session, conversation_id, "customer_unreachable", {"reason": reason})
 
 
-def first_sighting_of_telegram_update(session: Session, update_id: int) -> bool:
-    """True the first time an update id is seen; False for a redelivery. The primary key
-    decides, so two gateways receiving the same update cannot both process it."""
+def add_once(session: Session, row: Any) -> bool:
+    """Adds ``row`` unless a unique key says it is already there (another request, another
+    gateway, a retry); True when it was added. Only the savepoint is rolled back, so the
+    caller's transaction carries on either way."""
     try:
         with session.begin_nested():
-            session.add(TelegramUpdate(update_id=update_id))
+            session.add(row)
     except IntegrityError:
         return False
     return True
+
+
+def first_sighting_of_telegram_update(session: Session, update_id: int) -> bool:
+    """True the first time an update id is seen; False for a redelivery. The primary key
+    decides, so two gateways receiving the same update cannot both process it."""
+    return add_once(session, TelegramUpdate(update_id=update_id))
 
 
 def get_conversation(session: Session, conversation_id: str) -> Conversation | None:
@@ -295,7 +302,7 @@ def conversation_record(session: Session, conversation_id: str) -> dict[str, Any
             # After an agent resolved it: is it fixed for the customer, and their 1-5 rating.
             "fixed": conversation.fixed,
             "rating": conversation.rating,
-            "rated_at": _iso(conversation.rated_at),
+            "rated_at": iso_time(conversation.rated_at),
             "created_at": conversation.created_at.isoformat(),
             "updated_at": conversation.updated_at.isoformat(),
             "customer": None
@@ -342,7 +349,7 @@ def conversation_record(session: Session, conversation_id: str) -> dict[str, Any
                 "incident": sub.incident_id,
                 "status": sub.status,
                 "service_back": sub.service_back,
-                "answered_at": sub.answered_at.isoformat() if sub.answered_at else None,
+                "answered_at": iso_time(sub.answered_at),
             }
             for sub in session.scalars(
                 select(IncidentSubscription)
@@ -353,20 +360,10 @@ def conversation_record(session: Session, conversation_id: str) -> dict[str, Any
         # What the compensation policy offered, why, and what was granted.
         "offers": [
             {
-                "reference": o.reference,
+                **offer_json(o),
                 "complaint": next(
                     (c.reference for c in conversation.complaints if c.id == o.complaint_id), None
                 ),
-                "rule": o.rule,
-                "remedy": o.remedy,
-                "amount_pence": o.amount_pence,
-                "status": o.status,
-                "explanation": o.explanation,
-                "review_requested_at": o.review_requested_at.isoformat()
-                if o.review_requested_at
-                else None,
-                "decided_by": o.decided_by,
-                "created_at": o.created_at.isoformat(),
             }
             for o in session.scalars(
                 select(CompensationOffer)
@@ -398,13 +395,13 @@ def conversation_record(session: Session, conversation_id: str) -> dict[str, Any
                 "requested_at": h.created_at.isoformat(),
                 "desk_channel": h.desk_channel,
                 "desk_thread": h.desk_thread,
-                "posted_at": _iso(h.posted_at),
+                "posted_at": iso_time(h.posted_at),
                 "post_attempts": h.post_attempts,
                 "last_error": h.last_error,
                 "agent_id": h.agent_id,
                 "agent_name": h.agent_name,
-                "taken_over_at": _iso(h.taken_over_at),
-                "ended_at": _iso(h.ended_at),
+                "taken_over_at": iso_time(h.taken_over_at),
+                "ended_at": iso_time(h.ended_at),
             }
             for h in conversation.handoffs
         ],
@@ -426,5 +423,22 @@ def conversation_record(session: Session, conversation_id: str) -> dict[str, Any
     }
 
 
-def _iso(moment: datetime | None) -> str | None:
+def iso_time(moment: datetime | None) -> str | None:
+    """A time as the JSON APIs show it (ISO 8601, UTC offset), or None."""
     return moment.isoformat() if moment is not None else None
+
+
+def offer_json(offer: CompensationOffer) -> dict[str, Any]:
+    """An offer as the records and the operators' API show it."""
+    return {
+        "reference": offer.reference,
+        "rule": offer.rule,
+        "remedy": offer.remedy,
+        "amount_pence": offer.amount_pence,
+        "status": offer.status,
+        "explanation": offer.explanation,
+        "incident": offer.incident_id,
+        "review_requested_at": iso_time(offer.review_requested_at),
+        "decided_by": offer.decided_by,
+        "created_at": offer.created_at.isoformat(),
+    }
