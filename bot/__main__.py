@@ -16,6 +16,9 @@ logger = logging.getLogger("redress.gateway")
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # The scheduler would log every run of every job (every few seconds); its warnings and
+    # errors (a job that failed or fell behind) still show.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     settings, business = configuration_or_exit(logger)
     if settings.admin_token is None:
         logger.warning("REDRESS_ADMIN_TOKEN is not set: the records API will refuse every request")
