@@ -45,14 +45,28 @@ def make_offers(session: Session, conversation_id: str) -> None:
             compensation_records.make_offer(session, complaint, policy, now())
 
 
-def present_next(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType] | None:
-    """Puts the next offer not yet shown to the customer. None when there is none."""
+def awaits_approval(session: Session, conversation_id: str) -> bool:
+    """Whether the conversation's latest offer waits for a person to approve it."""
+    offer = compensation_records.latest_offer(session, conversation_id)
+    return offer is not None and offer.status == compensation_records.PENDING_APPROVAL
+
+
+def present_next(
+    dispatcher: CollectingDispatcher, tracker: Tracker, *, person_asked: bool = False
+) -> list[EventType] | None:
+    """Puts the next offer not yet shown to the customer. None when there is none.
+    ``person_asked``: the customer was just told a person will help (and when)."""
     with unit_of_work(settings().database_url) as session:
         offer = _unshown_offer(session, tracker)
         if offer is None:
             return None
         reference, status = offer.reference, offer.status
         words = offer_words(offer.remedy, offer.amount_pence)
+    if status == compensation_records.PENDING_APPROVAL and person_asked:
+        dispatcher.utter_message(
+            response="utter_compensation_needs_approval_by_the_person", offer_words=words
+        )
+        return [SlotSet(SHOWN, reference)]
     if status == compensation_records.PENDING_APPROVAL:
         dispatcher.utter_message(
             response="utter_compensation_needs_approval",

@@ -23,12 +23,12 @@ from actions.incidents import (
     still_broken_after_fix,
 )
 from actions.intents import complaint_behind
-from redress import incident_notices, incidents, records
+from redress import desk_records, handoff, incident_notices, incidents, records
 from redress.apology import describe_problem
 from redress.complaints import Category, Severity
 from redress.db.models import Complaint, Customer
 from redress.db.session import unit_of_work
-from redress.handoff import describe_hours, describe_reply_time
+from redress.handoff import describe_reply_time, describe_reply_within
 from redress.severity import assess_severity
 from redress.since import find_since
 
@@ -274,8 +274,10 @@ class ActionLogComplaint(Action):
         account = facts.get("account_ref") if tracker.get_slot("customer_verified") else None
         thresholds = config.alerts.possible_incident
         logged: list[tuple[str, Category, Severity, incidents.Incident | None, str]] = []
+        person_for: list[str] = []
         with unit_of_work(settings().database_url) as session:
             conversation = records.ensure_conversation(session, tracker.sender_id, "rasa")
+            person_already = desk_records.open_handoff(session, conversation.id) is not None
             for complaint in records.open_complaints(session, conversation.id):
                 if complaint.facts.get("logged"):
                     continue
@@ -300,8 +302,15 @@ class ActionLogComplaint(Action):
                     )
                 severity = Severity(complaint.severity)
                 logged.append((complaint.reference, category, severity, incident, offer))
+                person_for += _needs_person(session, complaint, moment)
             session.flush()
             compensation.make_offers(session, conversation.id)
+            if config.handoff.compensation_needs_approval and compensation.awaits_approval(
+                session, conversation.id
+            ):
+                person_for.append(handoff.NEEDS_APPROVAL)
+            for reason in dict.fromkeys(person_for):
+                records.request_handoff(session, conversation.id, reason)
         events: list[EventType] = [SlotSet("requested_slot", None)]
         offered = False
         for reference, category, severity, incident, offer in logged:
@@ -316,14 +325,44 @@ class ActionLogComplaint(Action):
                 response="utter_complaint_logged",
                 complaint_reference=reference,
                 next_step=config.category_text(category).next_step,
-                reply_within=describe_hours(hours),
+                reply_within=describe_reply_within(hours, config.hours, moment),
+            )
+        person_told = (
+            bool(person_for) and not person_already and person_for[0] != handoff.NEEDS_APPROVAL
+        )
+        if person_told:
+            # Serious, or not the first time: a person too (an offer awaiting approval says so
+            # itself).
+            dispatcher.utter_message(
+                response="utter_handoff_repeat"
+                if person_for[0] == handoff.REPEAT
+                else "utter_handoff_serious",
+                when_reply=describe_reply_time(config.hours, moment),
             )
         if not offered:
             # The remedy comes after the apology and the explanation; then "anything else?"
-            events += compensation.present_next(dispatcher, tracker) or ask_anything_else(
-                dispatcher
-            )
+            events += compensation.present_next(
+                dispatcher, tracker, person_asked=person_told
+            ) or ask_anything_else(dispatcher)
         return events
+
+
+def _needs_person(session: Session, complaint: Complaint, moment: datetime) -> list[str]:
+    """Why this complaint needs a person as well, by the rules in business/handoff.yml."""
+    rules = business().handoff
+    earlier = (
+        records.earlier_complaints(
+            session,
+            complaint.customer_id,
+            complaint.category,
+            moment,
+            exclude=complaint.id,
+            within_days=rules.repeat_within_days,
+        )
+        if complaint.customer_id and rules.repeat_within_days
+        else 0
+    )
+    return handoff.automatic_reasons(rules, Severity(complaint.severity), earlier)
 
 
 def _file_details(

@@ -82,7 +82,7 @@ class ActionHandleMisunderstanding(Action):
                 "misunderstood",
                 {"text": str(tracker.latest_message.get("text") or "")[:500], "in_a_row": misses},
             )
-        if misses < 2:
+        if misses < business().handoff.misunderstandings_in_a_row:
             dispatcher.utter_message(response="utter_misunderstood_first")
             return []
         already = _request_person(tracker, "misunderstood_twice")

@@ -107,7 +107,15 @@ def create_app(
     # person has taken over.
     slack = (
         SlackChannel(
-            Desk(settings.slack, settings.database_url, relay, business, clock=clock),
+            Desk(
+                settings.slack,
+                settings.database_url,
+                relay,
+                business,
+                clock=clock,
+                # Grants approved at the desk go to the billing webhook when there is one.
+                fulfil=bool(settings.fulfilment_webhook_url and settings.fulfilment_webhook_secret),
+            ),
             settings.database_url,
         )
         if settings.slack is not None
@@ -133,6 +141,8 @@ def create_app(
         promise_seconds=settings.promise_check_seconds,
         fulfilment=fulfilment,
         desk=slack.desk if slack is not None else None,
+        alerts=slack.alerts if slack is not None else None,
+        wait_seconds=business.handoff.waiting.check_every_seconds,
     )
 
     @asynccontextmanager

@@ -27,6 +27,7 @@ from redress.db.session import unit_of_work
 
 if TYPE_CHECKING:
     from bot.fulfilment import Fulfilment
+    from bot.slack.alerts import AlertPoster
     from bot.slack.desk import Desk
 
 logger = logging.getLogger("redress.gateway.delivery")
@@ -158,6 +159,8 @@ class Scheduler:
     PROMISES = "incident-promises"
     FULFIL = "send-grants"
     HANDOFFS = "post-handoffs"
+    WAITS = "handoff-waits"
+    ALERTS = "post-alerts"
 
     def __init__(
         self,
@@ -167,6 +170,8 @@ class Scheduler:
         promise_seconds: float,
         fulfilment: Fulfilment | None = None,
         desk: Desk | None = None,
+        alerts: AlertPoster | None = None,
+        wait_seconds: float = 30,
     ) -> None:
         self._scheduler = AsyncIOScheduler(timezone=timezone.utc)
         # Both run once as soon as the gateway starts, then at their intervals.
@@ -200,6 +205,16 @@ class Scheduler:
             self._scheduler.add_job(
                 desk.post_due, "interval", seconds=outbox_seconds, id=self.HANDOFFS, **common
             )
+            # Customers waiting for a person: updates, follow-up offers, re-alerts.
+            self._scheduler.add_job(
+                desk.check_waits, "interval", seconds=wait_seconds, id=self.WAITS, **common
+            )
+            desk.on_queued = self.wake_all
+        if alerts is not None:
+            # Operator alerts to the desk's channel.
+            self._scheduler.add_job(
+                alerts.post_due, "interval", seconds=promise_seconds, id=self.ALERTS, **common
+            )
 
     def start(self) -> None:
         self._scheduler.start()
@@ -215,6 +230,11 @@ class Scheduler:
 
     def job_ids(self) -> list[str]:
         return [job.id for job in self._scheduler.get_jobs()]
+
+    def wake_all(self) -> None:
+        """Delivers messages and sends grants now (the agent desk just queued some)."""
+        self.wake()
+        self.wake_fulfilment()
 
     def wake_fulfilment(self) -> None:
         """Sends grants now (a person just approved one), when a webhook is configured."""

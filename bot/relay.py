@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from bot import feedback
 from bot.live import LiveHub
 from bot.rasa_client import AssistantReply, AssistantUnavailable, RasaClient
-from redress import desk_records, records
+from redress import desk_records, desk_waits, records
 from redress.db.models import Conversation, Message, utcnow
 from redress.db.session import unit_of_work
 
@@ -42,6 +42,9 @@ class AgentDesk(Protocol):
     def turn_finished(self, conversation_id: str) -> None:
         """The assistant answered; a handoff it asked for can go to the desk now."""
 
+    def follow_up_chosen(self, conversation_id: str, wants: bool) -> None:
+        """The waiting customer answered the offer of a follow-up: tell the thread."""
+
 
 @dataclass(frozen=True)
 class _Received:
@@ -53,6 +56,8 @@ class _Received:
     customer_message: dict[str, Any]
     route: str = "assistant"
     replies: list[dict[str, Any]] = field(default_factory=list)
+    # The answer to the offer of a follow-up while waiting for a person, when this was one.
+    follow_up: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +151,8 @@ class Relay:
             if received.route == "agent" and self._desk is not None:
                 # A person has the conversation: the assistant stays silent.
                 self._desk.customer_message(conversation_id, customer_message)
+            if received.follow_up is not None and self._desk is not None:
+                self._desk.follow_up_chosen(conversation_id, received.follow_up)
             for message in received.replies:
                 self._hub.publish(conversation_id, message)
             return Outcome(conversation_id, received.replies, customer_message=customer_message)
@@ -322,6 +329,17 @@ class Relay:
             if answer is not None:
                 replies = self._record_answer(session, conversation, answer, utcnow())
                 return _Received(conversation.id, sent, received, "answered", replies)
+            wants = desk_waits.recognise(sent, text, asking=asking) if command is None else None
+            if wants is not None:
+                if desk_waits.record_answer(session, conversation, wants) is not None:
+                    text = desk_waits.answer_text(wants, conversation.channel)
+                    reply = records.record_message(session, conversation, "bot", text)
+                    return _Received(
+                        conversation.id, sent, received, "answered", [message_json(reply)], wants
+                    )
+                # Picked up or closed meanwhile: the assistant answers the words, not the
+                # button's payload.
+                sent = neutralise_slash(shown)
             desk_records.reopen(session, conversation)
             return _Received(conversation.id, sent, received)
 

@@ -107,6 +107,23 @@ class OpeningHours(_Strict):
                 return opening
         raise BusinessConfigError("hours.yml: no opening hours on any day of the week")
 
+    def open_time_between(self, start: datetime, end: datetime) -> timedelta:
+        """How much of ``start``..``end`` fell within opening hours: the time a customer
+        waiting for a person has waited while someone could have answered."""
+        zone = ZoneInfo(self.timezone)
+        start, end = start.astimezone(zone), end.astimezone(zone)
+        total = timedelta()
+        day = start.date()
+        while day <= end.date() and total < timedelta(days=60):
+            span = self._span(day.weekday())
+            if span is not None:
+                opening = datetime.combine(day, span[0], tzinfo=zone)
+                closing = datetime.combine(day, span[1], tzinfo=zone)
+                overlap = min(closing, end) - max(opening, start)
+                total += max(overlap, timedelta())
+            day += timedelta(days=1)
+        return total
+
 
 class CategoryText(_Strict):
     label: str = Field(min_length=1, max_length=60)
@@ -210,6 +227,37 @@ class AlertsFile(_Strict):
     possible_incident: PossibleIncidentRule = PossibleIncidentRule()
 
 
+class WaitingRule(_Strict):
+    """How long a customer waits for a person (counted in opening hours) before we act."""
+
+    update_after_minutes: int = Field(10, ge=1, le=24 * 60)
+    follow_up_after_minutes: int = Field(30, ge=2, le=7 * 24 * 60)
+    # How often the waiting handoffs are checked, in seconds.
+    check_every_seconds: int = Field(30, ge=5, le=3600)
+
+    @model_validator(mode="after")
+    def _follow_up_after_update(self) -> WaitingRule:
+        if self.follow_up_after_minutes <= self.update_after_minutes:
+            raise ValueError(
+                "waiting: follow_up_after_minutes must be more than update_after_minutes"
+            )
+        return self
+
+
+class HandoffRules(_Strict):
+    """When the assistant brings a person in without being asked, and the waiting rules."""
+
+    misunderstandings_in_a_row: int = Field(2, ge=1, le=10)
+    # Complaints of this severity or worse go to a person as well (null: never by severity).
+    severity_at_least: Severity | None = Severity.CRITICAL
+    # A complaint in the same category as one the customer made within this many days goes
+    # to a person (0: never).
+    repeat_within_days: int = Field(30, ge=0, le=365)
+    # An offer above the compensation policy's auto-approve line goes to a person.
+    compensation_needs_approval: bool = True
+    waiting: WaitingRule = WaitingRule()
+
+
 def pounds_to_pence(value: str) -> int:
     """Converts '32.50' to 3250 exactly; money is never a float."""
     try:
@@ -232,6 +280,7 @@ class Business:
     # Region name -> postcode districts, from areas.yml (none when the file is absent).
     regions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     alerts: AlertsFile = field(default_factory=AlertsFile)
+    handoff: HandoffRules = field(default_factory=HandoffRules)
     # The compensation policy (compensation.yml); none means no automatic offers.
     compensation: Policy | None = None
 
@@ -251,6 +300,7 @@ def load_business(folder: Path) -> Business:
     customers = _load(folder / "demo_customers.yml", DemoCustomersFile, problems, optional=True)
     areas = _load(folder / "areas.yml", AreasFile, problems, optional=True)
     alerts = _load(folder / "alerts.yml", AlertsFile, problems, optional=True)
+    handoff = _load(folder / "handoff.yml", HandoffRules, problems, optional=True)
     compensation = _load_policy(folder / "compensation.yml", problems)
     if customers is not None:
         seen: set[str] = set()
@@ -273,6 +323,7 @@ def load_business(folder: Path) -> Business:
         demo_customers=tuple(customers.customers) if customers else (),
         regions={name: tuple(d) for name, d in areas.regions.items()} if areas else {},
         alerts=alerts or AlertsFile(),
+        handoff=handoff or HandoffRules(),
         compensation=compensation,
     )
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from redress.business import OpeningHours
+from redress.business import HandoffRules, OpeningHours
+from redress.complaints import Severity
+
+# Why the assistant brought a person in without being asked (``business/handoff.yml``).
+SEVERITY = "{severity}_severity"  # critical_severity, high_severity...
+REPEAT = "repeat_complaint"
+NEEDS_APPROVAL = "compensation_needs_approval"
 
 
 def describe_reply_time(hours: OpeningHours, now: datetime) -> str:
@@ -30,9 +36,30 @@ def _when(moment: datetime, now: datetime) -> str:
     return f"{clock}{suffix} {day}"
 
 
+def describe_reply_within(hours: int, opening: OpeningHours, now: datetime) -> str:
+    """'2 hours', or when we are closed, '2 hours of opening at 8am today': a reply time
+    counted from when people are at work to give it."""
+    if opening.is_open(now):
+        return describe_hours(hours)
+    return f"{describe_hours(hours)} of opening at {_when(opening.next_opening(now), now)}"
+
+
 def describe_hours(hours: int) -> str:
     """'2 hours', '1 day', '2 days' for reply promises."""
     if hours % 24 == 0:
         days = hours // 24
         return "1 day" if days == 1 else f"{days} days"
     return "1 hour" if hours == 1 else f"{hours} hours"
+
+
+def automatic_reasons(
+    rules: HandoffRules, severity: Severity, earlier_same_category: int
+) -> list[str]:
+    """Why a logged complaint needs a person as well as the assistant, most serious first:
+    its severity, or the customer complaining about the same thing again."""
+    reasons = []
+    if rules.severity_at_least is not None and severity.rank >= rules.severity_at_least.rank:
+        reasons.append(SEVERITY.format(severity=severity.value))
+    if rules.repeat_within_days and earlier_same_category > 0:
+        reasons.append(REPEAT)
+    return reasons

@@ -56,6 +56,9 @@ REASONS = {
     "misunderstood_twice": "Misunderstood twice",
     "abuse": "Abusive messages",
     "critical_severity": "Critical severity",
+    "high_severity": "High severity",
+    "medium_severity": "Medium severity",
+    "low_severity": "Low severity",
     "critical": "Critical severity",
     "compensation_needs_approval": "Compensation needs approval",
     "compensation_approval": "Compensation needs approval",
@@ -336,10 +339,22 @@ def _about_line(
         if when := parse_time(taken.get("taken_over_at")):
             line += f" since {local_clock(when, now, zone)}"
         parts.append(line)
+    if waiting and _wants_follow_up(record):
+        parts.append("*asked for a follow-up* (may have left the chat)")
     parts.append(f"conversation {quote(conversation.get('id') or 'unknown', 80)}")
     if others := _other_reasons(record, reason):
         parts.append("also: " + ", ".join(escape_for_slack(w) for w in others))
     return " · ".join(parts)
+
+
+def _wants_follow_up(record: Mapping[str, Any]) -> bool:
+    """Whether the customer's latest answer to the offer of a follow-up was yes."""
+    answers = [
+        str(e.get("kind"))
+        for e in record.get("events") or []
+        if e.get("kind") in ("follow_up_wanted", "follow_up_declined")
+    ]
+    return bool(answers) and answers[-1] == "follow_up_wanted"
 
 
 def _taken_over(record: Mapping[str, Any]) -> Mapping[str, Any] | None:

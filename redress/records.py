@@ -241,13 +241,19 @@ def open_complaints(session: Session, conversation_id: str) -> list[Complaint]:
 
 
 def earlier_complaints(
-    session: Session, customer_id: int, category: str, now: datetime, *, exclude: int | None = None
+    session: Session,
+    customer_id: int,
+    category: str,
+    now: datetime,
+    *,
+    exclude: int | None = None,
+    within_days: int = 30,
 ) -> int:
-    """How many complaints of this category the customer made in the last 30 days."""
+    """How many complaints of this category the customer made in the last ``within_days``."""
     query = select(func.count(Complaint.id)).where(
         Complaint.customer_id == customer_id,
         Complaint.category == category,
-        Complaint.created_at >= now - timedelta(days=30),
+        Complaint.created_at >= now - timedelta(days=within_days),
     )
     if exclude is not None:
         query = query.where(Complaint.id != exclude)
@@ -401,6 +407,9 @@ def conversation_record(session: Session, conversation_id: str) -> dict[str, Any
                 "agent_id": h.agent_id,
                 "agent_name": h.agent_name,
                 "taken_over_at": iso_time(h.taken_over_at),
+                # Nobody had taken it over: when the customer was updated, offered a follow-up.
+                "wait_update_at": iso_time(h.reminded_at),
+                "follow_up_offered_at": iso_time(h.follow_up_offered_at),
                 "ended_at": iso_time(h.ended_at),
             }
             for h in conversation.handoffs

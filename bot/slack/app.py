@@ -33,12 +33,13 @@ from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
-from slack_sdk.errors import SlackClientError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from bot.slack.alerts import ACKNOWLEDGE, AlertPoster
 from bot.slack.desk import Desk
+from bot.slack.worker import AUTH_ERRORS, CALL_ERRORS, Sleep, failure_of
 from redress import desk_records
 from redress.db.session import unit_of_work
 from redress.handoff_card import APPROVE, HAND_BACK, REJECT, RESOLVE, TAKE_OVER
@@ -63,7 +64,9 @@ def delivery_key(body: dict[str, Any]) -> str | None:
     return None
 
 
-def build_bolt_app(desk: Desk, *, http_mode: bool, database_url: str) -> AsyncApp:
+def build_bolt_app(
+    desk: Desk, alerts: AlertPoster, *, http_mode: bool, database_url: str
+) -> AsyncApp:
     settings = desk.settings
     app = AsyncApp(
         client=desk.client,  # carries the bot token and the Web API's address
@@ -102,12 +105,16 @@ def build_bolt_app(desk: Desk, *, http_mode: bool, database_url: str) -> AsyncAp
         app.action(action_id)(on_handoff_button)
 
     async def on_offer_button(ack: Any, body: dict[str, Any]) -> None:
-        # The hook for approving or rejecting compensation from the card (not built yet).
-        desk.on_offer_button(body)
+        desk.on_offer_button(body)  # approve or reject a pending offer, in the agent's name
         await ack()
 
     for action_id in (APPROVE, REJECT):
         app.action(action_id)(on_offer_button)
+
+    @app.action(ACKNOWLEDGE)
+    async def on_alert_button(ack: Any, body: dict[str, Any]) -> None:
+        alerts.on_acknowledge(body)  # an operator alert posted to the channel
+        await ack()
 
     @app.event("app_mention")
     async def on_mention() -> None:
@@ -120,10 +127,21 @@ class SlackChannel:
     """The Slack agent desk in the gateway: the desk, the Bolt app, and how Slack reaches it
     (the ``/slack/events`` endpoint in HTTP mode, an outgoing connection in Socket Mode)."""
 
-    def __init__(self, desk: Desk, database_url: str) -> None:
+    def __init__(self, desk: Desk, database_url: str, *, sleep: Sleep = asyncio.sleep) -> None:
         self.desk = desk
+        self._sleep = sleep
         self.mode = desk.settings.mode
-        self.app = build_bolt_app(desk, http_mode=self.mode == "http", database_url=database_url)
+        # Operator alerts go to the same channel, on the same client and clock.
+        self.alerts = AlertPoster(
+            desk.client,
+            desk.settings.escalation_channel,
+            database_url,
+            desk.business,
+            clock=desk.clock,
+        )
+        self.app = build_bolt_app(
+            desk, self.alerts, http_mode=self.mode == "http", database_url=database_url
+        )
         self._handler = AsyncSlackRequestHandler(self.app)
         self._socket: AsyncSocketModeHandler | None = None
         self._connecting: asyncio.Task[None] | None = None
@@ -144,24 +162,35 @@ class SlackChannel:
         if self._socket is not None:
             await self._socket.close_async()
         await self.desk.close()
+        await self.alerts.close()
 
     async def _connect_until_connected(self) -> None:
+        """Checks the app-level token with Slack first (slack_sdk's own connect only logs a
+        refusal and retries every few seconds, forever), backing off and alerting operators
+        while Slack refuses it; then connects, and slack_sdk keeps the connection up."""
+        token = self.desk.settings.app_token or ""
         for attempt in itertools.count():
             try:
-                self._socket = AsyncSocketModeHandler(
-                    self.app, self.desk.settings.app_token, web_client=self.desk.client
+                opened = await self.desk.client.apps_connections_open(app_token=token)
+                break
+            except CALL_ERRORS as error:
+                failure = failure_of(error)
+            wait = RETRY_CONNECT_SECONDS[min(attempt, len(RETRY_CONNECT_SECONDS) - 1)]
+            if failure.retry_after is not None:
+                wait = max(wait, int(failure.retry_after))
+            logger.error(
+                "Could not connect to Slack in Socket Mode (%s%s). Web chat and Telegram keep "
+                "working; trying again in %d s.",
+                failure.error,
+                ": check SLACK_APP_TOKEN" if failure.error in AUTH_ERRORS else "",
+                wait,
+            )
+            if failure.needs_operator:
+                await self.desk.alert(
+                    failure, "connecting in Socket Mode", setting="SLACK_APP_TOKEN"
                 )
-                await self._socket.connect_async()
-                logger.info("Slack Socket Mode connected")
-                return
-            except (SlackClientError, OSError) as error:
-                await self._socket.close_async()
-                self._socket = None
-                wait = RETRY_CONNECT_SECONDS[min(attempt, len(RETRY_CONNECT_SECONDS) - 1)]
-                logger.error(
-                    "Could not connect to Slack in Socket Mode (%s). Web chat and Telegram keep "
-                    "working; trying again in %d s.",
-                    error,
-                    wait,
-                )
-                await asyncio.sleep(wait)
+            await self._sleep(wait)
+        self._socket = AsyncSocketModeHandler(self.app, token, web_client=self.desk.client)
+        self._socket.client.wss_uri = str(opened["url"])  # the address just issued: use it
+        await self._socket.connect_async()
+        logger.info("Slack Socket Mode connected")

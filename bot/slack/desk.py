@@ -26,28 +26,27 @@ import asyncio
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-import aiohttp
-from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
-from starlette.concurrency import run_in_threadpool
 
 from bot import feedback
 from bot.relay import Relay, UnknownConversation
-from redress import desk_records, records
+from bot.slack.worker import AUTH_ERRORS, SlackFailure, SlackWorker, Sleep
+from redress import compensation_admin, compensation_records, desk_records, desk_waits, records
 from redress.business import Business
 from redress.db.models import utcnow
-from redress.db.session import unit_of_work
 from redress.handoff_card import (
+    APPROVE,
     HAND_BACK,
     RESOLVE,
     TAKE_OVER,
     build_card,
     build_status_line,
+    describe_wait,
     status_block,
 )
 from redress.settings import SlackSettings
@@ -56,7 +55,6 @@ from redress.slack_text import escape_for_slack, is_internal_note, one_line, sla
 logger = logging.getLogger("redress.gateway.slack")
 
 Clock = Callable[[], datetime]
-Sleep = Callable[[float], Awaitable[None]]
 
 # What the customer reads. Checked by tests/unit/test_desk_texts.py with check_text.
 JOINED = "{agent} from our {team} has joined the chat and will help you from here."
@@ -83,69 +81,36 @@ NOT_REACHABLE = (
 )
 FILES_NOT_SENT = "Files don't reach the customer yet; only the words of your reply do."
 EDITS_NOT_SENT = "Edits and deletions don't reach the customer. Send a new reply instead."
-OFFERS_NOT_HERE = (
-    "Approving or rejecting compensation from Slack isn't switched on yet. "
-    "Use the compensation API (README: Approvals) for now."
+OFFER_NOT_CHANGED = "That offer can't be changed now: {reason}."
+OFFER_UNKNOWN = "I can't find that offer any more."
+REJECTED_HOWTO = (
+    "The customer has been told a person will be in touch about it. Take the conversation "
+    "over to tell them why, or they will hear from whoever picks it up."
 )
+WAIT_REALERT = (
+    "<!here> The customer has been {wait} (in opening hours) and nobody has taken this "
+    "conversation over. They've been told they're still in the queue."
+)
+FOLLOW_UP_REALERT = (
+    "<!here> The customer has been {wait} (in opening hours) and nobody has taken this "
+    "conversation over. They've been offered a follow-up on {channel}; it stays in the "
+    "queue until someone takes it over."
+)
+FOLLOW_UP_WANTED = (
+    "The customer would like a follow-up on {channel} and may have left the chat. "
+    "Take it over and reply in this thread when you can: it reaches them there."
+)
+FOLLOW_UP_DECLINED = "The customer is waiting in the chat for a reply."
 CHANNEL_NAMES = {"web": "web chat", "telegram": "Telegram"}
 
-# Slack errors an operator has to fix; retrying alone will not help.
-NEEDS_OPERATOR = {
-    "channel_not_found",
-    "not_in_channel",
-    "is_archived",
-    "invalid_auth",
-    "not_authed",
-    "account_inactive",
-    "token_revoked",
-    "token_expired",
-    "missing_scope",
-    "no_permission",
-    "restricted_action",
-    "team_access_not_granted",
-    "invalid_blocks",
-    "msg_too_long",
-}
-AUTH_ERRORS = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
-DEFAULT_RETRY_AFTER = 30
-MAX_INLINE_WAIT = 60.0  # seconds an inline call waits for a rate limit before giving up
 SECTION_CHARS = 2900
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
 
-@dataclass(frozen=True)
-class SlackFailure:
-    """A Slack call that did not work: the error code, and how long Slack asked us to wait."""
-
-    error: str
-    retry_after: float | None = None
-
-    @property
-    def needs_operator(self) -> bool:
-        return self.error in NEEDS_OPERATOR
-
-
-def failure_of(problem: Exception) -> SlackFailure:
-    """The error code of a failed Slack call (``ratelimited`` with its Retry-After)."""
-    if isinstance(problem, SlackApiError):
-        response = problem.response
-        error = str(response.get("error") or f"http_{response.status_code}")
-        retry_after = None
-        if response.status_code == 429 or error == "ratelimited":
-            error = "ratelimited"
-            raw = (response.headers or {}).get("Retry-After") or (response.headers or {}).get(
-                "retry-after"
-            )
-            try:
-                retry_after = float(raw) if raw is not None else float(DEFAULT_RETRY_AFTER)
-            except (TypeError, ValueError):
-                retry_after = float(DEFAULT_RETRY_AFTER)
-        return SlackFailure(error, retry_after)
-    return SlackFailure(type(problem).__name__)
-
-
-class Desk:
+class Desk(SlackWorker):
     """The agent desk's work: Slack Web API calls, the records, and the relay to customers."""
+
+    what = "agent desk"
 
     def __init__(
         self,
@@ -157,53 +122,26 @@ class Desk:
         clock: Clock = utcnow,
         sleep: Sleep = asyncio.sleep,
         client: AsyncWebClient | None = None,
+        fulfil: bool = False,
     ) -> None:
         self.settings = settings
-        self.client = client or AsyncWebClient(token=settings.bot_token, base_url=settings.api_url)
-        self._database_url = database_url
+        # Whether an approved grant goes to the billing webhook (one is configured).
+        self._fulfil = fulfil
+        # Called when the desk put messages for customers in the outbox (the scheduler's
+        # wake-up, so they go now rather than at the next poll).
+        self.on_queued: Callable[[], None] | None = None
+        super().__init__(
+            client or AsyncWebClient(token=settings.bot_token, base_url=settings.api_url),
+            database_url,
+            sleep=sleep,
+            logger=logger,
+        )
         self._relay = relay
-        self._business = business
-        self._clock = clock
-        self._sleep = sleep
-        self._names: dict[str, str] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.business = business
+        self.clock = clock
         self._thread_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._posting = asyncio.Lock()
         relay.attach_desk(self)
-
-    # Background work ---------------------------------------------------------------------------
-
-    def spawn(self, work: Coroutine[Any, Any, Any], what: str) -> None:
-        """Runs ``work`` after the caller has answered (Slack needs an answer within 3 s)."""
-
-        async def run() -> None:
-            try:
-                await work
-            except Exception:  # one failed piece of work must not stop the others
-                logger.exception("agent desk: %s failed", what)
-
-        task = asyncio.get_running_loop().create_task(run())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def idle(self) -> None:
-        """Waits until the background work in hand (and any it started) is done."""
-        while True:
-            for _ in range(20):  # let just-acknowledged Slack listeners start their work
-                await asyncio.sleep(0)
-            if not self._tasks:
-                return
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-    async def close(self) -> None:
-        await self.idle()
-
-    async def _db(self, work: Callable[..., Any], *args: Any) -> Any:
-        def run() -> Any:
-            with unit_of_work(self._database_url) as session:
-                return work(session, *args)
-
-        return await run_in_threadpool(run)
 
     # What the relay tells the desk -------------------------------------------------------------
 
@@ -213,13 +151,65 @@ class Desk:
     def turn_finished(self, conversation_id: str) -> None:
         self.spawn(self.post_due(), "posting handoff cards")
 
+    def follow_up_chosen(self, conversation_id: str, wants: bool) -> None:
+        self.spawn(self._follow_up_chosen(conversation_id, wants), "showing a follow-up choice")
+
+    async def _follow_up_chosen(self, conversation_id: str, wants: bool) -> None:
+        def find(session: Any) -> tuple[_HandoffView | None, str]:
+            handoff = desk_records.open_handoff(session, conversation_id)
+            conversation = records.get_conversation(session, conversation_id)
+            return _handoff_view(handoff), conversation.channel if conversation else ""
+
+        handoff, customer_channel = await self._db(find)
+        if handoff is None or not handoff.thread:
+            return  # no thread yet: the card, when posted, shows the choice
+        where = CHANNEL_NAMES.get(customer_channel, customer_channel)
+        text = FOLLOW_UP_WANTED.format(channel=where) if wants else FOLLOW_UP_DECLINED
+        await self._refresh_card(handoff.id, None)
+        await self._call(
+            "telling the thread about a follow-up",
+            self.client.chat_postMessage,
+            channel=handoff.channel,
+            thread_ts=handoff.thread,
+            text=text,
+        )
+
+    # Waiting customers -------------------------------------------------------------------------
+
+    async def check_waits(self) -> int:
+        """Tells customers still waiting for a person where they stand, and re-alerts their
+        threads (``redress.desk_waits``). Returns how many steps were taken."""
+        steps = await self._db(desk_waits.due_steps, self.clock(), self.business)
+        if steps and self.on_queued is not None:
+            self.on_queued()
+        for step in steps:
+            logger.warning(
+                "handoff %s: nobody has taken it over after %s; %s",
+                step.handoff_id,
+                describe_wait(step.waited),
+                "follow-up offered" if step.step == desk_waits.FOLLOW_UP else "customer updated",
+            )
+            if not step.desk_channel or not step.desk_thread:
+                continue  # the card is not posted yet (Slack failing): the customer still hears
+            where = CHANNEL_NAMES.get(step.channel, step.channel)
+            template = FOLLOW_UP_REALERT if step.step == desk_waits.FOLLOW_UP else WAIT_REALERT
+            await self._call(
+                "re-alerting a waiting handoff",
+                self.client.chat_postMessage,
+                channel=step.desk_channel,
+                thread_ts=step.desk_thread,
+                reply_broadcast=True,
+                text=template.format(wait=describe_wait(step.waited), channel=where),
+            )
+        return len(steps)
+
     # Cards ---------------------------------------------------------------------------------------
 
     async def post_due(self) -> int:
         """Posts the card of every handoff that is due; returns how many were posted."""
         posted = 0
         async with self._posting:
-            now = self._clock()
+            now = self.clock()
             for handoff_id in await self._db(desk_records.due_for_posting, now):
                 if not await self._db(desk_records.claim_for_posting, handoff_id, now):
                     continue  # another gateway has it
@@ -237,32 +227,24 @@ class Desk:
             assert record is not None
             return build_card(
                 record,
-                self._business,
+                self.business,
                 now,
                 reason=handoff.reason,
                 pending_offer=pending_offer_for_card(record),
             )
 
-        try:
-            text, blocks = await self._db(card)
-            answer = await self.client.chat_postMessage(
-                channel=self.settings.escalation_channel,
-                text=text,
-                blocks=blocks,
-                unfurl_links=False,
-                unfurl_media=False,
-            )
-        except (SlackClientError, aiohttp.ClientError, asyncio.TimeoutError, OSError) as problem:
-            failure = failure_of(problem)
-            retry = (
-                timedelta(seconds=failure.retry_after) if failure.retry_after is not None else None
-            )
+        text, blocks = await self._db(card)
+        answer = await self.post_new(
+            channel=self.settings.escalation_channel, text=text, blocks=blocks
+        )
+        if isinstance(answer, SlackFailure):
+            failure, retry = answer, answer.wait
             later = await self._db(
                 lambda session: desk_records.note_post_failed(
                     session,
                     handoff_id,
                     failure.error,
-                    self._clock(),
+                    self.clock(),
                     retry_after=retry,
                     alert=failure.needs_operator,
                 )
@@ -278,15 +260,16 @@ class Desk:
         channel, thread = str(answer["channel"]), str(answer["ts"])
         await self._db(
             lambda session: desk_records.note_posted(
-                session, handoff_id, channel, thread, self._clock()
+                session, handoff_id, channel, thread, self.clock()
             )
         )
         logger.info("handoff %s posted to the agent desk (thread %s)", handoff_id, thread)
         return 1
 
-    async def _refresh_card(self, handoff_id: int, event: str, who: str) -> None:
-        """Shows on the card, and in its thread, what an agent just did."""
-        now = self._clock()
+    async def _refresh_card(self, handoff_id: int, event: str | None, who: str = "") -> None:
+        """Shows on the card, and in its thread, what an agent just did (``event``; None
+        only brings the card up to date)."""
+        now = self.clock()
 
         def card(session: Any) -> tuple[str, str, str, list[dict[str, Any]], bool]:
             handoff = desk_records.get_handoff(session, handoff_id)
@@ -295,7 +278,7 @@ class Desk:
             assert record is not None
             text, blocks = build_card(
                 record,
-                self._business,
+                self.business,
                 now,
                 reason=handoff.reason,
                 pending_offer=pending_offer_for_card(record),
@@ -304,9 +287,11 @@ class Desk:
             return handoff.desk_channel, handoff.desk_thread, text, blocks, still_open
 
         channel, thread, text, blocks, still_open = await self._db(card)
-        line = build_status_line(event, who, now, self._business)
+        line = build_status_line(event, who, now, self.business) if event else None
         actions = [b for b in blocks if b.get("type") == "actions"]
-        blocks = [b for b in blocks if b.get("type") != "actions"] + [status_block(line)]
+        blocks = [b for b in blocks if b.get("type") != "actions"]
+        if line is not None:
+            blocks.append(status_block(line))
         if still_open:
             blocks += actions
         await self._call(
@@ -314,9 +299,11 @@ class Desk:
             self.client.chat_update,
             channel=channel,
             ts=thread,
-            text=f"{text} · {line}",
+            text=f"{text} · {line}" if line else text,
             blocks=blocks,
         )
+        if line is None:
+            return
         await self._call(
             "posting a status line",
             self.client.chat_postMessage,
@@ -507,7 +494,7 @@ class Desk:
             if step is None:
                 return
             change: desk_records.DeskChange = await self._db(
-                lambda session: step(session, handoff.id, user, name, self._clock())
+                lambda session: step(session, handoff.id, user, name, self.clock())
             )
             if not change.changed:
                 note = ALREADY_YOURS if change.outcome == "already_yours" else ALREADY_CLOSED
@@ -517,7 +504,7 @@ class Desk:
 
     async def _after_change(self, change: desk_records.DeskChange, name: str) -> None:
         """Tells the customer, then shows the change at the desk."""
-        team = self._business.brand.team_name
+        team = self.business.brand.team_name
         try:
             if change.outcome in ("taken_over", "reassigned"):
                 await self._relay.push(
@@ -551,34 +538,70 @@ class Desk:
             )
 
     def on_offer_button(self, body: dict[str, Any]) -> None:
-        """Approve / Reject on a pending compensation offer: the hook for approving from
-        Slack. Until it is built, the agent is told where to decide instead."""
+        """Approve or Reject on a compensation offer waiting for a person (called before the
+        press is acknowledged)."""
         container = body.get("container") or {}
-        user = str((body.get("user") or {}).get("id") or "")
-        channel = str(container.get("channel_id") or "")
-        thread = str(container.get("thread_ts") or container.get("message_ts") or "")
-        self.spawn(self._tell_agent(channel, user, thread, OFFERS_NOT_HERE), "offer button")
+        thread_ts = str(container.get("message_ts") or "")
+        self.spawn(self._on_offer_button(body, thread_ts), "deciding an offer at the desk")
+
+    async def _on_offer_button(self, body: dict[str, Any], thread_ts: str) -> None:
+        async with self._thread_locks[thread_ts]:
+            action = (body.get("actions") or [{}])[0]
+            approving = action.get("action_id") == APPROVE
+            reference = str(action.get("value") or "")
+            user = str((body.get("user") or {}).get("id") or "")
+            channel = str((body.get("container") or {}).get("channel_id") or "")
+            handoff = await self._db(
+                lambda session: _handoff_view(
+                    desk_records.handoff_for_thread(session, channel, thread_ts)
+                )
+            )
+            if handoff is None or not user or not reference:
+                logger.warning("an offer button for no known handoff (%s)", thread_ts)
+                return
+            name = await self.display_name(user)
+            by = f"{name} (Slack {user})"
+            policy = self.business.compensation
+            now = self.clock()
+
+            def decide(session: Any) -> compensation_admin.Decided:
+                offer = compensation_admin.find_offer(session, reference)
+                if offer.conversation_id != handoff.conversation_id:
+                    raise compensation_admin.UnknownOffer(reference)
+                if approving:
+                    return compensation_admin.approve(
+                        session, reference, by, policy, now, fulfil=self._fulfil, via_outbox=True
+                    )
+                return compensation_admin.reject(
+                    session,
+                    reference,
+                    by,
+                    "rejected at the agent desk in Slack",
+                    now,
+                    via_outbox=True,
+                )
+
+            try:
+                decided = await self._db(decide)
+            except compensation_admin.UnknownOffer:
+                await self._tell_agent(channel, user, thread_ts, OFFER_UNKNOWN)
+                return
+            except compensation_records.NotGrantable as refused:
+                reason = escape_for_slack(refused.reason)
+                await self._tell_agent(
+                    channel, user, thread_ts, OFFER_NOT_CHANGED.format(reason=reason)
+                )
+                await self._refresh_card(handoff.id, None)
+                return
+            if decided.text is not None and self.on_queued is not None:
+                self.on_queued()
+            await self._refresh_card(
+                handoff.id, "offer_approved" if approving else "offer_rejected", name
+            )
+            if not approving:
+                await self._tell_agent(channel, user, thread_ts, REJECTED_HOWTO)
 
     # Slack helpers -----------------------------------------------------------------------------
-
-    async def display_name(self, user_id: str) -> str:
-        """The name Slack shows for a person (display name, else real name), remembered."""
-        if user_id in self._names:
-            return self._names[user_id]
-        name = user_id
-        answer = await self._call("looking up a name", self.client.users_info, user=user_id)
-        if answer is not None:
-            user = answer.get("user") or {}
-            profile = user.get("profile") or {}
-            name = (
-                profile.get("display_name")
-                or profile.get("real_name")
-                or user.get("real_name")
-                or user.get("name")
-                or user_id
-            )
-            self._names[user_id] = name
-        return name
 
     async def _tell_agent(self, channel: str, user: str, thread_ts: str, text: str) -> None:
         await self._call(
@@ -590,32 +613,21 @@ class Desk:
             text=text,
         )
 
-    async def _call(self, what: str, method: Callable[..., Awaitable[Any]], **params: Any) -> Any:
-        """One Slack call made inline: waits out rate limits (as long as Slack asks, within
-        reason), and on other errors logs them, alerts operators when they must act, and
-        returns None."""
-        waited = 0.0
-        while True:
-            try:
-                return await method(**{k: v for k, v in params.items() if v is not None})
-            except (SlackClientError, aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
-                failure = failure_of(error)
-            if failure.retry_after is not None and waited + failure.retry_after <= MAX_INLINE_WAIT:
-                waited += failure.retry_after
-                await self._sleep(failure.retry_after)
-                continue
-            logger.error("agent desk: %s failed: %s", what, failure.error)
-            if failure.needs_operator or failure.error == "ratelimited":
-                await self._alert(failure, what)
-            return None
+    async def call_failed(self, failure: SlackFailure, what: str) -> None:
+        if failure.needs_operator or failure.error == "ratelimited":
+            await self.alert(failure, what)
 
-    async def _alert(self, failure: SlackFailure, what: str) -> None:
-        now = self._clock()
-        scope = "token" if failure.error in AUTH_ERRORS else what
+    async def alert(
+        self, failure: SlackFailure, what: str, *, setting: str = "SLACK_BOT_TOKEN"
+    ) -> None:
+        """Raises an operator alert for a Slack failure someone must fix (one a day per
+        cause). ``setting`` names the token an authentication error points at."""
+        now = self.clock()
+        scope = setting if failure.error in AUTH_ERRORS else what
         key = f"desk:{failure.error}:{scope}:{now.date().isoformat()}"
         summary = f"The agent desk in Slack failed while {what} ({failure.error})."
         if failure.error in AUTH_ERRORS:
-            summary += " Check SLACK_BOT_TOKEN: Slack no longer accepts it."
+            summary += f" Check {setting}: Slack no longer accepts it."
         await self._db(
             lambda session: desk_records.raise_desk_alert(
                 session, failure.error, now, key=key, summary=summary, detail={"while": what}
@@ -624,12 +636,14 @@ class Desk:
 
 
 def pending_offer_for_card(record: dict[str, Any]) -> dict[str, Any] | None:
-    """The offer whose Approve and Reject buttons the card shows. The hook for deciding on
-    compensation from Slack: none yet, so cards carry no such buttons, and ``on_offer_button``
-    only tells the agent where to decide. Returning the record's ``pending_approval`` offer
-    here (and deciding it in ``on_offer_button`` through ``redress.compensation_admin``)
-    switches it on."""
-    return None
+    """The offer whose Approve and Reject buttons the card shows: the latest one in the
+    conversation waiting for a person's decision."""
+    waiting = [
+        offer
+        for offer in record.get("offers") or []
+        if offer.get("status") == compensation_records.PENDING_APPROVAL
+    ]
+    return waiting[-1] if waiting else None
 
 
 @dataclass(frozen=True)

@@ -314,7 +314,10 @@ class OutboxMessage(Base):
 class OperatorAlert(Base):
     """Something operators must look at: a possible incident nobody has opened, a promised
     update that did not come, messages that could not be delivered. ``dedupe_key`` keeps one
-    alert per cause; ``posted_at`` is set once it reaches the agent desk."""
+    alert per cause; ``posted_at`` is set once it reaches the agent desk. Until then each try
+    at posting it is counted, ``next_post_at`` says when the next is due (a gateway's claim on
+    it lasts until then, so a gateway that dies while posting leaves it to another), and
+    ``last_post_error`` keeps why the last one failed."""
 
     __tablename__ = "operator_alerts"
 
@@ -326,7 +329,12 @@ class OperatorAlert(Base):
     incident_id: Mapped[str | None] = mapped_column(ForeignKey("incidents.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     posted_at: Mapped[datetime | None]
+    post_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_post_at: Mapped[datetime | None]
+    last_post_error: Mapped[str | None] = mapped_column(String(300))
     acknowledged_at: Mapped[datetime | None]
+    # Who acknowledged it, when known (the Slack name of whoever pressed Acknowledge).
+    acknowledged_by: Mapped[str | None] = mapped_column(String(120))
 
 
 class CompensationOffer(Base):

@@ -10,7 +10,10 @@ real ``WebClient``/``AsyncWebClient`` and slack_bolt's ``AsyncApp`` run against 
 
 Methods: auth.test, chat.postMessage, chat.update, chat.postEphemeral, users.info,
 conversations.info, conversations.replies and conversations.history (posting to a user id
-posts in the DM ``"D" + user_id[1:]``, as Slack answers with the DM's id). It also serves
+posts in the DM ``"D" + user_id[1:]``, as Slack answers with the DM's id), and
+apps.connections.open once :meth:`FakeSlack.serve_socket_mode` has switched Socket Mode on
+(it takes the app-level token, not the bot token, and answers the URL of a
+``tests.fakes.slack_socket.FakeSocketMode`` server). It also serves
 ``response_url`` webhooks (see :meth:`FakeSlack.response_url`). Every call is recorded; a
 wrong token answers ``invalid_auth`` (HTTP 200, as Slack does); :meth:`FakeSlack.fail_next`
 makes the next calls fail (``ratelimited`` is an HTTP 429 with ``Retry-After``).
@@ -39,8 +42,11 @@ from tests.fakes.slack_requests import (
     TEAM_ID,
     new_ts,
 )
+from tests.fakes.slack_socket import FakeSocketMode
 
 DEFAULT_TOKEN = "xoxb-1000000001-2000000002-RedressFakeSlackToken0"
+DEFAULT_APP_TOKEN = "xapp-1-A0REDRESS-3000000003-RedressFakeSlackAppToken0"
+APPS_CONNECTIONS_OPEN = "apps.connections.open"
 DESK_CHANNEL = "C0DESK0001"
 DESK_CHANNEL_NAME = "redress-desk"
 AGENT_ID = "U0AGENT1"  # the default user of slack_requests.block_action
@@ -122,6 +128,9 @@ class FakeSlack:
         self._messages: dict[str, list[dict[str, Any]]] = {}
         self._ephemerals: list[dict[str, Any]] = []
         self._response_urls: dict[str, tuple[str, str, str]] = {}
+        # Socket Mode: off until serve_socket_mode() (apps.connections.open refuses every token).
+        self.app_token: str | None = None
+        self.socket_mode: FakeSocketMode | None = None
         self.add_user(bot_user_id, bot_name, bot_name, is_bot=True)
         self.add_user(AGENT_ID, AGENT_NAME, AGENT_DISPLAY_NAME)
         self.add_channel(DESK_CHANNEL, DESK_CHANNEL_NAME)
@@ -147,6 +156,8 @@ class FakeSlack:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        if self.socket_mode is not None:
+            self.socket_mode.close()
 
     def __enter__(self) -> FakeSlack:
         return self.start()
@@ -286,6 +297,17 @@ class FakeSlack:
         with self._lock:
             self._response_urls[key] = (channel, message_ts, user)
         return f"{self.origin}{RESPONSE_URL_PREFIX}{self.team_id}/{key}"
+
+    def serve_socket_mode(self, app_token: str = DEFAULT_APP_TOKEN) -> FakeSocketMode:
+        """Switches Socket Mode on: ``apps.connections.open`` with ``app_token`` (the app-level
+        token, ``Authorization: Bearer xapp-...``) answers a one-time ``ws://`` URL of a fake
+        Socket Mode server, started here and closed with this fake. Returns that server. Any
+        other app token answers ``invalid_auth``; a bot token ``not_allowed_token_type``."""
+        with self._lock:
+            if self.socket_mode is None:
+                self.socket_mode = FakeSocketMode(app_id=self.app_id).start()
+            self.app_token = app_token
+            return self.socket_mode
 
     def fail_next(
         self,
@@ -457,6 +479,7 @@ class FakeSlack:
             "conversations.info": self._conversations_info,
             "conversations.replies": self._conversations_replies,
             "conversations.history": self._conversations_history,
+            APPS_CONNECTIONS_OPEN: self._apps_connections_open,
         }
         handler = handlers.get(method)
         if handler is None:
@@ -585,6 +608,11 @@ class FakeSlack:
         top = [m for m in self._messages[channel] if m.get("thread_ts", m["ts"]) == m["ts"]]
         return _ok(messages=copy.deepcopy(top[::-1]), has_more=False, pin_count=0)
 
+    def _apps_connections_open(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        # The app token was checked by _auth_error; without Socket Mode on, none passes.
+        assert self.socket_mode is not None
+        return _ok(url=self.socket_mode.new_url())
+
     def _respond(self, key: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """A POST to a response_url."""
         target = self._response_urls.get(key)
@@ -632,7 +660,7 @@ class FakeSlack:
                     if failure.retry_after is not None:
                         extra_headers["Retry-After"] = str(failure.retry_after)
                 else:
-                    auth_error = self._auth_error(headers, params)
+                    auth_error = self._auth_error(headers, params, method)
                     if auth_error:
                         status, answer = _error(auth_error)
                     else:
@@ -653,7 +681,9 @@ class FakeSlack:
                 return failure
         return None
 
-    def _auth_error(self, headers: dict[str, str], params: dict[str, Any]) -> str | None:
+    def _auth_error(
+        self, headers: dict[str, str], params: dict[str, Any], method: str = ""
+    ) -> str | None:
         authorization = headers.get("authorization", "")
         if authorization.lower().startswith("bearer "):
             token = authorization[len("bearer ") :].strip()
@@ -661,6 +691,10 @@ class FakeSlack:
             token = str(params.get("token") or "")
         if not token:
             return "not_authed"
+        if method == APPS_CONNECTIONS_OPEN:  # takes the app-level token only, as Slack does
+            if not token.startswith("xapp-"):
+                return "not_allowed_token_type"
+            return None if token == self.app_token else "invalid_auth"
         return None if token == self.token else "invalid_auth"
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:

@@ -17,7 +17,16 @@ from tests.integration.conftest import ADMIN_TOKEN
 from tests.integration.test_incident_notices import INCIDENT, open_incident
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-FIELDS = {"id", "kind", "summary", "detail", "incident_id", "created_at", "acknowledged_at"}
+FIELDS = {
+    "id",
+    "kind",
+    "summary",
+    "detail",
+    "incident_id",
+    "created_at",
+    "acknowledged_at",
+    "acknowledged_by",
+}
 
 
 def seed_alerts(database_url: str) -> dict[str, int]:

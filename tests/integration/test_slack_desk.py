@@ -11,13 +11,11 @@ import html
 import itertools
 import json
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -34,6 +32,7 @@ from redress.business import Business
 from redress.db.models import Conversation, DeskEvent, Handoff, Message, OperatorAlert
 from redress.db.session import unit_of_work
 from redress.settings import SlackSettings, TelegramSettings
+from tests.fakes.rasa import FakeRasa
 from tests.fakes.slack_api import AGENT_DISPLAY_NAME, AGENT_ID, DESK_CHANNEL, FakeSlack
 from tests.fakes.slack_requests import SlackRequest, block_action, event_callback, url_verification
 from tests.fakes.telegram_api import FakeTelegram, text_update
@@ -56,43 +55,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-class FakeRasa:
-    """Rasa's REST webhook on 127.0.0.1: answers every message, and remembers each one."""
-
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-                fake.received.append(body)
-                answer = json.dumps([{"text": f"I hear you: {body['message']}"}]).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def messages(self, conversation_id: str) -> list[str]:
-        return [r["message"] for r in self.received if r["sender"] == conversation_id]
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 @dataclass

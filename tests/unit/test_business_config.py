@@ -11,7 +11,7 @@ import yaml
 
 from redress.business import BusinessConfigError, OpeningHours, load_business
 from redress.complaints import Category, Severity
-from redress.handoff import describe_reply_time
+from redress.handoff import describe_reply_time, describe_reply_within
 from redress.settings import REPO_ROOT
 
 BUSINESS_DIR = REPO_ROOT / "business"
@@ -284,3 +284,65 @@ def test_reply_time_names_minutes_when_opening_is_not_on_the_hour():
     hours = OpeningHours(timezone="Europe/London", open={"monday": "08:30-17:00"})
     text = describe_reply_time(hours, _london(2026, 11, 23, 18, 0))
     assert text.endswith("after we open at 8:30am on Monday.")
+
+
+# Waiting for a person counts opening hours only.
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "minutes"),
+    [
+        (_london(2026, 11, 23, 10, 0), _london(2026, 11, 23, 10, 25), 25),
+        (_london(2026, 11, 23, 7, 0), _london(2026, 11, 23, 8, 12), 12),  # asked before 8am
+        (_london(2026, 11, 23, 19, 50), _london(2026, 11, 24, 8, 5), 15),  # overnight
+        (_london(2026, 11, 28, 16, 50), _london(2026, 11, 30, 8, 20), 30),  # over Sunday
+        (_london(2026, 11, 29, 10, 0), _london(2026, 11, 29, 18, 0), 0),  # all on Sunday
+        (_london(2026, 11, 23, 21, 0), _london(2026, 11, 23, 22, 0), 0),
+    ],
+)
+def test_open_time_between(hours, start, end, minutes):
+    assert hours.open_time_between(start, end).total_seconds() == minutes * 60
+
+
+def test_handoff_rules_load_with_their_thresholds():
+    rules = load_business(BUSINESS_DIR).handoff
+    assert rules.misunderstandings_in_a_row == 2
+    assert rules.severity_at_least is Severity.CRITICAL
+    assert rules.repeat_within_days == 30
+    assert rules.compensation_needs_approval is True
+    assert rules.waiting.update_after_minutes < rules.waiting.follow_up_after_minutes
+
+
+def test_handoff_file_is_optional_with_the_same_defaults(folder):
+    (folder / "handoff.yml").unlink()
+    assert load_business(folder).handoff == load_business(BUSINESS_DIR).handoff
+
+
+def test_follow_up_must_come_after_the_update(folder):
+    _edit(folder, "handoff.yml", lambda d: d["waiting"].update(follow_up_after_minutes=5))
+    message = _problems(folder)
+    assert "handoff.yml" in message and "follow_up_after_minutes" in message
+
+
+def test_unknown_severity_in_handoff_rules_is_named(folder):
+    _edit(folder, "handoff.yml", lambda d: d.update(severity_at_least="urgent"))
+    message = _problems(folder)
+    assert "handoff.yml" in message and "severity_at_least" in message
+
+
+def test_severity_line_can_be_switched_off(folder):
+    _edit(folder, "handoff.yml", lambda d: d.update(severity_at_least=None, repeat_within_days=0))
+    rules = load_business(folder).handoff
+    assert rules.severity_at_least is None and rules.repeat_within_days == 0
+
+
+def test_reply_within_counts_from_opening_when_closed(hours):
+    assert describe_reply_within(2, hours, _london(2026, 11, 23, 10, 0)) == "2 hours"
+    assert (
+        describe_reply_within(2, hours, _london(2026, 11, 24, 1, 30))
+        == "2 hours of opening at 8am today"
+    )
+    assert (
+        describe_reply_within(48, hours, _london(2026, 11, 28, 18, 0))
+        == "2 days of opening at 8am on Monday"
+    )

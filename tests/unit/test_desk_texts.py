@@ -9,7 +9,9 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot import feedback
 from bot.slack.app import delivery_key
-from bot.slack.desk import HANDED_BACK, JOINED, failure_of
+from bot.slack.desk import HANDED_BACK, JOINED
+from bot.slack.worker import failure_of
+from redress import desk_waits
 from redress.business import load_business
 from redress.plain_language import check_text
 from redress.settings import REPO_ROOT
@@ -24,6 +26,10 @@ def desk_texts() -> list[str]:
     texts += [feedback.ASK_FIXED.format(agent="alex"), feedback.THANKS_NOT_FIXED]
     texts += [feedback.ASK_RATING_FIXED, feedback.ASK_RATING_NOT_FIXED]
     texts += [feedback.YES_BUTTON, feedback.NO_BUTTON]
+    texts += [desk_waits.STILL_WAITING.format(team=team)]
+    texts += [desk_waits.OFFER_FOLLOW_UP.format(where=w) for w in desk_waits.WHERE.values()]
+    texts += [*desk_waits.FOLLOW_UP_YES_TEXT.values(), desk_waits.FOLLOW_UP_YES_OTHER]
+    texts += [desk_waits.FOLLOW_UP_NO_TEXT, desk_waits.YES_BUTTON, desk_waits.NO_BUTTON]
     return texts
 
 
@@ -119,3 +125,30 @@ def test_slack_failures_are_read_with_their_wait() -> None:
     )
     assert failure_of(_api_error(200, {"ok": False, "error": "invalid_auth"}, {})).needs_operator
     assert failure_of(TimeoutError()).error == "TimeoutError"
+
+
+@pytest.mark.parametrize(
+    ("sent", "typed", "asking", "expected"),
+    [
+        (desk_waits.FOLLOW_UP_YES, "Yes, get back to me", None, True),
+        (desk_waits.FOLLOW_UP_NO, "I'll keep waiting", None, False),
+        ("yes please", "yes please", desk_waits.ASKS_FOLLOW_UP, True),
+        ("ok", "ok", desk_waits.ASKS_FOLLOW_UP, True),
+        ("no I'll wait", "no I'll wait", desk_waits.ASKS_FOLLOW_UP, False),
+        ("I'll wait thanks", "I'll wait thanks", desk_waits.ASKS_FOLLOW_UP, False),
+        # Only right after the offer; anything else is for the assistant.
+        ("yes", "yes", None, None),
+        ("yes", "yes", "fixed", None),
+        ("my router is still broken", "my router is still broken", "follow_up", None),
+    ],
+)
+def test_answers_to_the_follow_up_offer(
+    sent: str, typed: str, asking: str | None, expected: bool | None
+) -> None:
+    assert desk_waits.recognise(sent, typed, asking=asking) is expected
+
+
+def test_the_follow_up_answer_says_where_the_reply_will_come() -> None:
+    assert "Telegram" in desk_waits.answer_text(True, "telegram")
+    assert "this page" in desk_waits.answer_text(True, "web")
+    assert "queue" in desk_waits.answer_text(False, "telegram")

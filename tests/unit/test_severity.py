@@ -6,7 +6,9 @@ from datetime import datetime, timezone
 
 import pytest
 
+from redress.business import HandoffRules
 from redress.complaints import Category, Severity
+from redress.handoff import REPEAT, automatic_reasons
 from redress.severity import assess_severity
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=timezone.utc)  # a Monday
@@ -206,3 +208,14 @@ def test_a_speed_is_not_an_age():
     result = assess_severity(Category.SLOW_SERVICE, "my speed is 80 mbps but I pay for 500", NOW)
     assert "customer or someone in their home may be vulnerable" not in result.reasons
     assert result.severity is Severity.LOW
+
+
+def test_automatic_handoff_reasons_follow_the_configured_rules():
+    rules = HandoffRules()
+    assert automatic_reasons(rules, Severity.CRITICAL, 0) == ["critical_severity"]
+    assert automatic_reasons(rules, Severity.HIGH, 0) == []
+    assert automatic_reasons(rules, Severity.LOW, 1) == [REPEAT]
+    assert automatic_reasons(rules, Severity.CRITICAL, 2) == ["critical_severity", REPEAT]
+    stricter = HandoffRules(severity_at_least=Severity.HIGH, repeat_within_days=0)
+    assert automatic_reasons(stricter, Severity.HIGH, 3) == ["high_severity"]
+    assert automatic_reasons(HandoffRules(severity_at_least=None), Severity.CRITICAL, 0) == []

@@ -1,0 +1,81 @@
+"""Conversation tests: when the assistant brings a person in without being asked
+(business/handoff.yml): a serious complaint, the same problem again within 30 days, and an
+offer above the auto-approve line. The trained model, the action server and the gateway.
+
+The messages here are written for these tests and are not in the training data.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.stack import Stack, texts
+
+pytestmark = pytest.mark.conversation
+
+
+def reasons(record: dict) -> list[str]:
+    """Every reason a person was asked for, in order (the first opens the handoff)."""
+    return [e["detail"]["reason"] for e in record["events"] if e["kind"] == "handoff_requested"]
+
+
+def test_a_dangerous_fault_brings_a_person_in_as_well(stack: Stack) -> None:
+    conversation_id, replies = stack.say(
+        None, "the hub you sent me is sparking at the back and theres a burning smell"
+    )
+    said = texts(replies)
+    assert said.startswith("I'm sorry"), said
+    stack.say(conversation_id, "its BL-100007")
+    _, replies = stack.say(conversation_id, "started this morning")
+    said = texts(replies)
+    assert "Because this is serious, I've also asked a person" in said, said
+    assert "someone should reply here soon" in said or "after we open" in said, said
+
+    record = stack.record(conversation_id)
+    assert record["complaints"][0]["severity"] == "critical"
+    assert record["handoffs"][0]["reason"] == "critical_severity"
+    assert record["handoffs"][0]["status"] == "requested"
+    # Still one apology for the one problem.
+    everything = " ".join(m["text"] for m in record["messages"] if m["role"] == "bot")
+    assert everything.lower().count("sorry") == 1, everything
+
+
+def test_the_same_problem_again_within_30_days_goes_to_a_person(stack: Stack) -> None:
+    first, _ = stack.say(None, "my broadband is painfully slow every night, pages wont load")
+    stack.say(first, "BL-100003")
+    _, replies = stack.say(first, "about a fortnight ago")
+    assert "logged this as" in texts(replies), texts(replies)
+    assert "isn't the first time" not in texts(replies)
+    assert "repeat_complaint" not in reasons(stack.record(first))
+
+    again, _ = stack.say(None, "the internet is crawling again, barely 1mb in the evenings")
+    stack.say(again, "BL-100003")
+    _, replies = stack.say(again, "since last night")
+    said = texts(replies)
+    assert "isn't the first time you've had to tell us about this" in said, said
+    record = stack.record(again)
+    assert record["complaints"][0]["category"] == "slow_service"
+    assert "repeat_complaint" in reasons(record)
+    assert record["handoffs"][0]["status"] == "requested"
+
+
+def test_an_offer_above_the_auto_approve_line_waits_for_a_person(stack: Stack) -> None:
+    conversation_id, _ = stack.say(
+        None,
+        "our internet has been dead for over a week now, I work from home and I've lost "
+        "a whole week of work. this is absolutely ridiculous",
+    )
+    _, replies = stack.say(conversation_id, "BL-100004")
+    said = texts(replies)
+    # Tom pays £60 a month: a free month is above the £30 a person must approve.
+    assert "give you a month free, which is £60 off your next bill" in said, said
+    assert "Because this is serious, I've also asked a person" in said, said
+    assert "The person I've asked to help will need to approve that first" in said, said
+    # When to expect a person is said once.
+    assert len(re.findall(r"reply here (soon|after we open)", said)) == 1, said
+    record = stack.record(conversation_id)
+    assert record["offers"][0]["status"] == "pending_approval"
+    assert "compensation_needs_approval" in reasons(record)
+    assert record["grants"] == []
