@@ -17,7 +17,8 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test install spacy train migrate lint format check-config clean sweep-fallback
+.PHONY: run test install spacy train migrate lint format check-config clean sweep-fallback \
+	evaluate bench
 
 run: install $(MODEL) migrate ## Build what is missing, then start Rasa, the actions and the gateway
 	@echo
@@ -57,6 +58,14 @@ $(MODEL): $(TRAINING_FILES) $(SPACY_MODEL)/meta.json
 
 sweep-fallback: $(MODEL) ## Measure the NLU fallback threshold on the held-out messages
 	$(RASA_VENV)/bin/python scripts/sweep_fallback.py $(MODEL)
+
+# EVALUATE_ARGS=--quick runs a small subset (what CI runs); reports go to reports/nlu/.
+evaluate: $(SPACY_MODEL)/meta.json ## NLU quality on public benchmarks and the held-out file
+	$(RASA_VENV)/bin/python scripts/evaluate_nlu.py $(EVALUATE_ARGS)
+
+# BENCH_ARGS: see `scripts/bench.py --help` (duration, concurrency, soak, multi-instance).
+bench: install $(MODEL) ## Serving speed through the web chat API vs bare Rasa
+	$(VENV)/bin/python scripts/bench.py $(BENCH_ARGS)
 
 migrate: $(VENV)/.installed ## Apply database migrations and load the demo customers and incidents
 	$(VENV)/bin/python -m redress migrate

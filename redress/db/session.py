@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 
 def make_engine(database_url: str) -> Engine:
-    """Creates an engine; SQLite gets WAL and a busy timeout so the gateway and the action
-    server can write to the same file."""
+    """Creates an engine; SQLite gets WAL, a busy timeout and transactions that take the
+    write lock up front, so the gateway and the action server can write to the same file."""
     if database_url.startswith("sqlite"):
         path = database_url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -24,11 +24,20 @@ def make_engine(database_url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # SQLAlchemy, not the sqlite3 module, begins transactions (below).
+            dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(connection: Any) -> None:
+            # Take the write lock when the transaction starts. A transaction that read first
+            # and then wrote after another process's write failed at once with "database is
+            # locked" (SQLite cannot upgrade its snapshot), instead of waiting its turn.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(database_url, pool_pre_ping=True, pool_size=5, max_overflow=10)

@@ -300,6 +300,11 @@ def test_granting_twice_gives_the_same_grant_once(database_url: str) -> None:
 def test_a_grant_goes_by_the_offer_as_it_is_now_not_as_first_read(database_url: str) -> None:
     """The assistant reads the offer, then grants it; a second request that read it at the
     same time must get the first one's grant back, not a second grant or an error."""
+    if database_url.startswith("sqlite"):
+        pytest.skip(
+            "SQLite transactions take the write lock when they begin (BEGIN IMMEDIATE), so two "
+            "cannot read at the same time and then write like this: they go one after the other"
+        )
     rules = policy()
     made = offered(database_url, rules)
     with unit_of_work(database_url) as session:
