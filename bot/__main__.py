@@ -30,7 +30,10 @@ def main() -> int:
         host=settings.gateway_host,
         port=settings.gateway_port,
         log_level="info",
-        proxy_headers=False,
+        # Behind a load balancer, its X-Forwarded-For names the customer's address (for
+        # the per-address limit); from anyone else it is ignored.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
         server_header=False,
         ws="wsproto",
     )

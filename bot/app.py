@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -25,8 +26,13 @@ from bot.errors import error
 from bot.fulfilment import Fulfilment
 from bot.live import LiveHub
 from bot.rasa_client import RasaClient
-from bot.rate_limit import RateLimiter
 from bot.relay import Relay
+from bot.shared_state import (
+    LocalRateLimiter,
+    RedisLiveHub,
+    RedisRateLimiter,
+    RedisTurns,
+)
 from bot.slack import Desk, SlackChannel
 from bot.telegram import TelegramChannel
 from bot.telegram.webhook import receive_update as telegram_webhook
@@ -95,8 +101,22 @@ def create_app(
 ) -> Starlette:
     """The gateway. ``clock`` is the time the agent desk works by (tests move it on)."""
     rasa = rasa or RasaClient(settings.rasa_url, settings.rasa_timeout_seconds)
-    hub = LiveHub()
-    relay = Relay(settings.database_url, rasa, hub, business.brand.assistant_unavailable)
+    # Several gateways share live pushes, rate limits and turn order through Redis; one
+    # keeps them in memory (bot/shared_state.py).
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    hub: LiveHub = RedisLiveHub(redis) if redis is not None else LiveHub()
+    turns = (
+        RedisTurns(
+            redis,
+            hold_seconds=settings.rasa_timeout_seconds + 60,
+            wait_seconds=settings.rasa_timeout_seconds + 30,
+        )
+        if redis is not None
+        else None
+    )
+    relay = Relay(
+        settings.database_url, rasa, hub, business.brand.assistant_unavailable, turns=turns
+    )
     telegram = (
         TelegramChannel(settings.telegram, settings.database_url, relay, business.brand)
         if settings.telegram is not None
@@ -147,6 +167,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if isinstance(hub, RedisLiveHub):
+            await hub.start()
         if slack is not None:
             await slack.start()  # Socket Mode connects in the background; HTTP mode waits
         if telegram is not None:
@@ -163,6 +185,10 @@ def create_app(
             if fulfilment is not None:
                 await fulfilment.close()
             await rasa.close()
+            if isinstance(hub, RedisLiveHub):
+                await hub.stop()
+            if redis is not None:
+                await redis.aclose()
 
     channel_routes: list[Route] = []
     if telegram is not None and telegram.webhook_secret is not None:
@@ -236,8 +262,17 @@ def create_app(
     app.state.delivery = delivery
     app.state.fulfilment = fulfilment
     app.state.scheduler = scheduler
-    app.state.rate_limits = {
-        "conversation": RateLimiter(settings.messages_per_minute_per_conversation),
-        "address": RateLimiter(settings.messages_per_minute_per_address),
-    }
+    per_conversation = settings.messages_per_minute_per_conversation
+    per_address = settings.messages_per_minute_per_address
+    app.state.rate_limits = (
+        {
+            "conversation": RedisRateLimiter(redis, "conversation", per_conversation),
+            "address": RedisRateLimiter(redis, "address", per_address),
+        }
+        if redis is not None
+        else {
+            "conversation": LocalRateLimiter(per_conversation),
+            "address": LocalRateLimiter(per_address),
+        }
+    )
     return app

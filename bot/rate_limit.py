@@ -11,8 +11,8 @@ WINDOW_SECONDS = 60.0
 
 
 class RateLimiter:
-    """A sliding window of the last minute per key. In memory: each gateway instance limits
-    what it receives (several instances share the work of one address only loosely)."""
+    """A sliding window of the last minute per key, in memory: for one gateway. Several
+    gateways share one window per key in Redis (``bot.shared_state.RedisRateLimiter``)."""
 
     def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
         self._limit = per_minute

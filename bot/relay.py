@@ -3,10 +3,8 @@ assistant, record and return the replies. Channels only translate to and from it
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from bot import feedback
 from bot.live import LiveHub
 from bot.rasa_client import AssistantReply, AssistantUnavailable, RasaClient
+from bot.shared_state import LocalTurns, Turns
 from redress import desk_records, desk_waits, records
 from redress.db.models import Conversation, Message, utcnow
 from redress.db.session import unit_of_work
@@ -95,13 +94,20 @@ def neutralise_slash(text: str) -> str:
 
 class Relay:
     def __init__(
-        self, database_url: str, rasa: RasaClient, hub: LiveHub, unavailable_text: str
+        self,
+        database_url: str,
+        rasa: RasaClient,
+        hub: LiveHub,
+        unavailable_text: str,
+        *,
+        turns: Turns | None = None,
     ) -> None:
         self._database_url = database_url
         self._rasa = rasa
         self._hub = hub
         self._unavailable_text = unavailable_text
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # One turn at a time per conversation (across gateways when shared through Redis).
+        self._turns: Turns = turns or LocalTurns()
         self._senders: dict[str, Sender] = {}
         self._desk: AgentDesk | None = None
 
@@ -135,7 +141,23 @@ class Relay:
 
         ``command`` is an intent the gateway itself chose for a channel command (Telegram's
         /status asks for an update); it is never taken from what the customer typed.
+
+        One turn at a time per conversation (recording, the assistant, recording), so two
+        messages sent at once are answered one after the other, in the order recorded.
         """
+        if conversation_id is None:  # a new conversation: nothing else can be in it yet
+            return await self._turn(None, text, channel, external_id, command)
+        async with self._turns.hold(conversation_id):
+            return await self._turn(conversation_id, text, channel, external_id, command)
+
+    async def _turn(
+        self,
+        conversation_id: str | None,
+        text: str,
+        channel: str,
+        external_id: str | None,
+        command: str | None,
+    ) -> Outcome:
         received = await run_in_threadpool(
             self._record_customer, conversation_id, text, channel, external_id, command
         )
@@ -156,15 +178,13 @@ class Relay:
             for message in received.replies:
                 self._hub.publish(conversation_id, message)
             return Outcome(conversation_id, received.replies, customer_message=customer_message)
-        # One message at a time per conversation, so replies keep their order.
-        async with self._locks[conversation_id]:
-            try:
-                replies = await self._rasa.send(conversation_id, sent, {"channel": channel})
-                available = True
-            except AssistantUnavailable as error:
-                replies = [AssistantReply(self._unavailable_text)]
-                available = False
-                reason = str(error)
+        try:
+            replies = await self._rasa.send(conversation_id, sent, {"channel": channel})
+            available = True
+        except AssistantUnavailable as error:
+            replies = [AssistantReply(self._unavailable_text)]
+            available = False
+            reason = str(error)
         recorded = await run_in_threadpool(
             self._record_replies, conversation_id, replies, None if available else reason
         )

@@ -35,7 +35,7 @@ async def post_message(request: Request) -> Response:
         conversation_id, text = parse_message(
             await bounded_body(request, MAX_BODY_BYTES), settings.max_message_chars
         )
-        if (refusal := _too_fast(request, conversation_id)) is not None:
+        if (refusal := await _too_fast(request, conversation_id)) is not None:
             return refusal
         outcome = await relay.handle(conversation_id, text, CHANNEL)
     except BadInput as bad:
@@ -58,13 +58,13 @@ async def post_message(request: Request) -> Response:
     return JSONResponse(body)
 
 
-def _too_fast(request: Request, conversation_id: str | None) -> Response | None:
+async def _too_fast(request: Request, conversation_id: str | None) -> Response | None:
     """A friendly "slow down" when one conversation or one address sends too fast."""
     limits = request.app.state.rate_limits
     address = request.client.host if request.client else "unknown"
-    waits = [limits["address"].retry_after(address)]
+    waits = [await limits["address"].check(address)]
     if conversation_id is not None:
-        waits.append(limits["conversation"].retry_after(conversation_id))
+        waits.append(await limits["conversation"].check(conversation_id))
     wait = max((w for w in waits if w is not None), default=None)
     if wait is None:
         return None

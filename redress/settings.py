@@ -5,6 +5,7 @@ Every variable is documented in ``.env.example`` and the README.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -47,6 +48,11 @@ class Settings:
     fulfilment_webhook_url: str | None = None
     fulfilment_webhook_secret: str | None = None
     fulfilment_timeout_seconds: float = 10.0
+    # Redis, shared by several gateway instances (live pushes, rate limits, turn order).
+    # None: one gateway, all in memory.
+    redis_url: str | None = None
+    # Load balancers whose X-Forwarded-For the gateway believes (for per-address limits).
+    trusted_proxies: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -80,7 +86,34 @@ class Settings:
             fulfilment_timeout_seconds=_number(
                 env, "FULFILMENT_WEBHOOK_TIMEOUT_SECONDS", 10.0, low=1, high=60
             ),
+            redis_url=_redis_url(env),
+            trusted_proxies=_proxies(env.get("GATEWAY_TRUSTED_PROXIES", "")),
         )
+
+
+def _proxies(raw: str) -> tuple[str, ...]:
+    proxies = tuple(p.strip() for p in raw.split(",") if p.strip())
+    for proxy in proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise SettingsError(
+                f"GATEWAY_TRUSTED_PROXIES: {proxy!r} is not an IP address or network; list "
+                "the load balancers' addresses, comma separated (e.g. 10.0.0.5,10.0.1.0/24)."
+            ) from None
+    return proxies
+
+
+def _redis_url(env: Mapping[str, str]) -> str | None:
+    value = env.get("REDIS_URL", "").strip()
+    if not value:
+        return None
+    if not re.match(r"^(redis|rediss|unix)://", value):
+        raise SettingsError(  # not echoed: it may hold a password
+            "REDIS_URL is not a Redis URL; use redis://host:6379/0 (rediss:// for TLS), "
+            "or leave it unset for a single gateway."
+        )
+    return value
 
 
 _TELEGRAM_TOKEN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")

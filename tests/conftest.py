@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -47,28 +48,36 @@ def _postgres_available() -> bool:
         return False
 
 
-@pytest.fixture
-def postgres_url(business: Business) -> Iterator[str]:
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
+@contextmanager
+def postgres_database(prefix: str = "redress_test") -> Iterator[str]:
+    """A new, empty PostgreSQL database (its SQLAlchemy URL), dropped afterwards. Skips
+    when PostgreSQL is not running, except in CI, where it must."""
     if not _postgres_available():
         if os.environ.get("CI"):
             pytest.fail(
                 f"PostgreSQL is required in CI and is not reachable at {POSTGRES_ADMIN_URL}"
             )
         pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
-    name = f"redress_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
     url = f"{base}/{name}"
     try:
-        yield _migrated(url, business)
+        yield url
     finally:
         from redress.db.session import session_factory
 
         session_factory(url).kw["bind"].dispose()
         with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_url(business: Business) -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    with postgres_database() as url:
+        yield _migrated(url, business)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

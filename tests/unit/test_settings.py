@@ -234,3 +234,24 @@ def test_every_fulfilment_setting_is_documented_in_the_example_file():
         "FULFILMENT_WEBHOOK_TIMEOUT_SECONDS",
     ):
         assert f"\n{name}=" in example
+
+
+def test_a_redis_url_must_be_one_and_is_never_echoed():
+    with pytest.raises(SettingsError, match="REDIS_URL") as caught:
+        Settings.from_env({"REDIS_URL": "cache.internal:6379 secret-password"})
+    assert "secret-password" not in str(caught.value)
+    assert Settings.from_env({"REDIS_URL": "redis://127.0.0.1:6379/2"}).redis_url
+    assert Settings.from_env({}).redis_url is None
+
+
+def test_trusted_proxies_are_addresses_or_networks():
+    settings = Settings.from_env({"GATEWAY_TRUSTED_PROXIES": "10.0.0.5, 10.0.1.0/24"})
+    assert settings.trusted_proxies == ("10.0.0.5", "10.0.1.0/24")
+    with pytest.raises(SettingsError, match="GATEWAY_TRUSTED_PROXIES"):
+        Settings.from_env({"GATEWAY_TRUSTED_PROXIES": "lb.internal"})
+
+
+def test_the_multi_instance_settings_are_documented_in_the_example_file():
+    example = (REPO_ROOT / ".env.example").read_text(encoding="utf-8")
+    for name in ("REDIS_URL", "GATEWAY_TRUSTED_PROXIES"):
+        assert f"\n{name}=" in example

@@ -1,0 +1,1 @@
+"""Additions to Rasa that run in the Rasa environment (``.venv-rasa``), not ours."""
