@@ -1,0 +1,17 @@
+"""Rasa's command line with our additions: ``python -m rasa_addons run ...`` takes the same
+arguments as ``rasa run ...`` (scripts/run-rasa uses it)."""
+
+from __future__ import annotations
+
+from rasa_addons import action_results
+
+
+def main() -> None:
+    action_results.install()
+    from rasa.__main__ import main as rasa_main
+
+    rasa_main()
+
+
+if __name__ == "__main__":
+    main()

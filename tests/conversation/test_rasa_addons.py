@@ -1,0 +1,120 @@
+"""Our additions to Rasa (rasa_addons/), run in the Rasa environment as scripts/run-rasa runs
+them: the lock store hands out each ticket once when two Rasa servers ask at the same moment,
+and the action-result check accepts and refuses exactly what Rasa's own check does while
+building its validator once."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import textwrap
+
+import pytest
+import redis
+
+from redress.settings import REPO_ROOT
+
+pytestmark = pytest.mark.conversation
+
+RASA_PYTHON = REPO_ROOT / ".venv-rasa" / "bin" / "python"
+REDIS_DB = 13
+
+
+def run_in_rasa(code: str) -> dict:
+    """Runs ``code`` with the Rasa environment's Python; it prints one JSON object last."""
+    done = subprocess.run(
+        [str(RASA_PYTHON), "-c", textwrap.dedent(code)],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def clean_redis() -> None:
+    client = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
+    client.flushdb()
+    yield
+    client.flushdb()
+    client.close()
+
+
+def test_two_servers_taking_tickets_at_once_never_share_one(clean_redis: None) -> None:
+    result = run_in_rasa(
+        f"""
+        import json, threading
+        from rasa.utils.endpoints import EndpointConfig
+        from rasa_addons.lock_store import AtomicRedisLockStore
+
+        def store():  # one per "server": its own connection
+            return AtomicRedisLockStore(EndpointConfig(
+                url="127.0.0.1", port=6379, db={REDIS_DB}, key_prefix="check"))
+
+        stores, tickets, start = [store(), store()], [], threading.Barrier(16)
+
+        def take(s):
+            start.wait()
+            for _ in range(25):
+                tickets.append(s.issue_ticket("one-conversation", 60))
+
+        threads = [threading.Thread(target=take, args=(stores[i % 2],)) for i in range(16)]
+        for t in threads: t.start()
+        for t in threads: t.join()
+        lock = stores[0].get_lock("one-conversation")
+        held = len(lock.tickets)
+        for number in list(tickets):
+            stores[number % 2].cleanup("one-conversation", number)
+        print(json.dumps({{"tickets": tickets, "held": held,
+                          "left": stores[1].get_lock("one-conversation") is not None}}))
+        """
+    )
+    assert len(result["tickets"]) == 400
+    assert len(set(result["tickets"])) == 400  # Rasa's store hands some out twice
+    assert result["held"] == 400  # none overwritten
+    assert result["left"] is False  # the last one out removed the lock
+
+
+def test_action_results_are_checked_as_rasa_checks_them() -> None:
+    result = run_in_rasa(
+        """
+        import json
+        from jsonschema import ValidationError, validators
+        from rasa.core.actions.action import RemoteAction
+        from rasa.utils.endpoints import EndpointConfig
+        from rasa_addons import action_results
+
+        built = []
+        original_check = validators.Draft202012Validator.check_schema
+        def counting_check(schema, *args, **kwargs):
+            built.append(1)
+            return original_check(schema, *args, **kwargs)
+        validators.Draft202012Validator.check_schema = staticmethod(counting_check)
+
+        action_results.install()
+        action = RemoteAction("action_log_complaint", EndpointConfig("http://x"))
+        good = {"events": [{"event": "slot", "name": "since", "value": "Friday"}],
+                "responses": [{"response": "utter_complaint_apology", "text": None}]}
+        accepted = all(action._validate_action_result(good) for _ in range(50))
+        refused = []
+        for bad in ({"events": [{"event": "no_such_event"}]}, {"events": "slot"},
+                    {"responses": ["text"]}):
+            try:
+                action._validate_action_result(bad)
+                refused.append(None)
+            except ValidationError as error:
+                refused.append(error.message)
+        print(json.dumps({"accepted": accepted, "refused": refused, "built": len(built)}))
+        """
+    )
+    assert result["accepted"] is True
+    assert all(
+        message and "Failed to validate Action server response" in message
+        for message in result["refused"]
+    ), result["refused"]
+    # Once when installed, and once more per refusal (Rasa's own path); never per answer.
+    assert result["built"] == 1 + len(result["refused"])
