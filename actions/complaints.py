@@ -166,6 +166,14 @@ class ValidateComplaintForm(FormValidationAction):
     def name(self) -> str:
         return "validate_complaint_form"
 
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        # rasa_sdk asks for the required slots three times per run (extracting, validating,
+        # choosing the next question): look the incident up once per set of details.
+        self._incident_memo: dict[tuple[Any, ...], bool] = {}
+        return await super().run(dispatcher, tracker, domain)
+
     async def required_slots(
         self,
         domain_slots: list[str],
@@ -178,7 +186,7 @@ class ValidateComplaintForm(FormValidationAction):
             needed.append("postcode")
         category = Category(tracker.get_slot("complaint_category") or Category.OTHER.value)
         if business().category_text(category).ask_since and not explained_by_incident(
-            tracker, category
+            tracker, category, getattr(self, "_incident_memo", None)
         ):
             needed.append("since")
         return needed

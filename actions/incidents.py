@@ -54,15 +54,22 @@ def incident_for(
     return found[0] if found else None
 
 
-def explained_by_incident(tracker: Tracker, category: Category) -> bool:
+def explained_by_incident(
+    tracker: Tracker, category: Category, memo: dict[tuple[Any, ...], bool] | None = None
+) -> bool:
     """Whether the details so far already tie this complaint to a known incident (then we
-    don't ask what we no longer need, like when it started)."""
+    don't ask what we no longer need, like when it started). ``memo`` keeps the answer for
+    the same details within one action run, which asks several times."""
     account = tracker.get_slot("account_ref") if tracker.get_slot("customer_verified") else None
+    postcode = tracker.get_slot("postcode")
+    key = (category, postcode, account)
+    if memo is not None and key in memo:
+        return memo[key]
     with unit_of_work(settings().database_url) as session:
-        return (
-            incident_for(session, category, tracker.get_slot("postcode"), account, now())
-            is not None
-        )
+        found = incident_for(session, category, postcode, account, now()) is not None
+    if memo is not None:
+        memo[key] = found
+    return found
 
 
 def explain(

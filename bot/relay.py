@@ -408,7 +408,9 @@ class Relay:
                     "bot",
                     reply.text,
                     buttons=records.with_button_tokens(reply.buttons),
+                    flush=False,
                 )
                 for reply in replies
             ]
+            session.flush()  # all the replies in one round trip, in their order
             return [message_json(message) for message in recorded]

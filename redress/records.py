@@ -111,7 +111,10 @@ def record_message(
     buttons: list[dict[str, str]] | None = None,
     details: dict[str, Any] | None = None,
     external_id: str | None = None,
+    flush: bool = True,
 ) -> Message:
+    """Adds a message to the conversation. ``flush=False`` leaves the insert to the next
+    flush, so several messages recorded together go to the database in one round trip."""
     if role not in ROLES:
         raise ValueError(f"unknown message role {role!r}")
     message = Message(
@@ -125,7 +128,8 @@ def record_message(
     )
     session.add(message)
     conversation.updated_at = utcnow()
-    session.flush()
+    if flush:
+        session.flush()
     return message
 
 
