@@ -1006,16 +1006,21 @@ def markdown(report: dict[str, Any]) -> str:
         by_intent = ", ".join(
             f"{k} {v}" for k, v in heldout["split"]["also_in_training_data_by_intent"].items()
         )
+        shared = heldout["split"]["also_in_training_data"]
+        overlap = (
+            f"{shared} of its messages also occur verbatim in data/nlu ({by_intent}). On the "
+            f"{unseen['test']} that do not: in-scope accuracy "
+            f"{fmt(unseen['as_deployed']['in_scope_accuracy'])}, out of scope handled "
+            f"{fmt(unseen['as_deployed']['out_of_scope_recall'])} (as deployed)."
+            if shared
+            else "none of its messages occurs in data/nlu."
+        )
         lines += [
             "",
             "## Held-out messages, per intent",
             "",
             f"{heldout['split']['test']} messages parsed by `{heldout['model']['path']}` as "
-            "deployed (FallbackClassifier included); the file is never trained on, and "
-            f"{heldout['split']['also_in_training_data']} of its messages also occur verbatim "
-            f"in data/nlu ({by_intent}). On the {unseen['test']} that do not: in-scope accuracy "
-            f"{fmt(unseen['as_deployed']['in_scope_accuracy'])}, out of scope handled "
-            f"{fmt(unseen['as_deployed']['out_of_scope_recall'])} (as deployed).",
+            f"deployed (FallbackClassifier included); the file is never trained on, and {overlap}",
             "",
             "| intent | precision | recall | F1 | support |",
             "|---|---|---|---|---|",

@@ -5,6 +5,9 @@ trained model and, for each candidate threshold, reports:
   - in-scope accuracy: messages of a real intent classified correctly and confidently enough;
   - in-scope fallback rate: such messages the assistant would ask to have rephrased;
   - out-of-scope recall: off-topic messages answered as off-topic or not accepted.
+A message is not accepted as the deployed FallbackClassifier decides: its top intent's
+confidence is below the threshold, or the top two are closer than config.yml's
+ambiguity_threshold.
 The recommended threshold maximises the mean of in-scope accuracy and out-of-scope recall
 among those that ask at most 2% of real complaints to be rephrased: asking an upset
 customer to say it again is itself a failure, so it is capped rather than traded freely.
@@ -30,6 +33,14 @@ THRESHOLDS = [round(0.05 * i, 2) for i in range(0, 19)]
 OUT_OF_SCOPE = "out_of_scope"
 FALLBACK = "nlu_fallback"
 MAX_IN_SCOPE_FALLBACK = 0.02
+CONFIG = ROOT / "config.yml"
+
+
+def ambiguity_threshold() -> float:
+    """config.yml's FallbackClassifier ambiguity threshold (Rasa's default 0.1 if unset)."""
+    pipeline = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))["pipeline"]
+    fallback = next((c for c in pipeline if c["name"] == "FallbackClassifier"), {})
+    return float(fallback.get("ambiguity_threshold", 0.1))
 
 
 def heldout_examples() -> list[tuple[str, str]]:
@@ -42,7 +53,10 @@ def heldout_examples() -> list[tuple[str, str]]:
     ]
 
 
-async def predictions(model: Path, examples: list[tuple[str, str]]) -> list[tuple[str, str, float]]:
+Parsed = tuple[str, str, float, float]  # expected, predicted, confidence, runner-up's
+
+
+async def predictions(model: Path, examples: list[tuple[str, str]]) -> list[Parsed]:
     from rasa.core.agent import Agent
 
     agent = Agent.load(str(model))
@@ -51,18 +65,23 @@ async def predictions(model: Path, examples: list[tuple[str, str]]) -> list[tupl
         parsed = await agent.parse_message(text)
         ranking = [r for r in parsed.get("intent_ranking", []) if r["name"] != FALLBACK]
         top = ranking[0] if ranking else {"name": FALLBACK, "confidence": 0.0}
-        results.append((expected, top["name"], float(top["confidence"])))
+        second = float(ranking[1]["confidence"]) if len(ranking) > 1 else 0.0
+        results.append((expected, top["name"], float(top["confidence"]), second))
     return results
 
 
-def sweep(results: list[tuple[str, str, float]]) -> list[dict[str, float]]:
+def sweep(results: list[Parsed], ambiguity: float) -> list[dict[str, float]]:
     in_scope = [r for r in results if r[0] != OUT_OF_SCOPE]
     off_topic = [r for r in results if r[0] == OUT_OF_SCOPE]
     rows = []
     for threshold in THRESHOLDS:
-        correct = sum(1 for e, p, c in in_scope if p == e and c >= threshold)
-        rejected = sum(1 for _, _, c in in_scope if c < threshold)
-        handled = sum(1 for _, p, c in off_topic if p == OUT_OF_SCOPE or c < threshold)
+
+        def accepted(confidence: float, second: float, threshold: float = threshold) -> bool:
+            return confidence >= threshold and confidence - second >= ambiguity
+
+        correct = sum(1 for e, p, c, s in in_scope if p == e and accepted(c, s))
+        rejected = sum(1 for _, _, c, s in in_scope if not accepted(c, s))
+        handled = sum(1 for _, p, c, s in off_topic if p == OUT_OF_SCOPE or not accepted(c, s))
         rows.append(
             {
                 "threshold": threshold,
@@ -81,12 +100,21 @@ def main(argv: list[str]) -> int:
     model = Path(argv[1]) if len(argv) > 1 else ROOT / "models" / "redress.tar.gz"
     examples = heldout_examples()
     print(f"parsing {len(examples)} held-out messages with {model.name}...", flush=True)
-    rows = sweep(asyncio.run(predictions(model, examples)))
+    ambiguity = ambiguity_threshold()
+    rows = sweep(asyncio.run(predictions(model, examples)), ambiguity)
     allowed = [r for r in rows if r["in_scope_fallback_rate"] <= MAX_IN_SCOPE_FALLBACK] or rows
     best = max(allowed, key=lambda r: (round(r["balanced"], 4), -r["threshold"]))
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "fallback_sweep.json").write_text(
-        json.dumps({"examples": len(examples), "rows": rows, "recommended": best}, indent=2)
+        json.dumps(
+            {
+                "examples": len(examples),
+                "ambiguity_threshold": ambiguity,
+                "rows": rows,
+                "recommended": best,
+            },
+            indent=2,
+        )
     )
     lines = [
         "| threshold | in-scope accuracy | in-scope fallback | out-of-scope recall | mean |",
@@ -101,7 +129,8 @@ def main(argv: list[str]) -> int:
     table = "\n".join(lines)
     (OUT / "fallback_sweep.md").write_text(
         f"# Fallback threshold sweep\n\n{len(examples)} held-out messages "
-        f"(tests/nlu/heldout.yml).\n\n{table}\n"
+        f"(tests/nlu/heldout.yml), with the ambiguity check of config.yml "
+        f"({ambiguity:.2f}) as deployed.\n\n{table}\n"
     )
     print(table)
     print(f"recommended threshold: {best['threshold']:.2f}")
