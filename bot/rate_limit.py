@@ -18,6 +18,13 @@ class RateLimiter:
         self._limit = per_minute
         self._clock = clock
         self._seen: defaultdict[str, deque[float]] = defaultdict(deque)
+        # Keys with nothing in the last minute are dropped once a minute, so memory follows
+        # the conversations of the last minute, not every conversation since the start.
+        self._next_sweep = clock() + WINDOW_SECONDS
+
+    def __len__(self) -> int:
+        """How many keys it remembers."""
+        return len(self._seen)
 
     def retry_after(self, key: str) -> int | None:
         """None if a message may pass now (and counts it); else seconds until one may."""
@@ -28,8 +35,9 @@ class RateLimiter:
         if len(seen) >= self._limit:
             return max(1, math.ceil(WINDOW_SECONDS - (now - seen[0])))
         seen.append(now)
-        if len(self._seen) > 100_000:
+        if now >= self._next_sweep:
             self._forget_idle(now)
+            self._next_sweep = now + WINDOW_SECONDS
         return None
 
     def _forget_idle(self, now: float) -> None:

@@ -21,3 +21,19 @@ def test_a_minute_window_per_key() -> None:
     assert limiter.retry_after("a") == 15
     clock.now += 15
     assert limiter.retry_after("a") is None
+
+
+def test_keys_idle_for_a_minute_are_forgotten() -> None:
+    # A gateway sees thousands of conversations an hour: each one's window must not stay in
+    # memory once the minute it counts has passed.
+    clock = Clock()
+    limiter = RateLimiter(3, clock=clock)
+    for number in range(1000):
+        limiter.retry_after(f"conversation-{number}")
+    assert len(limiter) == 1000
+    clock.now += 30
+    limiter.retry_after("still-talking")
+    clock.now += 31  # the first thousand have been quiet for over a minute
+    limiter.retry_after("still-talking")
+    assert len(limiter) == 1
+    assert [limiter.retry_after("still-talking") for _ in range(2)] == [None, 60 - 31]
