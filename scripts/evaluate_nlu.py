@@ -66,6 +66,8 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+# The pipeline's own components (rasa_addons/) are imported by Rasa from the checkout.
+sys.path.insert(0, str(ROOT))
 DEFAULT_CONFIG = ROOT / "config.yml"
 HELDOUT = ROOT / "tests" / "nlu" / "heldout.yml"
 PROJECT_MODEL = ROOT / "models" / "redress.tar.gz"

@@ -27,6 +27,8 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+# The pipeline's own components (rasa_addons/) are imported by Rasa from the checkout.
+sys.path.insert(0, str(ROOT))
 HELDOUT = ROOT / "tests" / "nlu" / "heldout.yml"
 OUT = ROOT / "reports" / "nlu"
 THRESHOLDS = [round(0.05 * i, 2) for i in range(0, 19)]
