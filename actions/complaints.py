@@ -22,7 +22,7 @@ from actions.incidents import (
     incident_for,
     still_broken_after_fix,
 )
-from actions.intents import complaint_behind
+from actions.intents import complaint_behind, complaint_told
 from redress import desk_records, handoff, incident_notices, incidents, records
 from redress.apology import describe_problem
 from redress.complaints import Category, Severity
@@ -479,7 +479,7 @@ def _complaint_behind_details(tracker: Tracker) -> Category | None:
     story = [w for w in re.findall(r"[a-z']{2,}", text.lower()) if w not in _DETAIL_WORDS]
     if len(story) < MIN_STORY_WORDS:
         return None
-    return complaint_behind(tracker, MIN_COMPLAINT_CONFIDENCE)
+    return complaint_behind(tracker, MIN_COMPLAINT_CONFIDENCE) or complaint_told(tracker)
 
 
 def _has_open_complaint(tracker: Tracker) -> bool:

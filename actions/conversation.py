@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.complaints import acknowledge
 from actions.context import business, now, settings
 from actions.incidents import incident_status_lines
+from actions.intents import complaint_told
 from redress import records
 from redress.complaints import Category
 from redress.db.session import unit_of_work
@@ -115,6 +117,12 @@ class ActionGiveUpdate(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         config = business()
+        with unit_of_work(settings().database_url) as session:
+            complaints = records.open_complaints(session, tracker.sender_id)
+        if not complaints and (told := complaint_told(tracker)) is not None:
+            # "any update on my order? it's two weeks late": nothing is logged yet, and the
+            # message is the complaint itself, so it gets the complaint's answer.
+            return [*acknowledge(dispatcher, tracker, told), FollowupAction("complaint_form")]
         with unit_of_work(settings().database_url) as session:
             complaints = records.open_complaints(session, tracker.sender_id)
             lines = [

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from rasa_sdk import Tracker
 
+from actions.context import business
+from rasa_addons.complaint_signals import Thresholds, Vocabulary, complaint_intent, gather
 from redress.complaints import Category
 
 
@@ -16,3 +20,20 @@ def complaint_behind(tracker: Tracker, min_confidence: float) -> Category | None
     ]
     found = [(c, p) for c, p in ranked if c is not None and p >= min_confidence]
     return max(found, key=lambda cp: cp[1])[0] if found else None
+
+
+@lru_cache(maxsize=4)
+def _vocabulary(products: tuple[tuple[str, tuple[str, ...]], ...]) -> Vocabulary:
+    return Vocabulary(dict(products))
+
+
+def complaint_told(tracker: Tracker) -> Category | None:
+    """The complaint in a message the NLU read as a request for an update or as details,
+    by the same complaint-first rules the NLU applies to off-topic and misunderstood
+    messages (rasa_addons/complaint_signals.py), with the business's words. Used only when
+    the conversation has no open complaint, so "any news?" about a logged one is an update."""
+    text = str(tracker.latest_message.get("text") or "")
+    ranking = tracker.latest_message.get("intent_ranking") or []
+    words = _vocabulary(tuple(sorted(business().products.items())))
+    evidence = gather(text, ranking, words)
+    return Category.from_intent(complaint_intent("out_of_scope", evidence, Thresholds()))

@@ -193,6 +193,26 @@ class DemoCustomersFile(_Strict):
     customers: list[DemoCustomer]
 
 
+class Product(_Strict):
+    words: list[str] = Field(min_length=1)
+
+    @field_validator("words")
+    @classmethod
+    def _plain_words(cls, value: list[str]) -> list[str]:
+        cleaned = [" ".join(word.lower().split()) for word in value]
+        if any(not word for word in cleaned):
+            raise ValueError("a word is empty")
+        return cleaned
+
+
+class ProductsFile(_Strict):
+    """What the business sells, in its customers' words: read by the NLU's complaint-first
+    decision (rasa_addons/complaint_first.py) so "no signal" is a complaint where signal is
+    sold. Validated here so a mistake is reported with the rest of the configuration."""
+
+    products: dict[str, Product] = Field(min_length=1)
+
+
 class AreasFile(_Strict):
     """Region names operators may use for an incident's area, each a list of postcode
     districts (the part of a postcode before the space)."""
@@ -283,6 +303,8 @@ class Business:
     handoff: HandoffRules = field(default_factory=HandoffRules)
     # The compensation policy (compensation.yml); none means no automatic offers.
     compensation: Policy | None = None
+    # Product name -> the words customers use for it (products.yml; none when absent).
+    products: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def category_text(self, category: Category) -> CategoryText:
         return self.categories.categories[category.value]
@@ -301,6 +323,7 @@ def load_business(folder: Path) -> Business:
     areas = _load(folder / "areas.yml", AreasFile, problems, optional=True)
     alerts = _load(folder / "alerts.yml", AlertsFile, problems, optional=True)
     handoff = _load(folder / "handoff.yml", HandoffRules, problems, optional=True)
+    products = _load(folder / "products.yml", ProductsFile, problems, optional=True)
     compensation = _load_policy(folder / "compensation.yml", problems)
     if customers is not None:
         seen: set[str] = set()
@@ -325,6 +348,7 @@ def load_business(folder: Path) -> Business:
         alerts=alerts or AlertsFile(),
         handoff=handoff or HandoffRules(),
         compensation=compensation,
+        products={n: tuple(p.words) for n, p in products.products.items()} if products else {},
     )
 
 

@@ -1,0 +1,214 @@
+"""Complaint first, as an NLU pipeline component after the classifier and its fallback
+(the rules themselves: rasa_addons/complaint_signals.py).
+
+When the classifier ranked something else first but the message is a complaint, the intent
+becomes the complaint's, so the dialogue apologises and records it. The decision and its
+evidence are kept in the parse data as ``complaint_first`` for the tracker and reports.
+
+The business's words come from ``products.yml`` in the business folder
+(``REDRESS_BUSINESS_DIR``, else ``business_dir`` in config.yml, else ``business``), read when
+Rasa loads the model: edit the file and restart, no retraining. A file that is there but
+wrong stops Rasa with a message naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.shared.exceptions import InvalidConfigException
+from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+
+from rasa_addons.complaint_signals import (
+    Thresholds,
+    Vocabulary,
+    VocabularyError,
+    complaint_intent,
+    gather,
+    load_vocabulary,
+    not_a_complaint,
+    revised_category,
+)
+
+logger = logging.getLogger(__name__)
+DECISION = "complaint_first"
+DETECTOR_FILE = Path(__file__).with_name("complaint_detector.json")
+DEMOTED_TO = "out_of_scope"
+
+
+@dataclass(frozen=True)
+class Detector:
+    """P(complaint) from the sentence encoder's vector (scripts/train_complaint_detector.py)."""
+
+    weights: np.ndarray
+    bias: float
+    threshold: float
+    # Which category: one row of weights per category (None when the file has no model).
+    category_names: tuple[str, ...] = ()
+    category_weights: np.ndarray | None = None
+    category_bias: np.ndarray | None = None
+
+    def probability(self, vector: np.ndarray) -> float:
+        score = float(np.dot(self.weights, vector.reshape(-1))) + self.bias
+        return 1.0 / (1.0 + math.exp(-max(min(score, 50.0), -50.0)))
+
+    def categories(self, vector: np.ndarray) -> dict[str, float]:
+        if self.category_weights is None or self.category_bias is None:
+            return {}
+        scores = self.category_weights @ vector.reshape(-1) + self.category_bias
+        exp = np.exp(scores - scores.max())
+        probabilities = exp / exp.sum()
+        return {n: float(p) for n, p in zip(self.category_names, probabilities, strict=True)}
+
+
+def load_detector(path: Path) -> Detector:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        weights = np.asarray(data["weights"], dtype=np.float32)
+        categories = data.get("categories") or {}
+        names = tuple(str(c) for c in categories.get("classes", []))
+        category_weights = np.asarray(categories["weights"], np.float32) if names else None
+        category_bias = np.asarray(categories["bias"], np.float32) if names else None
+        detector = Detector(
+            weights,
+            float(data["bias"]),
+            float(data["threshold"]),
+            names,
+            category_weights,
+            category_bias,
+        )
+        if weights.ndim != 1 or len(weights) != int(data["dimension"]) or len(weights) == 0:
+            raise ValueError("the weights do not match its dimension")
+        if category_weights is not None and category_weights.shape != (len(names), len(weights)):
+            raise ValueError("the category weights do not match its dimension and classes")
+        if not 0.0 < detector.threshold < 1.0:
+            raise ValueError("its threshold must lie between 0 and 1")
+    except (OSError, ValueError, KeyError, TypeError) as problem:
+        raise InvalidConfigException(
+            f"The complaint detector {path} cannot be used: {problem}. Train it again with "
+            "scripts/train_complaint_detector.py, or set detector_file to none."
+        ) from problem
+    return detector
+
+
+def sentence_vector(message: Message, dimension: int) -> np.ndarray | None:
+    """The message's dense sentence feature of the detector's dimension, if it has one."""
+    _, sentence = message.get_dense_features(TEXT)
+    if sentence is None:
+        return None
+    vector = np.asarray(sentence.features).reshape(-1)
+    return vector if vector.shape[0] == dimension else None
+
+
+def products_file(config: dict[str, Any]) -> Path:
+    folder = os.environ.get("REDRESS_BUSINESS_DIR") or config.get("business_dir") or "business"
+    return Path(folder) / "products.yml"
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class ComplaintFirst(GraphComponent, IntentClassifier):
+    """Takes a message as the complaint it is when the classifier ranked something else."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        # detector_file: the complaint detector; "default" is the one beside this module,
+        # none turns it off.
+        return {"business_dir": None, "detector_file": "default"}
+
+    def __init__(
+        self, thresholds: Thresholds, vocabulary: Vocabulary | None, detector: Detector | None
+    ) -> None:
+        self.detector = detector
+        if detector is not None and thresholds.detector is None:
+            thresholds = replace(thresholds, detector=detector.threshold)
+        self.thresholds = thresholds
+        self.vocabulary = vocabulary
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> ComplaintFirst:
+        try:
+            thresholds = Thresholds.from_config(config)
+        except (TypeError, ValueError) as problem:
+            raise InvalidConfigException(f"ComplaintFirst in config.yml: {problem}") from problem
+        path = products_file(config)
+        vocabulary: Vocabulary | None = None
+        if path.is_file():
+            try:
+                vocabulary = load_vocabulary(path)
+            except VocabularyError as problem:
+                raise InvalidConfigException(str(problem)) from problem
+        else:
+            logger.warning("No %s: complaints are recognised without the business's words", path)
+        configured = config.get("detector_file", "default")
+        detector = None
+        if configured not in (None, "none", ""):
+            detector_path = DETECTOR_FILE if configured == "default" else Path(str(configured))
+            detector = load_detector(detector_path)
+        return cls(thresholds, vocabulary, detector)
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            intent = message.get(INTENT) or {}
+            top = intent.get(INTENT_NAME_KEY)
+            ranking = message.get(INTENT_RANKING_KEY) or []
+            text = str(message.get(TEXT) or "")
+            p_complaint = None
+            vector = None
+            if self.detector is not None:
+                vector = sentence_vector(message, len(self.detector.weights))
+                if vector is not None:
+                    p_complaint = round(self.detector.probability(vector), 4)
+            evidence = gather(text, ranking, self.vocabulary, p_complaint)
+            chosen = complaint_intent(top, evidence, self.thresholds)
+            if chosen is None and not_a_complaint(top, evidence, self.thresholds):
+                chosen = DEMOTED_TO
+            final = chosen or top
+            if (
+                isinstance(final, str)
+                and final.startswith("complain_")
+                and self.detector is not None
+                and vector is not None
+            ):
+                confidence = float(intent.get("confidence") or 0) if chosen is None else 0.0
+                category = revised_category(
+                    final, confidence, ranking, self.detector.categories(vector), self.thresholds
+                )
+                if category != final:
+                    chosen = category
+            if chosen is None or chosen == top:
+                continue
+            confidence = next(
+                (float(r["confidence"]) for r in ranking if r.get(INTENT_NAME_KEY) == chosen),
+                evidence.mass,
+            )
+            message.set(INTENT, {INTENT_NAME_KEY: chosen, "confidence": confidence}, True)
+            message.set(
+                DECISION,
+                {
+                    "instead_of": top,
+                    "complaint_mass": evidence.mass,
+                    "cues": evidence.cues,
+                    "business_terms": list(evidence.business_terms),
+                    "p_complaint": evidence.p_complaint,
+                },
+                add_to_output=True,
+            )
+        return messages
