@@ -7,13 +7,14 @@ from datetime import datetime
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from actions import compensation
 from actions.context import business, now, settings
+from actions.intents import complaint_told
 from redress import incident_notices, incidents, incidents_records, records
 from redress.complaints import Category
 from redress.db.models import Complaint, IncidentSubscription
@@ -25,6 +26,8 @@ PENDING = "pending_question"
 ANYTHING_ELSE = "anything_else"
 UPDATES_OFFER = "updates_offer"
 UNKNOWN_VALUES = {None, "", "unverified", "not sure"}
+# A yes or no this short is an answer, never a complaint told with it.
+MIN_ANSWER_STORY_WORDS = 5
 
 
 def known(value: Any) -> str | None:
@@ -131,6 +134,12 @@ class ActionAnswerYesNo(Action):
                 answered = "offer"
             else:
                 answered = pending or ""
+        if not answered and (told := _complaint_in_answer(tracker)) is not None:
+            # "no, still waiting for my refund": nothing was asked and nothing is logged, so
+            # it is the complaint itself.
+            from actions.complaints import acknowledge  # complaints imports this module
+
+            return [*acknowledge(dispatcher, tracker, told), FollowupAction("complaint_form")]
         if answered == compensation.COMPENSATION_OFFER:
             return compensation.answer_offer(dispatcher, tracker, yes)
         if answered == compensation.ALTERNATIVE:
@@ -169,6 +178,15 @@ class ActionAnswerYesNo(Action):
             dispatcher.utter_message(response="utter_what_else")
             return [SlotSet(PENDING, None)]
         return ask_anything_else(dispatcher)
+
+
+def _complaint_in_answer(tracker: Tracker) -> Category | None:
+    if len(str(tracker.latest_message.get("text") or "").split()) < MIN_ANSWER_STORY_WORDS:
+        return None  # "yes", "no thanks": an answer, whatever the detector thinks
+    with unit_of_work(settings().database_url) as session:
+        if records.open_complaints(session, tracker.sender_id):
+            return None
+    return complaint_told(tracker)
 
 
 def still_broken_after_fix(

@@ -28,12 +28,18 @@ def _vocabulary(products: tuple[tuple[str, tuple[str, ...]], ...]) -> Vocabulary
 
 
 def complaint_told(tracker: Tracker) -> Category | None:
-    """The complaint in a message the NLU read as a request for an update or as details,
-    by the same complaint-first rules the NLU applies to off-topic and misunderstood
-    messages (rasa_addons/complaint_signals.py), with the business's words. Used only when
-    the conversation has no open complaint, so "any news?" about a logged one is an update."""
+    """The complaint in a message the NLU read as a yes or no, a request for an update or
+    details, by the NLU's own complaint detector (parse data ``complaint_first``) or, without
+    one, by the same complaint-first rules it applies to off-topic and misunderstood messages
+    (rasa_addons/complaint_signals.py), with the business's words. Used only when the
+    conversation has no open complaint, so "any news?" about a logged one is an update."""
     text = str(tracker.latest_message.get("text") or "")
     ranking = tracker.latest_message.get("intent_ranking") or []
+    seen = tracker.latest_message.get("complaint_first") or {}
+    p, threshold = seen.get("p_complaint"), seen.get("detector_threshold")
+    if isinstance(p, float | int) and isinstance(threshold, float | int):
+        likely = Category.from_intent(seen.get("likely_complaint"))
+        return (likely or Category.OTHER) if p >= threshold else None
     words = _vocabulary(tuple(sorted(business().products.items())))
     evidence = gather(text, ranking, words)
     return Category.from_intent(complaint_intent("out_of_scope", evidence, Thresholds()))

@@ -193,22 +193,27 @@ class ComplaintFirst(GraphComponent, IntentClassifier):
                 )
                 if category != final:
                     chosen = category
-            if chosen is None or chosen == top:
-                continue
-            confidence = next(
-                (float(r["confidence"]) for r in ranking if r.get(INTENT_NAME_KEY) == chosen),
-                evidence.mass,
-            )
-            message.set(INTENT, {INTENT_NAME_KEY: chosen, "confidence": confidence}, True)
-            message.set(
-                DECISION,
-                {
-                    "instead_of": top,
-                    "complaint_mass": evidence.mass,
-                    "cues": evidence.cues,
-                    "business_terms": list(evidence.business_terms),
-                    "p_complaint": evidence.p_complaint,
-                },
-                add_to_output=True,
-            )
+            # What the dialogue may need when the conversation, not the NLU, can tell it is a
+            # complaint (a "yes" or an update request when nothing was asked): the detector's
+            # view of this message and the category it would be.
+            likely = evidence.best
+            if likely is not None and self.detector is not None and vector is not None:
+                likely = revised_category(
+                    likely, 0.0, ranking, self.detector.categories(vector), self.thresholds
+                )
+            decision: dict[str, Any] = {
+                "p_complaint": evidence.p_complaint,
+                "detector_threshold": self.thresholds.detector,
+                "likely_complaint": likely,
+                "business_terms": list(evidence.business_terms),
+                "cues": evidence.cues,
+            }
+            if chosen is not None and chosen != top:
+                confidence = next(
+                    (float(r["confidence"]) for r in ranking if r.get(INTENT_NAME_KEY) == chosen),
+                    evidence.mass,
+                )
+                message.set(INTENT, {INTENT_NAME_KEY: chosen, "confidence": confidence}, True)
+                decision.update(instead_of=top, complaint_mass=evidence.mass)
+            message.set(DECISION, decision, add_to_output=True)
         return messages

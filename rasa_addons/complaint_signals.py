@@ -156,7 +156,7 @@ class Thresholds:
     switch_from: frozenset[str] = frozenset(
         {FALLBACK, "out_of_scope", "insult", "greet", "thanks", "goodbye"}
     )
-    mass: float = 0.30  # complaint intents together at least this: a complaint
+    mass: float | None = 0.30  # complaint intents together at least this (None: not used)
     cues_with_mass: float = 1.0  # or cues this strong and ...
     some_mass: float = 0.05  # ... at least this much complaint mass
     cues_with_business: float = 1.0  # or cues this strong about something the business sells
@@ -228,7 +228,7 @@ def complaint_intent(top: str | None, evidence: Evidence, thresholds: Thresholds
         )
     else:
         is_complaint = (
-            evidence.mass >= thresholds.mass
+            (thresholds.mass is not None and evidence.mass >= thresholds.mass)
             or (
                 evidence.cues >= thresholds.cues_with_mass and evidence.mass >= thresholds.some_mass
             )

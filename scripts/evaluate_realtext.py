@@ -230,6 +230,19 @@ def markdown(report: dict[str, Any]) -> str:
         f"| F1 | {pct(whole['f1'])} |",
         f"| first reply apologises, of complaints | {pct(whole['apology_on_complaints'])} |",
         "",
+        "Of the messages addressed to a company (what a support chat receives; without the",
+        "ordinary tweets to nobody):",
+        "",
+        "| messages (complaints) | precision | recall | F1 |",
+        "|---|---|---|---|",
+        "| {messages} ({complaints}) | {p} | {r} | {f} |".format(
+            messages=report["addressed_to_a_company"]["messages"],
+            complaints=report["addressed_to_a_company"]["complaints"],
+            p=pct(report["addressed_to_a_company"]["precision"]),
+            r=pct(report["addressed_to_a_company"]["recall"]),
+            f=pct(report["addressed_to_a_company"]["f1"]),
+        ),
+        "",
         "The same, for the corpus's dev and test parts (by the hash of each id; only dev is",
         "studied when changing the assistant):",
         "",
@@ -371,6 +384,11 @@ def main(argv: Sequence[str]) -> int:
         "model": str(MODEL.relative_to(REPO_ROOT)),
         "seconds": round(seconds, 1),
         "corpus": recognition(on_corpus),
+        # What a support chat receives: messages addressed to a company, without the ordinary
+        # tweets to nobody (domains random_tweet and random_reply).
+        "addressed_to_a_company": recognition(
+            [o for o in on_corpus if not o.tweet.domain.startswith("random")]
+        ),
         # Every corpus id has a split too: changes are studied on dev, never on test.
         "corpus_by_split": {
             split: recognition([o for o in on_corpus if split_of(o.tweet.id) == split])
