@@ -144,6 +144,8 @@ class Evidence:
     business_terms: tuple[str, ...]
     # The complaint detector's probability that this is a complaint at all (None without one).
     p_complaint: float | None = None
+    # The classifier's confidence in what it put first.
+    top_confidence: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,9 @@ class Thresholds:
     # needs ``insult_detector`` and a cue; a complaint intent below ``demote_below`` with no
     # cue and none of the business's words is not a complaint after all.
     detector: float | None = None
+    # When the classifier put another intent first with at least this confidence, the
+    # detector alone is not enough: a cue or a business word must back it (None: always is).
+    detector_needs_backing_above: float | None = 0.9
     insult_detector: float = 0.7
     demote_below: float = 0.1
     # The category, when the detector's file has a category model too: the classifier's
@@ -210,6 +215,7 @@ def gather(
         cues=cue_score(text),
         business_terms=vocabulary.mentioned(text) if vocabulary else (),
         p_complaint=p_complaint,
+        top_confidence=max((float(r.get("confidence") or 0) for r in ranking), default=0.0),
     )
 
 
@@ -233,13 +239,24 @@ def complaint_intent(top: str | None, evidence: Evidence, thresholds: Thresholds
                 evidence.cues >= thresholds.cues_with_mass and evidence.mass >= thresholds.some_mass
             )
             or (about_business and evidence.cues >= thresholds.cues_with_business)
-            or (detected and p >= (thresholds.detector or 1.0))
+            or (detected and p >= (thresholds.detector or 1.0) and _backed(evidence, thresholds))
         )
     if not is_complaint:
         return None
     if evidence.best and evidence.best_share >= thresholds.category_share:
         return evidence.best
     return OTHER
+
+
+def _backed(evidence: Evidence, thresholds: Thresholds) -> bool:
+    """Whether the detector may overrule the classifier's first intent on its own."""
+    limit = thresholds.detector_needs_backing_above
+    return (
+        limit is None
+        or evidence.top_confidence < limit
+        or evidence.cues >= 1
+        or bool(evidence.business_terms)
+    )
 
 
 def not_a_complaint(top: str | None, evidence: Evidence, thresholds: Thresholds) -> bool:

@@ -5,34 +5,14 @@ building its validator once."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import textwrap
-
 import pytest
 import redis
 
-from redress.settings import REPO_ROOT
+from tests.rasa_env import run_in_rasa
 
 pytestmark = pytest.mark.conversation
 
-RASA_PYTHON = REPO_ROOT / ".venv-rasa" / "bin" / "python"
 REDIS_DB = 13
-
-
-def run_in_rasa(code: str) -> dict:
-    """Runs ``code`` with the Rasa environment's Python; it prints one JSON object last."""
-    done = subprocess.run(
-        [str(RASA_PYTHON), "-c", textwrap.dedent(code)],
-        cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture

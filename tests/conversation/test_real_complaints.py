@@ -7,20 +7,14 @@ are in neither the training data nor the real-text corpus.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from redress.settings import REPO_ROOT
+from tests.rasa_env import run_in_rasa, run_python
 from tests.stack import MODEL, Stack, texts
 
 pytestmark = pytest.mark.conversation
-
-RASA_PYTHON = REPO_ROOT / ".venv-rasa" / "bin" / "python"
 
 
 def first_reply(stack: Stack, message: str) -> tuple[str, list[dict]]:
@@ -116,21 +110,7 @@ def parse_with_business(folder: Path, message: str) -> dict:
         agent = Agent.load({str(MODEL)!r})
         print(json.dumps(asyncio.run(agent.parse_message({message!r}))))
     """
-    done = subprocess.run(
-        [str(RASA_PYTHON), "-c", textwrap.dedent(code)],
-        cwd=REPO_ROOT,
-        env={
-            **os.environ,
-            "PYTHONPATH": str(REPO_ROOT),
-            "REDRESS_BUSINESS_DIR": str(folder),
-            "TF_CPP_MIN_LOG_LEVEL": "3",
-        },
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_in_rasa(code, {"REDRESS_BUSINESS_DIR": str(folder)})
 
 
 def test_a_business_teaches_the_assistant_its_words_without_training(tmp_path: Path) -> None:
@@ -147,13 +127,6 @@ def test_a_business_teaches_the_assistant_its_words_without_training(tmp_path: P
 def test_a_wrong_products_file_stops_the_model_loading(tmp_path: Path) -> None:
     (tmp_path / "products.yml").write_text("products:\n  electricity:\n    words: []\n")
     code = f"from rasa.core.agent import Agent; Agent.load({str(MODEL)!r})"
-    done = subprocess.run(
-        [str(RASA_PYTHON), "-c", code],
-        cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "REDRESS_BUSINESS_DIR": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_python(code, {"REDRESS_BUSINESS_DIR": str(tmp_path)})
     assert done.returncode != 0
     assert "products.yml" in done.stderr and "non-empty 'words' list" in done.stderr

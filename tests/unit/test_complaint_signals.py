@@ -205,3 +205,13 @@ def test_the_shipped_detector_matches_the_encoder_and_the_categories() -> None:
     assert sorted(data["categories"]["classes"]) == sorted(c.value for c in Category)
     # Trained on the corpus's dev part only: the test part stays unseen.
     assert "dev part only" in data["trained_on"]["corpus"]
+
+
+def test_the_detector_alone_never_overrules_a_sure_off_topic_answer() -> None:
+    """A recipe question the classifier is sure is off-topic stays off-topic, whatever the
+    detector makes of it; the same probability with a complaint word in it is a complaint."""
+    ranks = ranking(("out_of_scope", 0.99), ("complain_faulty_equipment", 0.001))
+    question = evidence_with("what's the best recipe for banana bread", ranks, 0.42)
+    assert complaint_intent("out_of_scope", question, DETECTING) is None
+    broken = evidence_with("my bread maker arrived broken", ranks, 0.42)
+    assert complaint_intent("out_of_scope", broken, DETECTING) is not None
