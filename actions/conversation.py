@@ -119,12 +119,6 @@ class ActionGiveUpdate(Action):
         config = business()
         with unit_of_work(settings().database_url) as session:
             complaints = records.open_complaints(session, tracker.sender_id)
-        if not complaints and (told := complaint_told(tracker)) is not None:
-            # "any update on my order? it's two weeks late": nothing is logged yet, and the
-            # message is the complaint itself, so it gets the complaint's answer.
-            return [*acknowledge(dispatcher, tracker, told), FollowupAction("complaint_form")]
-        with unit_of_work(settings().database_url) as session:
-            complaints = records.open_complaints(session, tracker.sender_id)
             lines = [
                 f"Your complaint {c.reference} ({config.category_text(Category(c.category)).label.lower()}) "  # noqa: E501
                 + (
@@ -135,6 +129,10 @@ class ActionGiveUpdate(Action):
                 for c in complaints
             ]
             incident_lines = incident_status_lines(session, complaints, now())
+        if not complaints and (told := complaint_told(tracker)) is not None:
+            # "any update on my order? it's two weeks late": nothing is logged yet, and the
+            # message is the complaint itself, so it gets the complaint's answer.
+            return [*acknowledge(dispatcher, tracker, told), FollowupAction("complaint_form")]
         if lines:
             dispatcher.utter_message(response="utter_status_open", status_lines=" ".join(lines))
             for text in incident_lines:

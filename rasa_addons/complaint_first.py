@@ -181,26 +181,22 @@ class ComplaintFirst(GraphComponent, IntentClassifier):
             if chosen is None and not_a_complaint(top, evidence, self.thresholds):
                 chosen = DEMOTED_TO
             final = chosen or top
-            if (
-                isinstance(final, str)
-                and final.startswith("complain_")
-                and self.detector is not None
-                and vector is not None
-            ):
+            categories = (
+                self.detector.categories(vector)
+                if self.detector is not None and vector is not None
+                else None
+            )
+            if isinstance(final, str) and final.startswith("complain_") and categories is not None:
                 confidence = float(intent.get("confidence") or 0) if chosen is None else 0.0
-                category = revised_category(
-                    final, confidence, ranking, self.detector.categories(vector), self.thresholds
-                )
+                category = revised_category(final, confidence, ranking, categories, self.thresholds)
                 if category != final:
                     chosen = category
             # What the dialogue may need when the conversation, not the NLU, can tell it is a
             # complaint (a "yes" or an update request when nothing was asked): the detector's
             # view of this message and the category it would be.
             likely = evidence.best
-            if likely is not None and self.detector is not None and vector is not None:
-                likely = revised_category(
-                    likely, 0.0, ranking, self.detector.categories(vector), self.thresholds
-                )
+            if likely is not None and categories is not None:
+                likely = revised_category(likely, 0.0, ranking, categories, self.thresholds)
             decision: dict[str, Any] = {
                 "p_complaint": evidence.p_complaint,
                 "detector_threshold": self.thresholds.detector,
