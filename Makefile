@@ -10,7 +10,8 @@ RASA_VENV := .venv-rasa
 SPACY_MODEL := build/spacy/en_redress
 MODEL := models/redress.tar.gz
 TRAINING_FILES := config.yml $(shell find domain data -name '*.yml' 2>/dev/null | sort) \
-	$(addprefix rasa_addons/,real_text.py text_components.py sentence_features.py)
+	$(addprefix rasa_addons/,real_text.py text_components.py sentence_features.py \
+		linear_intent.py)
 
 # Rasa would otherwise try to phone home; these machines may have no route out.
 export RASA_TELEMETRY_ENABLED := false

@@ -6,8 +6,9 @@ trained model and, for each candidate threshold, reports:
   - in-scope fallback rate: such messages the assistant would ask to have rephrased;
   - out-of-scope recall: off-topic messages answered as off-topic or not accepted.
 A message is not accepted as the deployed FallbackClassifier decides: its top intent's
-confidence is below the threshold, or the top two are closer than config.yml's
-ambiguity_threshold.
+confidence is below the threshold, or the top two are closer than the ambiguity threshold.
+Both are swept together: each ambiguity threshold in AMBIGUITIES with each threshold, and
+config.yml's own pair is marked.
 The recommended threshold maximises the mean of in-scope accuracy and out-of-scope recall
 among those that ask at most 2% of real complaints to be rephrased: asking an upset
 customer to say it again is itself a failure, so it is capped rather than traded freely.
@@ -19,6 +20,7 @@ Writes reports/nlu/fallback_sweep.json and .md.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import sys
@@ -32,17 +34,19 @@ sys.path.insert(0, str(ROOT))
 HELDOUT = ROOT / "tests" / "nlu" / "heldout.yml"
 OUT = ROOT / "reports" / "nlu"
 THRESHOLDS = [round(0.05 * i, 2) for i in range(0, 19)]
+AMBIGUITIES = [0.0, 0.02, 0.05, 0.1]
 OUT_OF_SCOPE = "out_of_scope"
 FALLBACK = "nlu_fallback"
 MAX_IN_SCOPE_FALLBACK = 0.02
 CONFIG = ROOT / "config.yml"
 
 
-def ambiguity_threshold() -> float:
-    """config.yml's FallbackClassifier ambiguity threshold (Rasa's default 0.1 if unset)."""
+def deployed_thresholds() -> tuple[float, float]:
+    """config.yml's FallbackClassifier threshold and ambiguity threshold (Rasa's defaults
+    0.3 and 0.1 if unset)."""
     pipeline = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))["pipeline"]
     fallback = next((c for c in pipeline if c["name"] == "FallbackClassifier"), {})
-    return float(fallback.get("ambiguity_threshold", 0.1))
+    return float(fallback.get("threshold", 0.3)), float(fallback.get("ambiguity_threshold", 0.1))
 
 
 def heldout_examples() -> list[tuple[str, str]]:
@@ -72,14 +76,16 @@ async def predictions(model: Path, examples: list[tuple[str, str]]) -> list[Pars
     return results
 
 
-def sweep(results: list[Parsed], ambiguity: float) -> list[dict[str, float]]:
+def sweep(results: list[Parsed]) -> list[dict[str, float]]:
     in_scope = [r for r in results if r[0] != OUT_OF_SCOPE]
     off_topic = [r for r in results if r[0] == OUT_OF_SCOPE]
     rows = []
-    for threshold in THRESHOLDS:
+    for ambiguity, threshold in itertools.product(AMBIGUITIES, THRESHOLDS):
 
-        def accepted(confidence: float, second: float, threshold: float = threshold) -> bool:
-            return confidence >= threshold and confidence - second >= ambiguity
+        def accepted(
+            confidence: float, second: float, threshold: float = threshold, gap: float = ambiguity
+        ) -> bool:
+            return confidence >= threshold and confidence - second >= gap
 
         correct = sum(1 for e, p, c, s in in_scope if p == e and accepted(c, s))
         rejected = sum(1 for _, _, c, s in in_scope if not accepted(c, s))
@@ -87,6 +93,7 @@ def sweep(results: list[Parsed], ambiguity: float) -> list[dict[str, float]]:
         rows.append(
             {
                 "threshold": threshold,
+                "ambiguity_threshold": ambiguity,
                 "in_scope_accuracy": correct / len(in_scope),
                 "in_scope_fallback_rate": rejected / len(in_scope),
                 "out_of_scope_recall": handled / len(off_topic) if off_topic else 1.0,
@@ -102,16 +109,19 @@ def main(argv: list[str]) -> int:
     model = Path(argv[1]) if len(argv) > 1 else ROOT / "models" / "redress.tar.gz"
     examples = heldout_examples()
     print(f"parsing {len(examples)} held-out messages with {model.name}...", flush=True)
-    ambiguity = ambiguity_threshold()
-    rows = sweep(asyncio.run(predictions(model, examples)), ambiguity)
+    deployed = deployed_thresholds()
+    rows = sweep(asyncio.run(predictions(model, examples)))
     allowed = [r for r in rows if r["in_scope_fallback_rate"] <= MAX_IN_SCOPE_FALLBACK] or rows
-    best = max(allowed, key=lambda r: (round(r["balanced"], 4), -r["threshold"]))
+    best = max(
+        allowed,
+        key=lambda r: (round(r["balanced"], 4), -r["ambiguity_threshold"], -r["threshold"]),
+    )
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "fallback_sweep.json").write_text(
         json.dumps(
             {
                 "examples": len(examples),
-                "ambiguity_threshold": ambiguity,
+                "deployed": {"threshold": deployed[0], "ambiguity_threshold": deployed[1]},
                 "rows": rows,
                 "recommended": best,
             },
@@ -119,10 +129,14 @@ def main(argv: list[str]) -> int:
         )
     )
     lines = [
-        "| threshold | in-scope accuracy | in-scope fallback | out-of-scope recall | mean |",
-        "|---|---|---|---|---|",
+        "| ambiguity | threshold | in-scope accuracy | in-scope fallback | out-of-scope recall "
+        "| mean |",
+        "|---|---|---|---|---|---|",
         *(
-            f"| {r['threshold']:.2f}{' ←' if r is best else ''} | {r['in_scope_accuracy']:.1%} | "
+            f"| {r['ambiguity_threshold']:.2f} | {r['threshold']:.2f}"
+            f"{' ← best' if r is best else ''}"
+            f"{' (deployed)' if (r['threshold'], r['ambiguity_threshold']) == deployed else ''} | "
+            f"{r['in_scope_accuracy']:.1%} | "
             f"{r['in_scope_fallback_rate']:.1%} | {r['out_of_scope_recall']:.1%} | "
             f"{r['balanced']:.1%} |"
             for r in rows
@@ -131,11 +145,14 @@ def main(argv: list[str]) -> int:
     table = "\n".join(lines)
     (OUT / "fallback_sweep.md").write_text(
         f"# Fallback threshold sweep\n\n{len(examples)} held-out messages "
-        f"(tests/nlu/heldout.yml), with the ambiguity check of config.yml "
-        f"({ambiguity:.2f}) as deployed.\n\n{table}\n"
+        f"(tests/nlu/heldout.yml); each ambiguity threshold with each threshold, "
+        f"applied as the FallbackClassifier applies them.\n\n{table}\n"
     )
     print(table)
-    print(f"recommended threshold: {best['threshold']:.2f}")
+    print(
+        f"recommended: threshold {best['threshold']:.2f}, "
+        f"ambiguity threshold {best['ambiguity_threshold']:.2f}"
+    )
     return 0
 
 

@@ -40,7 +40,7 @@ from rasa_addons.real_text import normalise
 from scripts.realtext import default_data_dir, load_corpus, load_labels, split_of
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-MIN_RECALL = 0.8
+MIN_RECALLS = (0.8, 0.85)
 
 
 def parse_all(model: Path, texts: list[str]) -> list[dict[str, Any]]:
@@ -112,9 +112,9 @@ def main(argv: list[str]) -> int:
         top = decision.get("instead_of") or parse["intent"]["name"]
         ranking = parse.get("intent_ranking") or []
         confidence = next((float(r["confidence"]) for r in ranking if r["name"] == top), 0.0)
-        rows.append(
-            (tweet, top, confidence, ranking, texts[k], p_complaint[k], category_probabilities[k])
-        )
+        # The evidence does not depend on the thresholds: gathered once per message.
+        evidence = gather(texts[k], ranking, vocabulary, float(p_complaint[k]))
+        rows.append((tweet, top, confidence, ranking, evidence, category_probabilities[k]))
     grid = {
         "detector": [0.3, 0.35, 0.4, 0.45, 0.5, 0.55],
         "demote_below": [0.1, 0.2, 0.3, 0.4],
@@ -122,13 +122,13 @@ def main(argv: list[str]) -> int:
         "cues_with_mass": [1.0, 9.0],
         "keep_confident": [0.8, 0.95],
         "category_blend": [0.5, 0.7],
+        "detector_needs_backing_above": [0.7, 0.9],
     }
     results = []
     for values in itertools.product(*grid.values()):
         thresholds = replace(Thresholds(), **dict(zip(grid, values, strict=True)))
         tp = fp = fn = right = 0
-        for tweet, top, confidence, ranking, text, p, category in rows:
-            evidence = gather(text, ranking, vocabulary, float(p))
+        for tweet, top, confidence, ranking, evidence, category in rows:
             intent = complaint_intent(top, evidence, thresholds)
             if intent is None and not_a_complaint(top, evidence, thresholds):
                 intent = "out_of_scope"
@@ -150,11 +150,12 @@ def main(argv: list[str]) -> int:
     print("f1      precision recall  category  " + " ".join(grid))
     for f1, precision, recall, accuracy, values in sorted(results, reverse=True)[:12]:
         print(f"{f1:.3f}   {precision:.3f}     {recall:.3f}   {accuracy:.3f}     {values}")
-    print(f"by F1, recall at least {MIN_RECALL} (a missed complaint costs more than a false one):")
-    for f1, precision, recall, accuracy, values in sorted(
-        (r for r in results if r[2] >= MIN_RECALL), reverse=True
-    )[:8]:
-        print(f"{f1:.3f}   {precision:.3f}     {recall:.3f}   {accuracy:.3f}     {values}")
+    for least in MIN_RECALLS:
+        print(f"by F1, recall at least {least} (a missed complaint costs more than a false one):")
+        for f1, precision, recall, accuracy, values in sorted(
+            (r for r in results if r[2] >= least), reverse=True
+        )[:8]:
+            print(f"{f1:.3f}   {precision:.3f}     {recall:.3f}   {accuracy:.3f}     {values}")
     print("by category accuracy:")
     for f1, precision, recall, accuracy, values in sorted(results, key=lambda r: -r[3])[:8]:
         print(f"{f1:.3f}   {precision:.3f}     {recall:.3f}   {accuracy:.3f}     {values}")
