@@ -121,7 +121,7 @@ def main(argv: list[str]) -> int:
         "mass": [0.3, 0.5, None],
         "cues_with_mass": [1.0, 9.0],
         "keep_confident": [0.8, 0.95],
-        "category_blend": [0.5, 0.7],
+        "category_blend": [0.0, 0.3, 0.5, 0.7, 0.9],
         "detector_needs_backing_above": [0.7, 0.9],
     }
     results = []
