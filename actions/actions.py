@@ -8,6 +8,7 @@ from actions.complaints import (
     ValidateComplaintForm,
 )
 from actions.conversation import (
+    ActionAnswerOffTopic,
     ActionGiveUpdate,
     ActionHandleAbuse,
     ActionHandleMisunderstanding,
@@ -18,6 +19,7 @@ from actions.session import ActionSessionStart
 
 __all__ = [
     "ActionAcknowledgeComplaint",
+    "ActionAnswerOffTopic",
     "ActionAnswerYesNo",
     "ActionAskCompensation",
     "ActionGiveUpdate",

@@ -66,6 +66,34 @@ class ActionHandleAbuse(Action):
         return []
 
 
+class ActionAnswerOffTopic(Action):
+    """A message that is not about the business. When it is a complaint about something the
+    business plainly does not provide (the NLU names it: ``complaint_first.not_ours``), the
+    answer is kind and names it; otherwise it says what the assistant can help with."""
+
+    def name(self) -> str:
+        return "action_answer_off_topic"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        decision = tracker.latest_message.get("complaint_first") or {}
+        thing = decision.get("not_ours") if isinstance(decision, dict) else None
+        if not isinstance(thing, str) or not thing:
+            dispatcher.utter_message(response="utter_out_of_scope")
+            return []
+        with unit_of_work(settings().database_url) as session:
+            records.ensure_conversation(session, tracker.sender_id, "rasa")
+            records.record_event(
+                session,
+                tracker.sender_id,
+                "not_ours",
+                {"thing": thing, "text": str(tracker.latest_message.get("text") or "")[:500]},
+            )
+        dispatcher.utter_message(response="utter_not_ours", thing=thing)
+        return []
+
+
 class ActionHandleMisunderstanding(Action):
     """First miss: ask again with easy choices. Second miss in a row: bring a person in."""
 

@@ -39,6 +39,7 @@ from rasa_addons.complaint_signals import (
     gather,
     load_vocabulary,
     not_a_complaint,
+    not_ours,
     revised_category,
 )
 
@@ -46,6 +47,7 @@ logger = logging.getLogger(__name__)
 DECISION = "complaint_first"
 DETECTOR_FILE = Path(__file__).with_name("complaint_detector.json")
 DEMOTED_TO = "out_of_scope"
+FALLBACK = "nlu_fallback"
 
 
 @dataclass(frozen=True)
@@ -191,6 +193,24 @@ class ComplaintFirst(GraphComponent, IntentClassifier):
                 category = revised_category(final, confidence, ranking, categories, self.thresholds)
                 if category != final:
                     chosen = category
+            # A complaint about something the business plainly does not provide ("my pizza came
+            # cold" to a broadband company) is answered kindly as such, not apologised for as
+            # if the business had done it, and no complaint is logged for it.
+            elsewhere = not_ours(text, self.vocabulary)
+            complaint_like = isinstance(final, str) and (
+                final.startswith("complain_")
+                or (
+                    final in (DEMOTED_TO, FALLBACK)
+                    and (
+                        evidence.cues >= 1
+                        or (evidence.p_complaint or 0.0) >= (self.thresholds.detector or 1.0)
+                    )
+                )
+            )
+            if elsewhere is not None and complaint_like:
+                chosen = DEMOTED_TO
+            else:
+                elsewhere = None
             # What the dialogue may need when the conversation, not the NLU, can tell it is a
             # complaint (a "yes" or an update request when nothing was asked): the detector's
             # view of this message and the category it would be.
@@ -204,6 +224,8 @@ class ComplaintFirst(GraphComponent, IntentClassifier):
                 "business_terms": list(evidence.business_terms),
                 "cues": evidence.cues,
             }
+            if elsewhere is not None:
+                decision["not_ours"] = elsewhere
             if chosen is not None and chosen != top:
                 confidence = next(
                     (float(r["confidence"]) for r in ranking if r.get(INTENT_NAME_KEY) == chosen),

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -80,30 +80,78 @@ WEAK_CUES = _words(
 )  # fmt: skip
 
 
+def _terms_pattern(terms: set[str]) -> re.Pattern[str] | None:
+    """Whole words or phrases, longest first, a plural "s" allowed, any spacing or hyphen."""
+    if not terms:
+        return None
+    ordered = sorted(terms, key=len, reverse=True)
+    return _words(*(re.escape(t).replace(r"\ ", r"[\s-]+") + "(?:e?s)?" for t in ordered))
+
+
+def _found(pattern: re.Pattern[str] | None, text: str) -> tuple[str, ...]:
+    if pattern is None:
+        return ()
+    return tuple(dict.fromkeys(m.group(0).lower() for m in pattern.finditer(text)))
+
+
 @dataclass(frozen=True)
 class Vocabulary:
-    """The business's words for what it sells (business/products.yml)."""
+    """The business's words for what it sells, and for things it plainly does not provide
+    (business/products.yml: ``products`` and ``not_ours``)."""
 
     products: Mapping[str, tuple[str, ...]]
+    not_ours: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        terms = sorted({t for words in self.products.values() for t in words}, key=len)
-        pattern = (
-            _words(*(re.escape(t).replace(r"\ ", r"[\s-]+") for t in reversed(terms)))
-            if terms
-            else None
-        )
-        object.__setattr__(self, "_pattern", pattern)
+        ours = {t for words in self.products.values() for t in words}
+        elsewhere = {t for words in self.not_ours.values() for t in words} - ours
+        object.__setattr__(self, "_pattern", _terms_pattern(ours))
+        object.__setattr__(self, "_elsewhere", _terms_pattern(elsewhere))
 
     def mentioned(self, text: str) -> tuple[str, ...]:
-        pattern: re.Pattern[str] | None = getattr(self, "_pattern", None)
-        if pattern is None:
-            return ()
-        return tuple(dict.fromkeys(m.group(0).lower() for m in pattern.finditer(text)))
+        """The business's words in ``text``, as written there (lower case), first first."""
+        return _found(getattr(self, "_pattern", None), text)
+
+    def elsewhere(self, text: str) -> tuple[str, ...]:
+        """Words in ``text`` for things the business does not provide ("pizza", "flight")."""
+        return _found(getattr(self, "_elsewhere", None), text)
+
+
+def not_ours(text: str, vocabulary: Vocabulary | None) -> str | None:
+    """What a message is about when that is plainly something the business does not provide:
+    the first such word, provided none of the business's own words is in the message too
+    ("my pizza was cold" -> "pizza"; "pizza night ruined, wifi down again" -> None)."""
+    if vocabulary is None or vocabulary.mentioned(text):
+        return None
+    found = vocabulary.elsewhere(text)
+    return found[0] if found else None
 
 
 class VocabularyError(ValueError):
     """business/products.yml is missing or not what it should be."""
+
+
+def _word_lists(section: Any, key: str, source: str, entry_key: str | None) -> dict:
+    """A products.yml section: names mapped to lists of words (``{name: {words: [...]}}``
+    when ``entry_key`` is 'words', ``{name: [...]}`` when it is None)."""
+    if not isinstance(section, dict):
+        raise VocabularyError(f"{source}: expected a '{key}:' mapping of names to words")
+    lists: dict[str, tuple[str, ...]] = {}
+    for name, entry in section.items():
+        if entry_key is None:
+            words = entry
+        else:
+            words = entry.get(entry_key) if isinstance(entry, dict) else None
+        if not isinstance(words, list) or not words:
+            what = f"a non-empty '{entry_key}' list" if entry_key else "a non-empty list of words"
+            raise VocabularyError(f"{source}: {key} '{name}' needs {what}")
+        cleaned = []
+        for word in words:
+            if not isinstance(word, str | int | float) or not str(word).strip():
+                raise VocabularyError(f"{source}: {key} '{name}' has an empty or odd word")
+            cleaned.append(" ".join(str(word).lower().split()))
+        lists[str(name)] = tuple(cleaned)
+    return lists
 
 
 def parse_products(data: Any, source: str) -> Vocabulary:
@@ -111,18 +159,9 @@ def parse_products(data: Any, source: str) -> Vocabulary:
     problem (shared by the NLU component and the business configuration check)."""
     if not isinstance(data, dict) or not isinstance(data.get("products"), dict):
         raise VocabularyError(f"{source}: expected a 'products:' mapping of names to words")
-    products: dict[str, tuple[str, ...]] = {}
-    for name, entry in data["products"].items():
-        words = entry.get("words") if isinstance(entry, dict) else None
-        if not isinstance(words, list) or not words:
-            raise VocabularyError(f"{source}: product '{name}' needs a non-empty 'words' list")
-        cleaned = []
-        for word in words:
-            if not isinstance(word, str | int | float) or not str(word).strip():
-                raise VocabularyError(f"{source}: product '{name}' has an empty or odd word")
-            cleaned.append(" ".join(str(word).lower().split()))
-        products[str(name)] = tuple(cleaned)
-    return Vocabulary(products)
+    products = _word_lists(data["products"], "product", source, "words")
+    elsewhere = _word_lists(data.get("not_ours") or {}, "not_ours", source, None)
+    return Vocabulary(products, elsewhere)
 
 
 def load_vocabulary(path: Path) -> Vocabulary:

@@ -211,6 +211,22 @@ class ProductsFile(_Strict):
     sold. Validated here so a mistake is reported with the rest of the configuration."""
 
     products: dict[str, Product] = Field(min_length=1)
+    # Things customers complain about here that the business does not provide ("pizza",
+    # "flight"): a complaint about one of them, with none of the products' words, gets a
+    # kind answer that says so instead of an apology for something that never happened.
+    not_ours: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("not_ours")
+    @classmethod
+    def _plain_not_ours(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        cleaned: dict[str, list[str]] = {}
+        for name, words in value.items():
+            if not words:
+                raise ValueError(f"{name}: list at least one word")
+            cleaned[name] = [" ".join(word.lower().split()) for word in words]
+            if any(not word for word in cleaned[name]):
+                raise ValueError(f"{name}: a word is empty")
+        return cleaned
 
 
 class AreasFile(_Strict):
@@ -305,6 +321,8 @@ class Business:
     compensation: Policy | None = None
     # Product name -> the words customers use for it (products.yml; none when absent).
     products: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # What it plainly does not provide, in the same form (products.yml, not_ours).
+    not_ours: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def category_text(self, category: Category) -> CategoryText:
         return self.categories.categories[category.value]
@@ -349,6 +367,7 @@ def load_business(folder: Path) -> Business:
         handoff=handoff or HandoffRules(),
         compensation=compensation,
         products={n: tuple(p.words) for n, p in products.products.items()} if products else {},
+        not_ours={n: tuple(w) for n, w in products.not_ours.items()} if products else {},
     )
 
 

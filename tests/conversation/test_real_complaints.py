@@ -130,3 +130,30 @@ def test_a_wrong_products_file_stops_the_model_loading(tmp_path: Path) -> None:
     done = run_python(code, {"REDRESS_BUSINESS_DIR": str(tmp_path)})
     assert done.returncode != 0
     assert "products.yml" in done.stderr and "non-empty 'words' list" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("message", "thing"),
+    [
+        ("the burger I got today was raw in the middle, disgusting", "burger"),
+        ("flight delayed 5 hours and not a word from anyone #neveragain", "flight"),
+    ],
+)
+def test_a_complaint_about_something_we_do_not_provide_gets_a_kind_specific_answer(
+    stack: Stack, message: str, thing: str
+) -> None:
+    # Brightline sells broadband, TV and phone: it did not cook the burger or fly the plane,
+    # so it neither apologises as if it had nor logs a complaint, and it says why.
+    said, complaints = first_reply(stack, message)
+    assert f"sorry about the {thing}" in said
+    assert "isn't something we provide" in said
+    assert "I can only help" not in said
+    assert complaints == []
+
+
+def test_a_question_about_another_business_with_no_complaint_stays_off_topic(
+    stack: Stack,
+) -> None:
+    said, complaints = first_reply(stack, "what time does the airport open tomorrow")
+    assert "I can only help" in said
+    assert complaints == []

@@ -18,6 +18,7 @@ from rasa_addons.complaint_signals import (
     gather,
     load_vocabulary,
     not_a_complaint,
+    not_ours,
     parse_products,
     revised_category,
 )
@@ -146,6 +147,82 @@ def test_check_config_reports_a_wrong_products_file(tmp_path: Path) -> None:
 def test_parse_products_folds_case_and_spacing() -> None:
     vocabulary = parse_products({"products": {"TV": {"words": ["Set  Top Box", "TELLY"]}}}, "x")
     assert vocabulary.products == {"TV": ("set top box", "telly")}
+
+
+BROADBAND_SHOP = parse_products(
+    {
+        "products": {"broadband": {"words": ["broadband", "wifi", "router", "phone line"]}},
+        "not_ours": {"food": ["pizza", "milk shake"], "travel": ["flight", "router"]},
+    },
+    "products.yml",
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "thing"),
+    [
+        ("my pizza turned up stone cold", "pizza"),
+        ("FLIGHTS delayed again, 3 hours on the tarmac", "flights"),
+        ("is this really what you call a large milk-shake?", "milk-shake"),
+    ],
+)
+def test_a_complaint_about_something_not_sold_here_is_named(text: str, thing: str) -> None:
+    assert not_ours(text, BROADBAND_SHOP) == thing
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The business's own words win: this is a complaint for us.
+        "pizza night ruined because the wifi dropped again",
+        "my router is dead",  # listed in both: what the business sells counts
+        # Nothing about another business at all.
+        "my bill is wrong",
+        # Whole words only.
+        "the flightpath app",
+    ],
+)
+def test_anything_that_could_be_ours_is_not_turned_away(text: str) -> None:
+    assert not_ours(text, BROADBAND_SHOP) is None
+
+
+def test_without_a_not_ours_list_nothing_is_turned_away() -> None:
+    assert not_ours("my pizza turned up stone cold", MOBILE) is None
+    assert not_ours("my pizza turned up stone cold", None) is None
+
+
+def test_the_shipped_file_turns_away_food_and_flights_but_not_our_own_things() -> None:
+    vocabulary = load_vocabulary(REPO_ROOT / "business" / "products.yml")
+    assert not_ours("the burger was raw in the middle", vocabulary) == "burger"
+    assert not_ours("my flight was cancelled with no warning", vocabulary) == "flight"
+    assert not_ours("the engineer never came and the tv box is broken", vocabulary) is None
+    business = load_business(REPO_ROOT / "business")
+    assert set(business.not_ours) == set(vocabulary.not_ours)
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("not_ours: [pizza]\n", "expected a 'not_ours:' mapping"),
+        ("not_ours:\n  food: []\n", "needs a non-empty list of words"),
+        ("not_ours:\n  food: {words: [pizza]}\n", "needs a non-empty list of words"),
+    ],
+)
+def test_a_wrong_not_ours_list_is_refused_with_its_name(
+    tmp_path: Path, content: str, problem: str
+) -> None:
+    path = tmp_path / "products.yml"
+    path.write_text("products:\n  broadband:\n    words: [wifi]\n" + content)
+    with pytest.raises(VocabularyError, match=problem) as raised:
+        load_vocabulary(path)
+    assert str(path) in str(raised.value)
+    business = tmp_path / "business"
+    business.mkdir()
+    for source in (REPO_ROOT / "business").glob("*.yml"):
+        (business / source.name).write_text(source.read_text())
+    (business / "products.yml").write_text(path.read_text())
+    with pytest.raises(BusinessConfigError, match=r"products\.yml"):
+        load_business(business)
 
 
 # With the complaint detector (rasa_addons/complaint_detector.json): its probability that a

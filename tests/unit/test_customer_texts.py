@@ -53,6 +53,8 @@ SAMPLES: dict[str, list[str]] = {
     "granted_words": [granted_words(remedy, 1250) for remedy in REMEDIES],
     "amount": ["£30", "£4.95"],
     "grant_reference": ["CR-7QK2MD"],
+    # Every word the business lists as not its own (products.yml, not_ours).
+    "thing": [word for words in BUSINESS.not_ours.values() for word in words],
 }
 
 
