@@ -66,6 +66,14 @@ class ActionHandleAbuse(Action):
         return []
 
 
+def _record_message_event(tracker: Tracker, kind: str, **detail: Any) -> None:
+    """Records an event about the customer's latest message, with its text (cut short)."""
+    text = str(tracker.latest_message.get("text") or "")[:500]
+    with unit_of_work(settings().database_url) as session:
+        records.ensure_conversation(session, tracker.sender_id, "rasa")
+        records.record_event(session, tracker.sender_id, kind, {"text": text, **detail})
+
+
 class ActionAnswerOffTopic(Action):
     """A message that is not about the business. When it is a complaint about something the
     business plainly does not provide (the NLU names it: ``complaint_first.not_ours``), the
@@ -82,14 +90,7 @@ class ActionAnswerOffTopic(Action):
         if not isinstance(thing, str) or not thing:
             dispatcher.utter_message(response="utter_out_of_scope")
             return []
-        with unit_of_work(settings().database_url) as session:
-            records.ensure_conversation(session, tracker.sender_id, "rasa")
-            records.record_event(
-                session,
-                tracker.sender_id,
-                "not_ours",
-                {"thing": thing, "text": str(tracker.latest_message.get("text") or "")[:500]},
-            )
+        _record_message_event(tracker, "not_ours", thing=thing)
         dispatcher.utter_message(response="utter_not_ours", thing=thing)
         return []
 
@@ -104,14 +105,7 @@ class ActionHandleMisunderstanding(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         misses = _misses_in_a_row(tracker)
-        with unit_of_work(settings().database_url) as session:
-            records.ensure_conversation(session, tracker.sender_id, "rasa")
-            records.record_event(
-                session,
-                tracker.sender_id,
-                "misunderstood",
-                {"text": str(tracker.latest_message.get("text") or "")[:500], "in_a_row": misses},
-            )
+        _record_message_event(tracker, "misunderstood", in_a_row=misses)
         if misses < business().handoff.misunderstandings_in_a_row:
             dispatcher.utter_message(response="utter_misunderstood_first")
             return []

@@ -144,11 +144,16 @@ def test_a_complaint_about_something_we_do_not_provide_gets_a_kind_specific_answ
 ) -> None:
     # Brightline sells broadband, TV and phone: it did not cook the burger or fly the plane,
     # so it neither apologises as if it had nor logs a complaint, and it says why.
-    said, complaints = first_reply(stack, message)
+    conversation_id, replies = stack.say(None, message)
+    said = texts(replies)
     assert f"sorry about the {thing}" in said
     assert "isn't something we provide" in said
     assert "I can only help" not in said
-    assert complaints == []
+    record = stack.record(conversation_id)
+    assert record["complaints"] == []
+    # The business can see what reaches it by mistake.
+    noted = [e["detail"] for e in record["events"] if e["kind"] == "not_ours"]
+    assert noted == [{"thing": thing, "text": message}]
 
 
 def test_a_question_about_another_business_with_no_complaint_stays_off_topic(
