@@ -20,7 +20,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: run test install spacy train migrate lint format check-config clean sweep-fallback \
-	evaluate bench
+	evaluate bench test-unit test-integration test-conversation test-nlu test-browser
 
 run: install $(MODEL) migrate ## Build what is missing, then start Rasa, the actions and the gateway
 	@echo
@@ -32,6 +32,23 @@ run: install $(MODEL) migrate ## Build what is missing, then start Rasa, the act
 test: install $(MODEL) lint ## Every tier: lint, Rasa data validation, unit, integration, conversation
 	$(RASA_VENV)/bin/rasa data validate --domain domain --data data --config config.yml --quiet
 	$(VENV)/bin/pytest
+
+# One tier at a time. Unit and integration tests need only our own environment: no Rasa
+# environment and no model (seconds, and a minute or two for integration).
+test-unit: $(VENV)/.installed ## The domain rules, no I/O
+	$(VENV)/bin/pytest tests/unit
+
+test-integration: $(VENV)/.installed ## Records on SQLite and PostgreSQL, the gateway's APIs, fakes
+	$(VENV)/bin/pytest tests/integration
+
+test-conversation: install $(MODEL) ## The trained model through the running stack
+	$(VENV)/bin/pytest tests/conversation
+
+test-nlu: install $(MODEL) ## The quick NLU and real-text evaluations
+	$(VENV)/bin/pytest tests/nlu
+
+test-browser: install $(MODEL) ## The widget in Debian's headless Chromium
+	$(VENV)/bin/pytest tests/browser
 
 install: $(VENV)/.installed $(RASA_VENV)/.installed
 
