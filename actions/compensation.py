@@ -1,4 +1,4 @@
-"""Offering a remedy in the conversation, within the policy (PRINCIPLES.md 5, 6).
+"""Offering a remedy in the conversation, within the policy (docs/principles.md: 5, 6).
 
 Amounts and eligibility always come from the policy and the records (``redress``): nothing
 a customer types, and no slot a message could set, changes what is offered or granted.

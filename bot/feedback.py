@@ -1,4 +1,4 @@
-"""After an agent resolves a conversation (PRINCIPLES.md 10): "is it fixed for you?", then a
+"""After an agent resolves a conversation (docs/principles.md: 10): "is it fixed for you?", then a
 1-5 rating, answered by the gateway itself, without the assistant.
 
 The questions are bot messages whose details say what they ask (``{"asks": "fixed"}`` or

@@ -1,4 +1,4 @@
-"""The web chat API (DESIGN.md): POST /api/messages and the live WebSocket."""
+"""The web chat API (README, "Interfaces"): POST /api/messages and the live WebSocket."""
 
 from __future__ import annotations
 

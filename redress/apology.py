@@ -1,7 +1,7 @@
 """Names the customer's problem in their own words, for the one apology they get for it.
 
 "I'm sorry your broadband has been down since Monday" lands; "I'm sorry for any
-inconvenience" does not (PRINCIPLES.md 1). Each category picks the phrase that fits what the
+inconvenience" does not (docs/principles.md: 1). Each category picks the phrase that fits what the
 customer actually wrote: which service, which device, how long, what happened.
 """
 

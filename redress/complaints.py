@@ -6,7 +6,7 @@ from enum import Enum
 
 
 class Category(str, Enum):
-    """The complaint taxonomy of the demo business (DESIGN.md)."""
+    """The complaint taxonomy (business/categories.yml holds each category's texts)."""
 
     OUTAGE = "outage"
     SLOW_SERVICE = "slow_service"

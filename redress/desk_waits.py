@@ -1,4 +1,4 @@
-"""Never silent while waiting for a person (PRINCIPLES.md 8).
+"""Never silent while waiting for a person (docs/principles.md: 8).
 
 A handoff nobody has taken over is checked against ``business/handoff.yml``'s waiting rules,
 counting only opening hours (a customer who asked at night starts waiting when we open):

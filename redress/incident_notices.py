@@ -1,4 +1,4 @@
-"""Keeping customers affected by an incident informed without being asked (PRINCIPLES.md 4).
+"""Keeping customers affected by an incident informed without being asked (docs/principles.md: 4).
 
 - A complaint that an incident explains is linked to it, and the customer is offered updates.
 - Each change customers should hear about (status, what we tell them, when we expect a fix)

@@ -1,4 +1,4 @@
-"""Known incidents: what is wrong, for whom, and how we explain it (PRINCIPLES.md 3, 4).
+"""Known incidents: what is wrong, for whom, and how we explain it (docs/principles.md: 3, 4).
 
 Plain domain code: validation, status changes, matching a complaint to the incidents that
 explain it, and the customer-facing wording. Records live in ``incidents_records.py``.

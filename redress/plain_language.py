@@ -1,4 +1,4 @@
-"""Checks that customer-facing text is plain, short and owns the problem (PRINCIPLES.md 2, 3).
+"""Checks that customer-facing text is plain, short and owns the problem (docs/principles.md: 2, 3).
 
 Readability is the Flesch reading ease score, computed here with a standard vowel-group
 syllable count so the check has no downloads behind it. The tests run these checks over every
@@ -75,7 +75,7 @@ def reading_ease(text: str) -> float:
 
 
 def check_text(text: str) -> list[TextProblem]:
-    """Every way ``text`` falls short of the voice in PRINCIPLES.md."""
+    """Every way ``text`` falls short of the voice in docs/principles.md."""
     problems: list[TextProblem] = []
     lowered = text.lower()
     for phrase in BLAME_PHRASES:

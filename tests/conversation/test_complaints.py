@@ -100,7 +100,7 @@ def test_details_are_collected_with_a_correction_and_the_complaint_logged(stack:
     said = texts(replies)
     reference = re.search(r"RD-[A-Z0-9]{6}", said)
     assert reference, said
-    # Then the remedy the policy allows, offered straight away (PRINCIPLES.md 5).
+    # Then the remedy the policy allows, offered straight away (docs/principles.md: 5).
     assert "To make up for this, I'd like to add" in said, said
 
     record = stack.record(conversation_id)

@@ -1,4 +1,4 @@
-"""Every text a customer can see is plain, short, and owns the problem (PRINCIPLES.md 2, 3)."""
+"""Every text a customer can see is plain, short and owns the problem (docs/principles.md: 2, 3)."""
 
 from __future__ import annotations
 

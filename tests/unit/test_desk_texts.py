@@ -1,4 +1,4 @@
-"""What customers read around the agent desk is plain and warm (PRINCIPLES.md 2, 3), and the
+"""What customers read around the agent desk is plain and warm (docs/principles.md: 2, 3), and the
 gateway understands the answers to "is it fixed?" and the rating without the assistant."""
 
 from __future__ import annotations
