@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 
 from actions.context import business, now, settings
 from actions.intents import complaint_behind
-from redress import compensation_records, records
-from redress.compensation import granted_words, offer_words, show_money
+from redress import records
+from redress.compensation import ledger
+from redress.compensation.policy import granted_words, offer_words, show_money
 from redress.complaints import Category
 from redress.db.models import CompensationGrant, CompensationOffer
 from redress.db.session import unit_of_work
@@ -42,13 +43,13 @@ def make_offers(session: Session, conversation_id: str) -> None:
         return
     for complaint in records.open_complaints(session, conversation_id):
         if complaint.facts.get("logged") and complaint.customer_id is not None:
-            compensation_records.make_offer(session, complaint, policy, now())
+            ledger.make_offer(session, complaint, policy, now())
 
 
 def awaits_approval(session: Session, conversation_id: str) -> bool:
     """Whether the conversation's latest offer waits for a person to approve it."""
-    offer = compensation_records.latest_offer(session, conversation_id)
-    return offer is not None and offer.status == compensation_records.PENDING_APPROVAL
+    offer = ledger.latest_offer(session, conversation_id)
+    return offer is not None and offer.status == ledger.PENDING_APPROVAL
 
 
 def present_next(
@@ -62,12 +63,12 @@ def present_next(
             return None
         reference, status = offer.reference, offer.status
         words = offer_words(offer.remedy, offer.amount_pence)
-    if status == compensation_records.PENDING_APPROVAL and person_asked:
+    if status == ledger.PENDING_APPROVAL and person_asked:
         dispatcher.utter_message(
             response="utter_compensation_needs_approval_by_the_person", offer_words=words
         )
         return [SlotSet(SHOWN, reference)]
-    if status == compensation_records.PENDING_APPROVAL:
+    if status == ledger.PENDING_APPROVAL:
         dispatcher.utter_message(
             response="utter_compensation_needs_approval",
             offer_words=words,
@@ -79,10 +80,10 @@ def present_next(
 
 
 def _unshown_offer(session: Session, tracker: Tracker) -> CompensationOffer | None:
-    offer = compensation_records.latest_offer(session, tracker.sender_id)
+    offer = ledger.latest_offer(session, tracker.sender_id)
     if offer is None or offer.reference == tracker.get_slot(SHOWN):
         return None
-    if offer.status not in {compensation_records.OFFERED, compensation_records.PENDING_APPROVAL}:
+    if offer.status not in {ledger.OFFERED, ledger.PENDING_APPROVAL}:
         return None
     return offer
 
@@ -96,33 +97,33 @@ def answer_offer(
     outcome: tuple[str, str, int] | None = None
     refused = False
     with unit_of_work(settings().database_url) as session:
-        offer = compensation_records.open_offer(session, tracker.sender_id)
+        offer = ledger.open_offer(session, tracker.sender_id)
         if offer is None or policy is None:
             # Decided meanwhile (a person approved or turned it down): a person follows up.
             refused = accepted
             if accepted:
                 records.request_handoff(session, tracker.sender_id, "compensation_review")
         elif not accepted:
-            compensation_records.decline(session, offer, moment)
+            ledger.decline(session, offer, moment)
         else:
             offer_id = offer.id
             granted: CompensationGrant | None = None
             try:
                 with session.begin_nested():
                     try:
-                        granted = compensation_records.grant(
+                        granted = ledger.grant(
                             session,
                             offer_id,
                             policy,
                             moment,
                             fulfil=settings().fulfilment_webhook_url is not None,
                         )
-                    except compensation_records.NotGrantable:
+                    except ledger.NotGrantable:
                         # Kept as withdrawn (no longer within the limits); a person follows up.
                         refused = True
             except IntegrityError:
                 # The same offer granted a moment ago by another tab or channel: that grant.
-                granted = compensation_records.grant_of(session, offer_id)
+                granted = ledger.grant_of(session, offer_id)
             if granted is not None:
                 outcome = (granted.reference, granted.remedy, granted.amount_pence)
             else:
@@ -188,16 +189,16 @@ class ActionAskCompensation(Action):
 
             return [*acknowledge(dispatcher, tracker, hidden), FollowupAction("complaint_form")]
         with unit_of_work(settings().database_url) as session:
-            offer = compensation_records.latest_offer(session, conversation.id)
+            offer = ledger.latest_offer(session, conversation.id)
             if offer is None and complaints:
                 make_offers(session, conversation.id)
-                offer = compensation_records.latest_offer(session, conversation.id)
+                offer = ledger.latest_offer(session, conversation.id)
             state = None if offer is None else (offer.status, offer.remedy, offer.amount_pence)
             fresh = offer is not None and offer.reference != tracker.get_slot(SHOWN)
             logged = any(c.facts.get("logged") for c in complaints)
             if logged and (offer is None or not fresh):
                 if offer is not None:
-                    compensation_records.request_review(session, offer, moment)
+                    ledger.request_review(session, offer, moment)
                 records.request_handoff(session, conversation.id, "compensation_review")
         if not complaints:
             dispatcher.utter_message(response="utter_compensation_what_happened")
@@ -213,7 +214,7 @@ class ActionAskCompensation(Action):
             )
             return [SlotSet(PENDING, None)]
         status, remedy, pence = state
-        if remedy == "priority_repair" or status != compensation_records.OFFERED:
+        if remedy == "priority_repair" or status != ledger.OFFERED:
             dispatcher.utter_message(
                 response="utter_compensation_more_needs_person", when_reply=_when_reply()
             )

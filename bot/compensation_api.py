@@ -33,8 +33,8 @@ from bot.errors import BadInput, bounded_body, error
 from bot.records_api import authorised, in_transaction
 from bot.relay import message_json
 from bot.webchat import json_object
-from redress import compensation_admin
-from redress.compensation_records import NotGrantable
+from redress.compensation import operators
+from redress.compensation.ledger import NotGrantable
 from redress.db.models import utcnow
 from redress.db.session import unit_of_work
 
@@ -53,12 +53,12 @@ def _limit(request: Request) -> int:
 async def list_offers(request: Request) -> Response:
     if (refusal := authorised(request)) is not None:
         return refusal
-    which = request.query_params.get("status", compensation_admin.PENDING_APPROVAL)
-    if which not in compensation_admin.OFFER_FILTERS:
+    which = request.query_params.get("status", operators.PENDING_APPROVAL)
+    if which not in operators.OFFER_FILTERS:
         return error(
             400,
             "invalid_status",
-            f"status must be one of: {', '.join(compensation_admin.OFFER_FILTERS)}.",
+            f"status must be one of: {', '.join(operators.OFFER_FILTERS)}.",
         )
     try:
         limit = _limit(request)
@@ -66,7 +66,7 @@ async def list_offers(request: Request) -> Response:
         return bad.response()
     return await _run(
         request,
-        lambda session: {"offers": compensation_admin.list_offers(session, which, limit=limit)},
+        lambda session: {"offers": operators.list_offers(session, which, limit=limit)},
     )
 
 
@@ -80,7 +80,7 @@ async def list_grants(request: Request) -> Response:
         return bad.response()
     return await _run(
         request,
-        lambda session: {"grants": compensation_admin.list_grants(session, account, limit=limit)},
+        lambda session: {"grants": operators.list_grants(session, account, limit=limit)},
     )
 
 
@@ -88,7 +88,7 @@ async def spend(request: Request) -> Response:
     if (refusal := authorised(request)) is not None:
         return refusal
     policy = request.app.state.business.compensation
-    return await _run(request, lambda session: compensation_admin.spend(session, policy, utcnow()))
+    return await _run(request, lambda session: operators.spend(session, policy, utcnow()))
 
 
 def _name(body: dict[str, Any], field: str, what: str, max_chars: int) -> str:
@@ -106,7 +106,7 @@ async def _decision_body(request: Request, fields: dict[str, str]) -> dict[str, 
         raise BadInput(
             400, "unknown_field", f"{unknown[0]} is not a field here; send {', '.join(fields)}."
         )
-    limits = {"by": compensation_admin.MAX_NAME, "reason": compensation_admin.MAX_REASON}
+    limits = {"by": operators.MAX_NAME, "reason": operators.MAX_REASON}
     return {name: _name(body, name, what, limits[name]) for name, what in fields.items()}
 
 
@@ -122,8 +122,8 @@ async def approve(request: Request) -> Response:
     # A delivery row only when this gateway has a webhook to send it to.
     sends_grants = request.app.state.fulfilment is not None
 
-    def work(session: Session) -> compensation_admin.Decided:
-        return compensation_admin.approve(
+    def work(session: Session) -> operators.Decided:
+        return operators.approve(
             session,
             reference,
             body["by"],
@@ -150,19 +150,17 @@ async def reject(request: Request) -> Response:
         return bad.response()
     reference = request.path_params["reference"]
 
-    def work(session: Session) -> compensation_admin.Decided:
-        return compensation_admin.reject(session, reference, body["by"], body["reason"], utcnow())
+    def work(session: Session) -> operators.Decided:
+        return operators.reject(session, reference, body["by"], body["reason"], utcnow())
 
     return await _decide(request, work)
 
 
-async def _decide(
-    request: Request, work: Callable[[Session], compensation_admin.Decided]
-) -> Response:
+async def _decide(request: Request, work: Callable[[Session], operators.Decided]) -> Response:
     """Runs the decision in one transaction, then shows the customer the recorded message."""
     database_url = request.app.state.settings.database_url
 
-    def in_transaction() -> compensation_admin.Decided:
+    def in_transaction() -> operators.Decided:
         with unit_of_work(database_url) as session:
             decided = work(session)
             if decided.message is not None:
@@ -176,7 +174,7 @@ async def _decide(
             # Two people approved at the same moment and the other grant won the unique key
             # (SQLite takes no row locks): run again, and find the grant already made.
             decided = await run_in_threadpool(in_transaction)
-    except compensation_admin.UnknownOffer:
+    except operators.UnknownOffer:
         return _unknown_offer()
     except NotGrantable as refused:
         return error(
@@ -215,6 +213,6 @@ async def _run(request: Request, work: Callable[[Session], dict[str, Any]]) -> R
     """Runs ``work`` in one transaction off the event loop, mapping refusals to JSON errors."""
     try:
         result = await in_transaction(request, work)
-    except compensation_admin.UnknownAccount:
+    except operators.UnknownAccount:
         return error(404, "unknown_account", "There is no customer with that account number.")
     return JSONResponse(result)

@@ -1,8 +1,9 @@
 """The gateway's sender for granted compensation: POSTs each grant to the billing webhook.
 
 Runs as an APScheduler job next to outbox delivery (``bot/delivery.py``), only when
-``FULFILMENT_WEBHOOK_URL`` is set. The database says what is due (``redress/fulfilment.py``),
-so a restarted gateway carries on where the last one stopped. Time comes from an injectable
+``FULFILMENT_WEBHOOK_URL`` is set. The database says what is due
+(``redress/compensation/fulfilment.py``), so a restarted gateway carries on where the last
+one stopped. Time comes from an injectable
 clock, so tests can move it on.
 """
 
@@ -15,7 +16,7 @@ from datetime import datetime, timedelta
 import httpx
 from starlette.concurrency import run_in_threadpool
 
-from redress import fulfilment
+from redress.compensation import fulfilment
 from redress.db.models import utcnow
 from redress.db.session import unit_of_work
 

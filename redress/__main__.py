@@ -10,9 +10,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from redress import alerts, compensation_admin, fulfilment, incidents_records
+from redress import alerts, incidents_records
 from redress.business import Business, configuration_or_exit
-from redress.compensation_records import NotGrantable
+from redress.compensation import fulfilment, operators
+from redress.compensation.ledger import NotGrantable
 from redress.db.models import utcnow
 from redress.db.session import unit_of_work
 from redress.incidents import Change, IncidentError, parse_time
@@ -64,9 +65,7 @@ def _compensation_parser(sub: argparse._SubParsersAction) -> None:
     actions = parser.add_subparsers(dest="action", required=True)
     offers = actions.add_parser("offers", help="offers waiting for approval (--all for every one)")
     offers.add_argument("--all", action="store_true", help="every offer, whatever its status")
-    offers.add_argument(
-        "--status", choices=compensation_admin.OFFER_FILTERS, help="offers with this status"
-    )
+    offers.add_argument("--status", choices=operators.OFFER_FILTERS, help="offers with this status")
     grants = actions.add_parser("grants", help="what was granted, newest first")
     grants.add_argument("--account", help="one customer's grants, e.g. BL-100001")
     actions.add_parser("spend", help="spent against each incident's budget and per customer")
@@ -128,8 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         except NotGrantable as refused:
             logger.error("Refused: %s", refused.reason)
         except (
-            compensation_admin.UnknownOffer,
-            compensation_admin.UnknownAccount,
+            operators.UnknownOffer,
+            operators.UnknownAccount,
             LookupError,
             ValueError,
         ) as problem:
@@ -201,8 +200,8 @@ def _compensation(args: argparse.Namespace, settings: Settings, business: Busine
     now = utcnow().replace(microsecond=0)
     with unit_of_work(settings.database_url) as session:
         if args.action == "offers":
-            which = args.status or ("all" if args.all else compensation_admin.PENDING_APPROVAL)
-            rows = compensation_admin.list_offers(session, which)
+            which = args.status or ("all" if args.all else operators.PENDING_APPROVAL)
+            rows = operators.list_offers(session, which)
             for row in rows:
                 _out(
                     f"{row['reference']}  {row['status']:<16} {row['amount']:>8} "
@@ -216,7 +215,7 @@ def _compensation(args: argparse.Namespace, settings: Settings, business: Busine
                     else "No offers."
                 )
         elif args.action == "grants":
-            rows = compensation_admin.list_grants(session, args.account)
+            rows = operators.list_grants(session, args.account)
             for row in rows:
                 sent = row["fulfilment"]["status"] if row["fulfilment"] else "ledger only"
                 _out(
@@ -227,9 +226,9 @@ def _compensation(args: argparse.Namespace, settings: Settings, business: Busine
             if not rows:
                 _out("No grants.")
         elif args.action == "spend":
-            _show_spend(compensation_admin.spend(session, business.compensation, now))
+            _show_spend(operators.spend(session, business.compensation, now))
         elif args.action == "approve":
-            decided = compensation_admin.approve(
+            decided = operators.approve(
                 session,
                 args.reference,
                 args.by,
@@ -254,7 +253,7 @@ def _compensation(args: argparse.Namespace, settings: Settings, business: Busine
             if grant["fulfilment"] is not None:
                 _out("The grant goes to the billing webhook from the running gateway.")
         elif args.action == "reject":
-            decided = compensation_admin.reject(
+            decided = operators.reject(
                 session, args.reference, args.by, args.reason, now, via_outbox=True
             )
             _out(

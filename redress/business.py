@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from redress.compensation import Policy, PolicyError, policy_from_mapping
+from redress.compensation.policy import Policy, PolicyError, policy_from_mapping
 from redress.complaints import Category, Severity
 from redress.incidents import is_postcode_district
 from redress.settings import Settings, SettingsError

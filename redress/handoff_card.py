@@ -21,7 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from redress.business import Business
-from redress.compensation import NON_MONEY, offer_words, show_money
+from redress.compensation.policy import NON_MONEY, offer_words, show_money
 from redress.complaints import Category
 from redress.slack_text import escape_for_slack, one_line
 

@@ -36,8 +36,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import feedback
 from bot.relay import Relay, UnknownConversation
 from bot.slack.worker import AUTH_ERRORS, SlackFailure, SlackWorker, Sleep
-from redress import compensation_admin, compensation_records, desk_records, desk_waits, records
+from redress import desk_records, desk_waits, records
 from redress.business import Business
+from redress.compensation import ledger, operators
 from redress.db.models import utcnow
 from redress.handoff_card import (
     APPROVE,
@@ -564,15 +565,15 @@ class Desk(SlackWorker):
             policy = self.business.compensation
             now = self.clock()
 
-            def decide(session: Any) -> compensation_admin.Decided:
-                offer = compensation_admin.find_offer(session, reference)
+            def decide(session: Any) -> operators.Decided:
+                offer = operators.find_offer(session, reference)
                 if offer.conversation_id != handoff.conversation_id:
-                    raise compensation_admin.UnknownOffer(reference)
+                    raise operators.UnknownOffer(reference)
                 if approving:
-                    return compensation_admin.approve(
+                    return operators.approve(
                         session, reference, by, policy, now, fulfil=self._fulfil, via_outbox=True
                     )
-                return compensation_admin.reject(
+                return operators.reject(
                     session,
                     reference,
                     by,
@@ -583,10 +584,10 @@ class Desk(SlackWorker):
 
             try:
                 decided = await self._db(decide)
-            except compensation_admin.UnknownOffer:
+            except operators.UnknownOffer:
                 await self._tell_agent(channel, user, thread_ts, OFFER_UNKNOWN)
                 return
-            except compensation_records.NotGrantable as refused:
+            except ledger.NotGrantable as refused:
                 reason = escape_for_slack(refused.reason)
                 await self._tell_agent(
                     channel, user, thread_ts, OFFER_NOT_CHANGED.format(reason=reason)
@@ -641,7 +642,7 @@ def pending_offer_for_card(record: dict[str, Any]) -> dict[str, Any] | None:
     waiting = [
         offer
         for offer in record.get("offers") or []
-        if offer.get("status") == compensation_records.PENDING_APPROVAL
+        if offer.get("status") == ledger.PENDING_APPROVAL
     ]
     return waiting[-1] if waiting else None
 

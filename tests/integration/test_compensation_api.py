@@ -25,10 +25,11 @@ from bot.delivery import Delivery, Scheduler
 from bot.live import LiveHub
 from bot.rasa_client import RasaClient
 from bot.relay import Relay
-from redress import compensation_records, incidents_records, records
+from redress import incidents_records, records
 from redress.__main__ import main
 from redress.business import Business
-from redress.compensation_admin import approved_text, rejected_text
+from redress.compensation import ledger
+from redress.compensation.operators import approved_text, rejected_text
 from redress.db.models import (
     CompensationGrant,
     CompensationOffer,
@@ -129,7 +130,7 @@ def test_every_route_needs_the_admin_token(api: TestClient, database_url: str) -
             assert answer.status_code == 401, (method, path, headers)
             assert answer.json()["error"]["code"] == "unauthorised"
     # Nothing was granted or rejected by those calls.
-    assert offer_status(database_url, made.reference) == compensation_records.PENDING_APPROVAL
+    assert offer_status(database_url, made.reference) == ledger.PENDING_APPROVAL
     assert grant_count(database_url) == 0
     assert bot_messages(database_url, made.conversation_id) == []
 
@@ -304,7 +305,7 @@ def test_only_offers_waiting_for_a_person_can_be_approved(
     with unit_of_work(database_url) as session:
         offer = session.get(CompensationOffer, declined.offer_id)
         assert offer is not None
-        compensation_records.decline(session, offer, now)
+        ledger.decline(session, offer, now)
 
     refused = approve(api, unanswered.reference)
     assert refused.status_code == 409
@@ -405,14 +406,14 @@ def test_grants_are_listed_per_customer_newest_first(api: TestClient, database_u
     later = make_offer(database_url, "BL-100001", "delay", at=now)
     other = make_offer(database_url, "BL-100002", "billing", at=now)
     with unit_of_work(database_url) as session:
-        compensation_records.grant(session, earlier.offer_id, POLICY, now - timedelta(days=2))
-        compensation_records.grant(session, other.offer_id, POLICY, now)
+        ledger.grant(session, earlier.offer_id, POLICY, now - timedelta(days=2))
+        ledger.grant(session, other.offer_id, POLICY, now)
     assert approve(api, later.reference).status_code == 200
 
     mine = api.get("/api/compensation/grants?account=bl%20100001", headers=AUTH).json()["grants"]
     assert [(g["offer"], g["amount"], g["approved_by"]) for g in mine] == [
         (later.reference, "£30", "Priya (team lead)"),
-        (earlier.reference, "£10", compensation_records.BY_POLICY),
+        (earlier.reference, "£10", ledger.BY_POLICY),
     ]
     assert {g["account_number"] for g in mine} == {"BL-100001"}
     assert mine[1]["complaint"] == earlier.complaint
@@ -428,17 +429,17 @@ def test_spending_adds_up_against_each_budget_and_limit(api: TestClient, databas
     for account in ("BL-100002", "BL-100003"):
         made = make_offer(database_url, account, "outage", at=now, incident=INCIDENT)
         with unit_of_work(database_url) as session:
-            compensation_records.grant(session, made.offer_id, POLICY, now)
+            ledger.grant(session, made.offer_id, POLICY, now)
     # BL-100001: £10 within the policy and £30 approved by a person.
     billing = make_offer(database_url, "BL-100001", "billing", at=now)
     with unit_of_work(database_url) as session:
-        compensation_records.grant(session, billing.offer_id, POLICY, now)
+        ledger.grant(session, billing.offer_id, POLICY, now)
     person = approve(api, make_offer(database_url, "BL-100001", "delay", at=now).reference)
     assert person.status_code == 200
     # Outside the 90-day window: counted nowhere but on its (absent) incident.
     old = make_offer(database_url, "BL-100004", "billing", at=now - timedelta(days=100))
     with unit_of_work(database_url) as session:
-        compensation_records.grant(session, old.offer_id, POLICY, now - timedelta(days=100))
+        ledger.grant(session, old.offer_id, POLICY, now - timedelta(days=100))
     # Still waiting for a person.
     make_offer(database_url, "BL-100005", "staff_conduct", at=now)
 
@@ -529,7 +530,7 @@ def test_the_command_line_approves_and_rejects_and_the_gateway_tells_the_custome
                 session, conversation, category="delay", severity="medium",
                 severity_reasons=[], summary="The engineer never came.", facts={"logged": True},
             )  # fmt: skip
-            offer, why = compensation_records.make_offer(session, complaint, POLICY, utcnow())
+            offer, why = ledger.make_offer(session, complaint, POLICY, utcnow())
             assert offer is not None and offer.status == "pending_approval", why
             made.append(Made(offer.id, offer.reference, conversation.id, complaint.reference))
     first, second = made

@@ -16,8 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from redress import incidents_records, records
-from redress.compensation import Policy, policy_from_mapping
-from redress.compensation_records import (
+from redress.compensation.ledger import (
     BY_POLICY,
     DECLINED,
     GRANTED,
@@ -32,6 +31,7 @@ from redress.compensation_records import (
     make_offer,
     reject,
 )
+from redress.compensation.policy import Policy, policy_from_mapping
 from redress.db.models import (
     CompensationGrant,
     CompensationOffer,

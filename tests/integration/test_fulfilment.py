@@ -22,12 +22,13 @@ from sqlalchemy import select
 from bot.app import create_app
 from bot.delivery import Scheduler
 from bot.fulfilment import Fulfilment
-from redress import compensation_records, fulfilment, records
+from redress import records
 from redress.business import Business
-from redress.compensation import policy_from_mapping
+from redress.compensation import fulfilment, ledger
+from redress.compensation.fulfilment import sign, verify_signature
+from redress.compensation.policy import policy_from_mapping
 from redress.db.models import CompensationGrant, FulfilmentDelivery, OperatorAlert
 from redress.db.session import unit_of_work
-from redress.fulfilment import sign, verify_signature
 from tests.integration.conftest import closed_port, gateway_settings
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=timezone.utc)
@@ -110,7 +111,7 @@ def make_offer(
             facts={"logged": True},
         )
         complaint.incident_id = incident
-        offer, why = compensation_records.make_offer(session, complaint, POLICY, at)
+        offer, why = ledger.make_offer(session, complaint, POLICY, at)
         assert offer is not None, why
         return Made(offer.id, offer.reference, conversation.id, complaint.reference)
 
@@ -118,9 +119,7 @@ def make_offer(
 def grant(database_url: str, made: Made, *, at: datetime = NOW, fulfil: bool = True) -> str:
     """Grants the offer as the assistant would within the policy; returns the grant's reference."""
     with unit_of_work(database_url) as session:
-        return compensation_records.grant(
-            session, made.offer_id, POLICY, at, fulfil=fulfil
-        ).reference
+        return ledger.grant(session, made.offer_id, POLICY, at, fulfil=fulfil).reference
 
 
 def deliveries(database_url: str) -> list[FulfilmentDelivery]:
@@ -323,7 +322,7 @@ def test_a_grant_reaches_the_billing_system_once_signed_with_its_reference(
         "complaint": made.complaint,
         "incident": None,
         "rule": "billing-credit",
-        "approved_by": compensation_records.BY_POLICY,
+        "approved_by": ledger.BY_POLICY,
         "granted_at": NOW.isoformat(),
     }
     assert receiver.applied == {reference: request.payload}

@@ -17,9 +17,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from redress import compensation_records, desk_waits, outbox, records
+from redress import desk_waits, outbox, records
 from redress.business import Business
-from redress.compensation_admin import approved_text, find_offer, rejected_text
+from redress.compensation import ledger
+from redress.compensation.operators import approved_text, find_offer, rejected_text
 from redress.db.models import CompensationGrant, Handoff
 from redress.db.session import unit_of_work
 from redress.incident_notices import raise_alert
@@ -354,7 +355,7 @@ def test_reject_from_the_card_tells_the_customer_honestly(
         deliver(g)
         with unit_of_work(database_url) as session:
             offer = find_offer(session, made.reference)
-            assert offer.status == compensation_records.REJECTED
+            assert offer.status == ledger.REJECTED
             assert offer.decided_by == f"alex (Slack {AGENT_ID})"
             assert session.scalar(select(func.count(CompensationGrant.id))) == 0
         assert bot_texts(g, made.conversation_id)[-1] == rejected_text("account_credit", 3000)

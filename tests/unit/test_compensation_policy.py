@@ -1,4 +1,4 @@
-"""The compensation policy (redress/compensation.py): exact pence for every kind of amount,
+"""The compensation policy (redress/compensation/policy.py): exact pence for every kind of amount,
 which rule decides, every cap at its boundary, the approval threshold, the explanation, and
 every way a policy file can be wrong."""
 
@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from redress.business import BusinessConfigError, load_business
-from redress.compensation import (
+from redress.compensation.policy import (
     Decision,
     Policy,
     PolicyError,

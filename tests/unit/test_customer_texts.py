@@ -13,7 +13,7 @@ from bot.errors import BadInput
 from bot.webchat import parse_message
 from redress.apology import DESCRIBERS
 from redress.business import load_business
-from redress.compensation import REMEDIES, granted_words, offer_words
+from redress.compensation.policy import REMEDIES, granted_words, offer_words
 from redress.complaints import Category
 from redress.handoff import describe_hours, describe_reply_time
 from redress.incidents import explain

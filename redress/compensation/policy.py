@@ -3,7 +3,7 @@
 Plain domain code. ``decide`` takes what the records say about the complaint and the
 customer (never what the customer typed) and returns a decision that explains itself: which
 rule applied, how the amount was worked out, and which cap cut it down or ruled it out. The
-ledger (``compensation_records.py``) enforces the same caps again inside the transaction that
+ledger (``ledger.py``) enforces the same caps again inside the transaction that
 grants, so two requests at once can never add up to more than the limits.
 
 Money is integer pence throughout; shares and per-day amounts round half up to a penny.

@@ -1,6 +1,6 @@
 """Sending granted compensation to the business's billing system: sign, claim, finish.
 
-When ``FULFILMENT_WEBHOOK_URL`` is set, ``compensation_records.grant(..., fulfil=True)`` writes
+When ``FULFILMENT_WEBHOOK_URL`` is set, ``ledger.grant(..., fulfil=True)`` writes
 a ``FulfilmentDelivery`` row in the same transaction as the grant, so a grant and the duty to
 send it exist together or not at all. The gateway (``bot/fulfilment.py``) then POSTs each row's
 payload to the URL, and this module keeps the steps safe across crashes and several gateways:
@@ -47,7 +47,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from redress import leased_queue
-from redress.compensation import show_money
+from redress.compensation.policy import show_money
 from redress.db.models import CompensationGrant, FulfilmentDelivery
 from redress.incident_notices import raise_alert
 

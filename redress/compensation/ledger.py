@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from redress import records
-from redress.compensation import NON_MONEY, Policy, Situation, Spent, decide, show_money
+from redress.compensation.policy import NON_MONEY, Policy, Situation, Spent, decide, show_money
 from redress.complaints import Severity
 from redress.db.models import (
     CompensationGrant,

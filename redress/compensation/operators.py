@@ -2,7 +2,7 @@
 command line (``python -m redress compensation ...``): list offers and grants, approve or
 reject offers waiting for a person, and see what has been spent against the limits.
 
-Approving grants through the ledger (``compensation_records.grant``), so every cap is checked
+Approving grants through the ledger (``ledger.grant``), so every cap is checked
 again in the granting transaction and an offer is granted once however often it is approved.
 The customer's message is written in that same transaction: the API records it in the
 conversation and the gateway delivers it at once; the command line puts it in the outbox, and
@@ -22,9 +22,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from redress import compensation_records, incident_notices, records
-from redress.compensation import Policy, granted_words, show_money
-from redress.compensation_records import (
+from redress import incident_notices, records
+from redress.compensation import ledger
+from redress.compensation.ledger import (
     DECLINED,
     GRANTED,
     OFFERED,
@@ -33,6 +33,7 @@ from redress.compensation_records import (
     WITHDRAWN,
     NotGrantable,
 )
+from redress.compensation.policy import Policy, granted_words, show_money
 from redress.db.models import (
     CompensationGrant,
     CompensationOffer,
@@ -235,9 +236,7 @@ def approve(
         # The customer was asked and has not answered: theirs to accept, not ours to approve.
         raise NotGrantable("the offer is waiting for the customer's answer, not a person's")
     already = offer.status == GRANTED
-    record = compensation_records.grant(
-        session, offer.id, policy, now, approved_by=by[:MAX_NAME], fulfil=fulfil
-    )
+    record = ledger.grant(session, offer.id, policy, now, approved_by=by[:MAX_NAME], fulfil=fulfil)
     message, conversation, text = None, None, None
     if not already:
         text = approved_text(record.remedy, record.amount_pence, record.reference)
@@ -267,7 +266,7 @@ def reject(
     person to follow up, and tells the customer honestly. Raises UnknownOffer, or
     NotGrantable when the offer is no longer waiting (granted, declined, rejected...)."""
     offer = find_offer(session, reference, lock=True)
-    compensation_records.reject(session, offer.id, by[:MAX_NAME], now)
+    ledger.reject(session, offer.id, by[:MAX_NAME], now)
     offer.explanation = f"{offer.explanation}; rejected by {by}: {reason}"[:2000]
     records.request_handoff(session, offer.conversation_id, "compensation_rejected")
     text = rejected_text(offer.remedy, offer.amount_pence)
