@@ -48,6 +48,7 @@ DECISION = "complaint_first"
 DETECTOR_FILE = Path(__file__).with_name("complaint_detector.json")
 DEMOTED_TO = "out_of_scope"
 FALLBACK = "nlu_fallback"
+TREATMENT = "complain_staff_conduct"
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,12 @@ class ComplaintFirst(GraphComponent, IntentClassifier):
             # A complaint about something the business plainly does not provide ("my pizza came
             # cold" to a broadband company) is answered kindly as such, not apologised for as
             # if the business had done it, and no complaint is logged for it.
+            # A complaint about how the customer was treated ("you kept me on hold so long I
+            # missed my train") is about whoever they are talking to, whatever else it names.
             elsewhere = not_ours(text, self.vocabulary)
+            about = chosen or top
+            if not (isinstance(about, str) and about.startswith("complain_")):
+                about = evidence.best
             complaint_like = isinstance(final, str) and (
                 final.startswith("complain_")
                 or (
@@ -207,7 +213,7 @@ class ComplaintFirst(GraphComponent, IntentClassifier):
                     )
                 )
             )
-            if elsewhere is not None and complaint_like:
+            if elsewhere is not None and complaint_like and about != TREATMENT:
                 chosen = DEMOTED_TO
             else:
                 elsewhere = None

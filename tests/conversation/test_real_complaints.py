@@ -162,3 +162,20 @@ def test_a_question_about_another_business_with_no_complaint_stays_off_topic(
     said, complaints = first_reply(stack, "what time does the airport open tomorrow")
     assert "I can only help" in said
     assert complaints == []
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        # Another business's thing, named in passing; the complaint is about us.
+        "I missed my train because you kept me on hold for an hour",
+        "sat in my car for an hour waiting for your engineer, who never came",
+    ],
+)
+def test_a_complaint_about_us_that_mentions_something_else_is_still_ours(
+    stack: Stack, message: str
+) -> None:
+    said, complaints = first_reply(stack, message)
+    assert "isn't something we provide" not in said
+    assert said.startswith("I'm sorry"), said
+    assert len(complaints) == 1
