@@ -199,7 +199,6 @@ class ComplaintFirst(GraphComponent, IntentClassifier):
             # if the business had done it, and no complaint is logged for it.
             # A complaint about how the customer was treated ("you kept me on hold so long I
             # missed my train") is about whoever they are talking to, whatever else it names.
-            elsewhere = not_ours(text, self.vocabulary)
             about = chosen or top
             if not (isinstance(about, str) and about.startswith("complain_")):
                 about = evidence.best
@@ -213,10 +212,11 @@ class ComplaintFirst(GraphComponent, IntentClassifier):
                     )
                 )
             )
-            if elsewhere is not None and complaint_like and about != TREATMENT:
+            elsewhere = None
+            if complaint_like and about != TREATMENT and not evidence.business_terms:
+                elsewhere = not_ours(text, self.vocabulary)
+            if elsewhere is not None:
                 chosen = DEMOTED_TO
-            else:
-                elsewhere = None
             # What the dialogue may need when the conversation, not the NLU, can tell it is a
             # complaint (a "yes" or an update request when nothing was asked): the detector's
             # view of this message and the category it would be.

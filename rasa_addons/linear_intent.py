@@ -208,11 +208,11 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
 
     # Training ---------------------------------------------------------------------------
 
-    def _matrix(self, messages: list[Message]) -> scipy.sparse.csr_matrix:
+    def _matrix(self, featured: list[list[tuple[Block, Any]]]) -> scipy.sparse.csr_matrix:
+        """One row per message, from each message's ``feature_blocks``."""
         rows = []
         weight = float(self.config["dense_weight"])
-        for message in messages:
-            blocks = feature_blocks(message)
+        for blocks in featured:
             self._check_layout(tuple(block for block, _ in blocks))
             rows.append(feature_row(blocks, weight))
         return scipy.sparse.vstack(rows, format="csr")
@@ -234,8 +234,9 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         if not examples:
             logger.debug("LinearIntentClassifier: no intent examples, nothing to train.")
             return self._resource
-        self.blocks = tuple(block for block, _ in feature_blocks(examples[0]))
-        features = self._matrix(examples)
+        featured = [feature_blocks(e) for e in examples]
+        self.blocks = tuple(block for block, _ in featured[0])
+        features = self._matrix(featured)
         labels = [str(e.get(INTENT)) for e in examples]
         model = LogisticRegression(
             C=float(self.config["C"]),
@@ -329,10 +330,11 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
 
     # Serving ----------------------------------------------------------------------------
 
-    def probabilities(self, messages: list[Message]) -> np.ndarray:
-        """Each message's probability for every intent in ``self.classes``' order."""
+    def probabilities(self, featured: list[list[tuple[Block, Any]]]) -> np.ndarray:
+        """Each message's probability for every intent in ``self.classes``' order, from each
+        message's ``feature_blocks``."""
         assert self.coef is not None and self.intercept is not None
-        scores = self._matrix(messages) @ self.coef.T + self.intercept
+        scores = self._matrix(featured) @ self.coef.T + self.intercept
         scores = np.asarray(scores, dtype=np.float64)
         scores -= scores.max(axis=1, keepdims=True)
         exp = np.exp(scores)
@@ -343,13 +345,13 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         if self.classes is None:
             return messages
         # A message with no features at all (no text) is left to the rest of the pipeline.
-        messages_with_text = [m for m in messages if feature_blocks(m)]
-        if not messages_with_text:
+        featured = [(m, blocks) for m in messages if (blocks := feature_blocks(m))]
+        if not featured:
             return messages
-        probabilities = self.probabilities(messages_with_text)
+        probabilities = self.probabilities([blocks for _, blocks in featured])
         scale = float(self.config["unknown_words_scale"])
         length = int(self.config[RANKING_LENGTH])
-        for message, row in zip(messages_with_text, probabilities, strict=True):
+        for (message, _), row in zip(featured, probabilities, strict=True):
             words = words_of(message)
             if words and not words & self.known_words:
                 row = row * scale

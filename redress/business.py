@@ -193,16 +193,21 @@ class DemoCustomersFile(_Strict):
     customers: list[DemoCustomer]
 
 
+def _plain_words(words: list[str]) -> list[str]:
+    """Customers' words in lower case with single spaces; none of them may be empty."""
+    cleaned = [" ".join(word.lower().split()) for word in words]
+    if any(not word for word in cleaned):
+        raise ValueError("a word is empty")
+    return cleaned
+
+
 class Product(_Strict):
     words: list[str] = Field(min_length=1)
 
     @field_validator("words")
     @classmethod
-    def _plain_words(cls, value: list[str]) -> list[str]:
-        cleaned = [" ".join(word.lower().split()) for word in value]
-        if any(not word for word in cleaned):
-            raise ValueError("a word is empty")
-        return cleaned
+    def _plain(cls, value: list[str]) -> list[str]:
+        return _plain_words(value)
 
 
 class ProductsFile(_Strict):
@@ -223,9 +228,10 @@ class ProductsFile(_Strict):
         for name, words in value.items():
             if not words:
                 raise ValueError(f"{name}: list at least one word")
-            cleaned[name] = [" ".join(word.lower().split()) for word in words]
-            if any(not word for word in cleaned[name]):
-                raise ValueError(f"{name}: a word is empty")
+            try:
+                cleaned[name] = _plain_words(words)
+            except ValueError as problem:
+                raise ValueError(f"{name}: {problem}") from None
         return cleaned
 
 
