@@ -17,13 +17,15 @@ from sqlalchemy.orm import Session
 
 from actions.context import business, now, settings
 from actions.intents import complaint_behind
-from redress import records
 from redress.compensation import ledger
 from redress.compensation.policy import granted_words, offer_words, show_money
-from redress.complaints import Category
+from redress.complaints import records as complaint_records
+from redress.complaints.categories import Category
+from redress.conversations import records as conversations
 from redress.db.models import CompensationGrant, CompensationOffer
 from redress.db.session import unit_of_work
-from redress.handoff import describe_reply_time
+from redress.handoff import records as handoff_records
+from redress.handoff.reply_times import describe_reply_time
 
 PENDING = "pending_question"
 COMPENSATION_OFFER = "compensation_offer"
@@ -41,7 +43,7 @@ def make_offers(session: Session, conversation_id: str) -> None:
     policy = business().compensation
     if policy is None:
         return
-    for complaint in records.open_complaints(session, conversation_id):
+    for complaint in complaint_records.open_complaints(session, conversation_id):
         if complaint.facts.get("logged") and complaint.customer_id is not None:
             ledger.make_offer(session, complaint, policy, now())
 
@@ -102,7 +104,7 @@ def answer_offer(
             # Decided meanwhile (a person approved or turned it down): a person follows up.
             refused = accepted
             if accepted:
-                records.request_handoff(session, tracker.sender_id, "compensation_review")
+                handoff_records.request_handoff(session, tracker.sender_id, "compensation_review")
         elif not accepted:
             ledger.decline(session, offer, moment)
         else:
@@ -128,7 +130,7 @@ def answer_offer(
                 outcome = (granted.reference, granted.remedy, granted.amount_pence)
             else:
                 refused = True
-                records.request_handoff(session, tracker.sender_id, "compensation_review")
+                handoff_records.request_handoff(session, tracker.sender_id, "compensation_review")
     if not accepted:
         dispatcher.utter_message(response="utter_compensation_declined")
         return [SlotSet(PENDING, ALTERNATIVE)]
@@ -180,8 +182,8 @@ class ActionAskCompensation(Action):
     ) -> list[EventType]:
         moment = now()
         with unit_of_work(settings().database_url) as session:
-            conversation = records.ensure_conversation(session, tracker.sender_id, "rasa")
-            complaints = records.open_complaints(session, conversation.id)
+            conversation = conversations.ensure_conversation(session, tracker.sender_id, "rasa")
+            complaints = complaint_records.open_complaints(session, conversation.id)
         if not complaints and (hidden := complaint_in_message(tracker)) is not None:
             # "No internet for a week, I want compensation": the complaint comes first; the
             # offer follows once it is logged.
@@ -199,7 +201,7 @@ class ActionAskCompensation(Action):
             if logged and (offer is None or not fresh):
                 if offer is not None:
                     ledger.request_review(session, offer, moment)
-                records.request_handoff(session, conversation.id, "compensation_review")
+                handoff_records.request_handoff(session, conversation.id, "compensation_review")
         if not complaints:
             dispatcher.utter_message(response="utter_compensation_what_happened")
             return []

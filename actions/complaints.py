@@ -23,14 +23,20 @@ from actions.incidents import (
     still_broken_after_fix,
 )
 from actions.intents import complaint_behind, complaint_told
-from redress import desk_records, handoff, incident_notices, incidents, records
-from redress.apology import describe_problem
-from redress.complaints import Category, Severity
+from redress.complaints import records as complaint_records
+from redress.complaints.apology import describe_problem
+from redress.complaints.categories import Category, Severity
+from redress.complaints.severity import assess_severity
+from redress.complaints.since import find_since
+from redress.conversations import customers
+from redress.conversations import records as conversations
 from redress.db.models import Complaint, Customer
 from redress.db.session import unit_of_work
-from redress.handoff import describe_reply_time, describe_reply_within
-from redress.severity import assess_severity
-from redress.since import find_since
+from redress.handoff import records as handoff_records
+from redress.handoff import reply_times
+from redress.handoff.reply_times import describe_reply_time, describe_reply_within
+from redress.incidents import model as incidents
+from redress.incidents import notices as incident_notices
 
 UNVERIFIED = "unverified"
 NOT_SURE = "not sure"
@@ -73,7 +79,7 @@ def acknowledge(
     text = _latest_text(tracker)
     moment = now()
     with unit_of_work(settings().database_url) as session:
-        conversation = records.ensure_conversation(session, tracker.sender_id, "rasa")
+        conversation = conversations.ensure_conversation(session, tracker.sender_id, "rasa")
         fix_failed = still_broken_after_fix(session, conversation.id, category, moment)
     if fix_failed:
         when = describe_reply_time(business().hours, moment)
@@ -81,10 +87,10 @@ def acknowledge(
         # Nothing more to ask: the complaint is already logged, with its details.
         return [SlotSet(PENDING, None), SlotSet("since", tracker.get_slot("since") or NOT_SURE)]
     with unit_of_work(settings().database_url) as session:
-        conversation = records.ensure_conversation(session, tracker.sender_id, "rasa")
+        conversation = conversations.ensure_conversation(session, tracker.sender_id, "rasa")
         same = [
             c
-            for c in records.open_complaints(session, conversation.id)
+            for c in complaint_records.open_complaints(session, conversation.id)
             if c.category == category.value
         ]
         if same:
@@ -97,13 +103,15 @@ def acknowledge(
             dispatcher.utter_message(response="utter_complaint_added")
             return [SlotSet("complaint_reference", complaint.reference)]
         earlier = (
-            records.earlier_complaints(session, conversation.customer_id, category.value, moment)
+            complaint_records.earlier_complaints(
+                session, conversation.customer_id, category.value, moment
+            )
             if conversation.customer_id
             else 0
         )
         assessment = assess_severity(category, text, moment, earlier_complaints=earlier)
         since = find_since(text, moment)
-        complaint = records.open_complaint(
+        complaint = complaint_records.open_complaint(
             session,
             conversation,
             category=category.value,
@@ -207,10 +215,10 @@ class ValidateComplaintForm(FormValidationAction):
             dispatcher.utter_message(response="utter_account_unverified")
             return {"account_ref": UNVERIFIED, "account_attempts": attempts}
         with unit_of_work(settings().database_url) as session:
-            customer = records.find_customer(session, value)
+            customer = customers.find_customer(session, value)
             if customer is not None:
-                conversation = records.ensure_conversation(session, tracker.sender_id, "rasa")
-                records.attach_customer(session, conversation, customer)
+                conversation = conversations.ensure_conversation(session, tracker.sender_id, "rasa")
+                customers.attach_customer(session, conversation, customer)
                 found = {**_verified_customer_slots(customer), "account_attempts": 0}
         if customer is not None:
             dispatcher.utter_message(
@@ -284,9 +292,9 @@ class ActionLogComplaint(Action):
         logged: list[tuple[str, Category, Severity, incidents.Incident | None, str]] = []
         person_for: list[str] = []
         with unit_of_work(settings().database_url) as session:
-            conversation = records.ensure_conversation(session, tracker.sender_id, "rasa")
-            person_already = desk_records.open_handoff(session, conversation.id) is not None
-            for complaint in records.open_complaints(session, conversation.id):
+            conversation = conversations.ensure_conversation(session, tracker.sender_id, "rasa")
+            person_already = handoff_records.open_handoff(session, conversation.id) is not None
+            for complaint in complaint_records.open_complaints(session, conversation.id):
                 if complaint.facts.get("logged"):
                     continue
                 _file_details(session, complaint, facts, conversation.customer_id, moment)
@@ -316,9 +324,9 @@ class ActionLogComplaint(Action):
             if config.handoff.compensation_needs_approval and compensation.awaits_approval(
                 session, conversation.id
             ):
-                person_for.append(handoff.NEEDS_APPROVAL)
+                person_for.append(reply_times.NEEDS_APPROVAL)
             for reason in dict.fromkeys(person_for):
-                records.request_handoff(session, conversation.id, reason)
+                handoff_records.request_handoff(session, conversation.id, reason)
         events: list[EventType] = [SlotSet("requested_slot", None)]
         offered = False
         for reference, category, severity, incident, offer in logged:
@@ -336,14 +344,14 @@ class ActionLogComplaint(Action):
                 reply_within=describe_reply_within(hours, config.hours, moment),
             )
         person_told = (
-            bool(person_for) and not person_already and person_for[0] != handoff.NEEDS_APPROVAL
+            bool(person_for) and not person_already and person_for[0] != reply_times.NEEDS_APPROVAL
         )
         if person_told:
             # Serious, or not the first time: a person too (an offer awaiting approval says so
             # itself).
             dispatcher.utter_message(
                 response="utter_handoff_repeat"
-                if person_for[0] == handoff.REPEAT
+                if person_for[0] == reply_times.REPEAT
                 else "utter_handoff_serious",
                 when_reply=describe_reply_time(config.hours, moment),
             )
@@ -359,7 +367,7 @@ def _needs_person(session: Session, complaint: Complaint, moment: datetime) -> l
     """Why this complaint needs a person as well, by the rules in business/handoff.yml."""
     rules = business().handoff
     earlier = (
-        records.earlier_complaints(
+        complaint_records.earlier_complaints(
             session,
             complaint.customer_id,
             complaint.category,
@@ -370,7 +378,7 @@ def _needs_person(session: Session, complaint: Complaint, moment: datetime) -> l
         if complaint.customer_id and rules.repeat_within_days
         else 0
     )
-    return handoff.automatic_reasons(rules, Severity(complaint.severity), earlier)
+    return reply_times.automatic_reasons(rules, Severity(complaint.severity), earlier)
 
 
 def _file_details(
@@ -389,7 +397,7 @@ def _file_details(
         found = find_since(since, moment)
         text = f"{text} {found.phrase}" if found else text
     earlier = (
-        records.earlier_complaints(
+        complaint_records.earlier_complaints(
             session, complaint.customer_id, category.value, moment, exclude=complaint.id
         )
         if complaint.customer_id
@@ -424,12 +432,12 @@ class ActionUpdateDetails(Action):
         reference = entities.get("account_number") or entities.get("email")
         events: list[EventType] = []
         with unit_of_work(settings().database_url) as session:
-            conversation = records.ensure_conversation(session, tracker.sender_id, "rasa")
-            complaints = records.open_complaints(session, conversation.id)
+            conversation = conversations.ensure_conversation(session, tracker.sender_id, "rasa")
+            complaints = complaint_records.open_complaints(session, conversation.id)
             changes: dict[str, Any] = {}
-            customer = records.find_customer(session, str(reference)) if reference else None
+            customer = customers.find_customer(session, str(reference)) if reference else None
             if customer is not None:
-                records.attach_customer(session, conversation, customer)
+                customers.attach_customer(session, conversation, customer)
                 changes["account_ref"] = customer.account_number
                 events += [
                     SlotSet(name, value)
@@ -484,4 +492,4 @@ def _complaint_behind_details(tracker: Tracker) -> Category | None:
 
 def _has_open_complaint(tracker: Tracker) -> bool:
     with unit_of_work(settings().database_url) as session:
-        return bool(records.open_complaints(session, tracker.sender_id))
+        return bool(complaint_records.open_complaints(session, tracker.sender_id))

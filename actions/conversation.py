@@ -13,10 +13,12 @@ from actions.complaints import acknowledge
 from actions.context import business, now, settings
 from actions.incidents import incident_status_lines
 from actions.intents import complaint_told
-from redress import records
-from redress.complaints import Category
+from redress.complaints import records as complaint_records
+from redress.complaints.categories import Category
+from redress.conversations import records as conversations
 from redress.db.session import unit_of_work
-from redress.handoff import describe_reply_time
+from redress.handoff import records as handoff_records
+from redress.handoff.reply_times import describe_reply_time
 
 FALLBACK_INTENT = "nlu_fallback"
 
@@ -27,11 +29,11 @@ def _request_person(
     """Records the request (and what led to it, in the same transaction); returns True when
     one was already open."""
     with unit_of_work(settings().database_url) as session:
-        conversation = records.ensure_conversation(session, tracker.sender_id, "rasa")
+        conversation = conversations.ensure_conversation(session, tracker.sender_id, "rasa")
         if event is not None:
-            records.record_event(session, conversation.id, *event)
+            conversations.record_event(session, conversation.id, *event)
         already = any(h.status == "requested" for h in conversation.handoffs)
-        records.request_handoff(session, conversation.id, reason)
+        handoff_records.request_handoff(session, conversation.id, reason)
     return already
 
 
@@ -70,8 +72,8 @@ def _record_message_event(tracker: Tracker, kind: str, **detail: Any) -> None:
     """Records an event about the customer's latest message, with its text (cut short)."""
     text = str(tracker.latest_message.get("text") or "")[:500]
     with unit_of_work(settings().database_url) as session:
-        records.ensure_conversation(session, tracker.sender_id, "rasa")
-        records.record_event(session, tracker.sender_id, kind, {"text": text, **detail})
+        conversations.ensure_conversation(session, tracker.sender_id, "rasa")
+        conversations.record_event(session, tracker.sender_id, kind, {"text": text, **detail})
 
 
 class ActionAnswerOffTopic(Action):
@@ -140,7 +142,7 @@ class ActionGiveUpdate(Action):
     ) -> list[EventType]:
         config = business()
         with unit_of_work(settings().database_url) as session:
-            complaints = records.open_complaints(session, tracker.sender_id)
+            complaints = complaint_records.open_complaints(session, tracker.sender_id)
             lines = [
                 f"Your complaint {c.reference} ({config.category_text(Category(c.category)).label.lower()}) "  # noqa: E501
                 + (

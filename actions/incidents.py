@@ -15,11 +15,16 @@ from sqlalchemy.orm import Session
 from actions import compensation
 from actions.context import business, now, settings
 from actions.intents import complaint_told
-from redress import incident_notices, incidents, incidents_records, records
-from redress.complaints import Category
+from redress.complaints import records as complaint_records
+from redress.complaints.categories import Category
+from redress.conversations import records as conversations
 from redress.db.models import Complaint, IncidentSubscription
 from redress.db.session import unit_of_work
-from redress.handoff import describe_reply_time
+from redress.handoff import records as handoff_records
+from redress.handoff.reply_times import describe_reply_time
+from redress.incidents import model as incidents
+from redress.incidents import notices as incident_notices
+from redress.incidents import records as incidents_records
 
 # What the assistant's last yes-or-no question was, so a bare "yes" answers the right one.
 PENDING = "pending_question"
@@ -115,14 +120,16 @@ class ActionAnswerYesNo(Action):
         moment = now()
         next_update: datetime | None = None
         with unit_of_work(settings().database_url) as session:
-            conversation = records.ensure_conversation(session, tracker.sender_id, "rasa")
+            conversation = conversations.ensure_conversation(session, tracker.sender_id, "rasa")
             # "Is it working now?" arrives by push, so it is the last question when it is
             # the assistant's latest message, whatever the conversation asked before.
             check = _asked_if_fixed(session, conversation.id)
             if check is not None:
                 incident_notices.answer_fix_check(session, check, yes, moment)
                 if not yes:
-                    records.request_handoff(session, conversation.id, "still_broken_after_fix")
+                    handoff_records.request_handoff(
+                        session, conversation.id, "still_broken_after_fix"
+                    )
                 answered = "fix"
             elif pending in {compensation.COMPENSATION_OFFER, compensation.ALTERNATIVE}:
                 answered = pending
@@ -146,7 +153,9 @@ class ActionAnswerYesNo(Action):
             if not yes:
                 return ask_anything_else(dispatcher)
             with unit_of_work(settings().database_url) as session:
-                records.request_handoff(session, tracker.sender_id, "compensation_alternative")
+                handoff_records.request_handoff(
+                    session, tracker.sender_id, "compensation_alternative"
+                )
             dispatcher.utter_message(
                 response="utter_handoff_requested",
                 when_reply=describe_reply_time(business().hours, moment),
@@ -184,7 +193,7 @@ def _complaint_in_answer(tracker: Tracker) -> Category | None:
     if len(str(tracker.latest_message.get("text") or "").split()) < MIN_ANSWER_STORY_WORDS:
         return None  # "yes", "no thanks": an answer, whatever the detector thinks
     with unit_of_work(settings().database_url) as session:
-        if records.open_complaints(session, tracker.sender_id):
+        if complaint_records.open_complaints(session, tracker.sender_id):
             return None
     return complaint_told(tracker)
 
@@ -200,7 +209,7 @@ def still_broken_after_fix(
     if category.value not in incidents_records.get_row(session, check.incident_id).categories:
         return False
     incident_notices.answer_fix_check(session, check, False, at)
-    records.request_handoff(session, conversation_id, "still_broken_after_fix")
+    handoff_records.request_handoff(session, conversation_id, "still_broken_after_fix")
     return True
 
 
@@ -240,5 +249,5 @@ def incident_status_lines(session: Session, complaints: list[Complaint], at: dat
 def _asked_if_fixed(session: Session, conversation_id: str) -> IncidentSubscription | None:
     """The fix check to answer: "is it working now?" is the assistant's latest message."""
     check = incident_notices.open_fix_check(session, conversation_id)
-    latest = records.last_bot_details(session, conversation_id).get("kind")
+    latest = conversations.last_bot_details(session, conversation_id).get("kind")
     return check if check is not None and latest == incident_notices.RESOLVED else None

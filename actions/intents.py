@@ -8,7 +8,7 @@ from rasa_sdk import Tracker
 
 from actions.context import business
 from rasa_addons.complaint_signals import Thresholds, Vocabulary, complaint_intent, gather
-from redress.complaints import Category
+from redress.complaints.categories import Category
 
 
 def complaint_behind(tracker: Tracker, min_confidence: float) -> Category | None:

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from bot.errors import error
 from bot.records_api import authorised, in_transaction
 from redress import alerts
-from redress.db.models import utcnow
+from redress.clock import utcnow
 
 ALERT_ID = re.compile(r"^[0-9]{1,18}$")
 

@@ -37,7 +37,7 @@ from bot.slack import Desk, SlackChannel
 from bot.telegram import TelegramChannel
 from bot.telegram.webhook import receive_update as telegram_webhook
 from redress.business import Business
-from redress.db.models import utcnow
+from redress.clock import utcnow
 from redress.settings import Settings
 
 logger = logging.getLogger("redress.gateway")

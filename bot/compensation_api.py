@@ -33,9 +33,9 @@ from bot.errors import BadInput, bounded_body, error
 from bot.records_api import authorised, in_transaction
 from bot.relay import message_json
 from bot.webchat import json_object
+from redress.clock import utcnow
 from redress.compensation import operators
 from redress.compensation.ledger import NotGrantable
-from redress.db.models import utcnow
 from redress.db.session import unit_of_work
 
 logger = logging.getLogger("redress.gateway.compensation")

@@ -21,9 +21,10 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.relay import Relay, message_json
 from bot.webchat import CHANNEL as WEB_CHANNEL
-from redress import incident_notices, outbox
-from redress.db.models import utcnow
+from redress.clock import utcnow
 from redress.db.session import unit_of_work
+from redress.delivery import outbox
+from redress.incidents import notices as incident_notices
 
 if TYPE_CHECKING:
     from bot.fulfilment import Fulfilment

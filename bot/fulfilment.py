@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 import httpx
 from starlette.concurrency import run_in_threadpool
 
+from redress.clock import utcnow
 from redress.compensation import fulfilment
-from redress.db.models import utcnow
 from redress.db.session import unit_of_work
 
 logger = logging.getLogger("redress.gateway.fulfilment")

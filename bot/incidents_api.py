@@ -17,9 +17,9 @@ from starlette.responses import JSONResponse, Response
 from bot.errors import BadInput, bounded_body, error
 from bot.records_api import authorised, in_transaction
 from bot.webchat import json_object
-from redress import incidents_records
-from redress.db.models import utcnow
-from redress.incidents import (
+from redress.clock import utcnow
+from redress.incidents import records as incidents_records
+from redress.incidents.model import (
     Change,
     IncidentClosed,
     IncidentError,

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot.errors import error
-from redress import records
+from redress.conversations import views as record_views
 from redress.db.session import unit_of_work
 
 T = TypeVar("T")
@@ -63,4 +63,4 @@ async def get_conversation(request: Request) -> Response:
 
 def _record(database_url: str, conversation_id: str) -> dict | None:
     with unit_of_work(database_url) as session:
-        return records.conversation_record(session, conversation_id)
+        return record_views.conversation_record(session, conversation_id)

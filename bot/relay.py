@@ -16,9 +16,12 @@ from bot import feedback
 from bot.live import LiveHub
 from bot.rasa_client import AssistantReply, AssistantUnavailable, RasaClient
 from bot.shared_state import LocalTurns, Turns
-from redress import desk_records, desk_waits, records
-from redress.db.models import Conversation, Message, utcnow
+from redress.clock import utcnow
+from redress.conversations import records as conversations
+from redress.db.models import Conversation, Message
 from redress.db.session import unit_of_work
+from redress.handoff import records as handoff_records
+from redress.handoff import waits as handoff_waits
 
 BUTTON_TOKEN = re.compile(r"^btn_[A-Za-z0-9_-]{16}$")
 logger = logging.getLogger("redress.gateway.relay")
@@ -124,7 +127,7 @@ class Relay:
 
         def find() -> str:
             with unit_of_work(self._database_url) as session:
-                return records.conversation_on_channel(session, channel, external_id).id
+                return conversations.conversation_on_channel(session, channel, external_id).id
 
         return await run_in_threadpool(find)
 
@@ -206,18 +209,18 @@ class Relay:
 
         def record() -> tuple[dict[str, Any], list[dict[str, Any]], bool]:
             with unit_of_work(self._database_url) as session:
-                conversation = records.get_conversation(session, conversation_id)
+                conversation = conversations.get_conversation(session, conversation_id)
                 if conversation is None:
                     raise UnknownConversation(conversation_id)
                 with_agent = self._with_agent(conversation)
-                received = records.record_message(
+                received = conversations.record_message(
                     session, conversation, "customer", f"({kind})",
                     details={"attachment": kind}, external_id=external_id,
                 )  # fmt: skip
                 if with_agent:  # the agent sees it in the thread; the assistant stays silent
                     return message_json(received), [], True
-                desk_records.reopen(session, conversation)
-                answer = records.record_message(session, conversation, "bot", reply)
+                handoff_records.reopen(session, conversation)
+                answer = conversations.record_message(session, conversation, "bot", reply)
                 return message_json(received), [message_json(answer)], False
 
         received, answers, with_agent = await run_in_threadpool(record)
@@ -246,16 +249,16 @@ class Relay:
 
         def record() -> tuple[str, bool, dict[str, Any]]:
             with unit_of_work(self._database_url) as session:
-                conversation = records.get_conversation(session, conversation_id)
+                conversation = conversations.get_conversation(session, conversation_id)
                 if conversation is None:
                     raise UnknownConversation(conversation_id)
                 kept = {**(details or {}), **({"author": author} if author else {})}
-                message = records.record_message(
+                message = conversations.record_message(
                     session,
                     conversation,
                     role,
                     text,
-                    buttons=records.with_button_tokens(buttons or []),
+                    buttons=conversations.with_button_tokens(buttons or []),
                     details=kept,
                 )
                 return conversation.channel, conversation.reachable, message_json(message)
@@ -305,7 +308,7 @@ class Relay:
     async def mark_unreachable(self, conversation_id: str, reason: str) -> None:
         def mark() -> None:
             with unit_of_work(self._database_url) as session:
-                records.mark_unreachable(session, conversation_id, reason)
+                conversations.mark_unreachable(session, conversation_id, reason)
 
         await run_in_threadpool(mark)
 
@@ -319,21 +322,21 @@ class Relay:
     ) -> _Received:
         with unit_of_work(self._database_url) as session:
             if conversation_id is None:
-                conversation = records.start_conversation(session, channel)
+                conversation = conversations.start_conversation(session, channel)
             else:
-                conversation = records.get_conversation(session, conversation_id)
+                conversation = conversations.get_conversation(session, conversation_id)
                 if conversation is None:
                     raise UnknownConversation(conversation_id)
             shown, sent, details = text, neutralise_slash(text), {}
             if BUTTON_TOKEN.match(text.strip()):
-                button = records.find_issued_button(session, conversation.id, text.strip())
+                button = conversations.find_issued_button(session, conversation.id, text.strip())
                 if button is not None:
                     shown, sent = button["title"], button["payload"]
                     details = {"button": button["token"]}
             if sent != shown:
                 details["sent_to_assistant"] = sent
-            asking = records.last_bot_details(session, conversation.id).get("asks")
-            message = records.record_message(
+            asking = conversations.last_bot_details(session, conversation.id).get("asks")
+            message = conversations.record_message(
                 session, conversation, "customer", shown, details=details, external_id=external_id
             )
             received = message_json(message)
@@ -349,24 +352,24 @@ class Relay:
             if answer is not None:
                 replies = self._record_answer(session, conversation, answer, utcnow())
                 return _Received(conversation.id, sent, received, "answered", replies)
-            wants = desk_waits.recognise(sent, text, asking=asking) if command is None else None
+            wants = handoff_waits.recognise(sent, text, asking=asking) if command is None else None
             if wants is not None:
-                if desk_waits.record_answer(session, conversation, wants) is not None:
-                    text = desk_waits.answer_text(wants, conversation.channel)
-                    reply = records.record_message(session, conversation, "bot", text)
+                if handoff_waits.record_answer(session, conversation, wants) is not None:
+                    text = handoff_waits.answer_text(wants, conversation.channel)
+                    reply = conversations.record_message(session, conversation, "bot", text)
                     return _Received(
                         conversation.id, sent, received, "answered", [message_json(reply)], wants
                     )
                 # Picked up or closed meanwhile: the assistant answers the words, not the
                 # button's payload.
                 sent = neutralise_slash(shown)
-            desk_records.reopen(session, conversation)
+            handoff_records.reopen(session, conversation)
             return _Received(conversation.id, sent, received)
 
     def _with_agent(self, conversation: Conversation) -> bool:
         """Whether a person has the conversation (and this gateway has the desk to reach
         them; without it the assistant answers rather than nobody)."""
-        return conversation.status == desk_records.WITH_AGENT and self._desk is not None
+        return conversation.status == handoff_records.WITH_AGENT and self._desk is not None
 
     def _record_answer(
         self,
@@ -377,16 +380,16 @@ class Relay:
     ) -> list[dict[str, Any]]:
         """Keeps the customer's answer after a resolution and records what to say next."""
         if answer.kind == feedback.ASKS_FIXED:
-            desk_records.record_fixed(session, conversation, bool(answer.value), now)
+            handoff_records.record_fixed(session, conversation, bool(answer.value), now)
         else:
-            desk_records.record_rating(session, conversation, int(answer.value), now)
+            handoff_records.record_rating(session, conversation, int(answer.value), now)
         question = feedback.next_question(answer, conversation.fixed)
-        message = records.record_message(
+        message = conversations.record_message(
             session,
             conversation,
             "bot",
             question.text,
-            buttons=records.with_button_tokens(question.buttons),
+            buttons=conversations.with_button_tokens(question.buttons),
             details={"asks": question.asks} if question.asks else None,
         )
         return [message_json(message)]
@@ -395,19 +398,19 @@ class Relay:
         self, conversation_id: str, replies: list[AssistantReply], failure: str | None
     ) -> list[dict[str, Any]]:
         with unit_of_work(self._database_url) as session:
-            conversation = records.get_conversation(session, conversation_id)
+            conversation = conversations.get_conversation(session, conversation_id)
             assert conversation is not None  # recorded a moment ago; conversations are not deleted
             if failure is not None:
-                records.record_event(
+                conversations.record_event(
                     session, conversation_id, "assistant_unavailable", {"error": failure[:500]}
                 )
             recorded = [
-                records.record_message(
+                conversations.record_message(
                     session,
                     conversation,
                     "bot",
                     reply.text,
-                    buttons=records.with_button_tokens(reply.buttons),
+                    buttons=conversations.with_button_tokens(reply.buttons),
                     flush=False,
                 )
                 for reply in replies

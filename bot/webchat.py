@@ -16,7 +16,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from bot.errors import BadInput, bounded_body, error
 from bot.records_api import authorised
 from bot.relay import Relay, UnknownConversation, message_json
-from redress import records
+from redress.conversations import records as conversations
 from redress.db.models import Message
 from redress.db.session import unit_of_work
 
@@ -214,7 +214,7 @@ def _messages_after(
     database_url: str, conversation_id: str, after: int
 ) -> list[dict[str, Any]] | None:
     with unit_of_work(database_url) as session:
-        if records.get_conversation(session, conversation_id) is None:
+        if conversations.get_conversation(session, conversation_id) is None:
             return None
         rows = session.scalars(
             select(Message)

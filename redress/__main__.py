@@ -10,14 +10,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from redress import alerts, incidents_records
+from redress import alerts
 from redress.business import Business, configuration_or_exit
+from redress.clock import utcnow
 from redress.compensation import fulfilment, operators
 from redress.compensation.ledger import NotGrantable
-from redress.db.models import utcnow
 from redress.db.session import unit_of_work
-from redress.incidents import Change, IncidentError, parse_time
-from redress.incidents_records import IncidentExists, UnknownIncident
+from redress.incidents import records as incidents_records
+from redress.incidents.model import Change, IncidentError, parse_time
+from redress.incidents.records import IncidentExists, UnknownIncident
 from redress.migrate import upgrade
 from redress.seed import load_demo_customers
 from redress.settings import Settings

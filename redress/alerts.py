@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from redress.conversations.views import iso_time
 from redress.db.models import OperatorAlert
-from redress.leased_queue import retry_delay
-from redress.records import iso_time
+from redress.delivery.leased_queue import retry_delay
 
 # How long a gateway holds an alert while it posts it; one that dies meanwhile leaves it to
 # be tried again after this.

@@ -21,8 +21,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from redress.compensation.policy import Policy, PolicyError, policy_from_mapping
-from redress.complaints import Category, Severity
-from redress.incidents import is_postcode_district
+from redress.complaints.categories import Category, Severity
+from redress.incidents.model import is_postcode_district
 from redress.settings import Settings, SettingsError
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

@@ -40,12 +40,13 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack.card import clip, local_clock, parse_time, quote
+from bot.slack.text import escape_for_slack, one_line
 from bot.slack.worker import SlackFailure, SlackWorker, Sleep
 from redress import alerts
 from redress.business import Business
-from redress.db.models import OperatorAlert, utcnow
-from redress.handoff_card import clip, local_clock, parse_time, quote
-from redress.slack_text import escape_for_slack, one_line
+from redress.clock import utcnow
+from redress.db.models import OperatorAlert
 
 logger = logging.getLogger("redress.gateway.slack.alerts")
 

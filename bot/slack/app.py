@@ -38,11 +38,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.slack.alerts import ACKNOWLEDGE, AlertPoster
+from bot.slack.card import APPROVE, HAND_BACK, REJECT, RESOLVE, TAKE_OVER
 from bot.slack.desk import Desk
 from bot.slack.worker import AUTH_ERRORS, CALL_ERRORS, Sleep, failure_of
-from redress import desk_records
 from redress.db.session import unit_of_work
-from redress.handoff_card import APPROVE, HAND_BACK, REJECT, RESOLVE, TAKE_OVER
+from redress.handoff import records as handoff_records
 
 logger = logging.getLogger("redress.gateway.slack")
 
@@ -79,7 +79,7 @@ def build_bolt_app(
 
     def first_sighting(key: str) -> bool:
         with unit_of_work(database_url) as session:
-            return desk_records.first_sighting(session, key)
+            return handoff_records.first_sighting(session, key)
 
     @app.middleware
     async def once_only(req: AsyncBoltRequest, resp: BoltResponse, next: Any) -> BoltResponse:

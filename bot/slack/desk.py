@@ -1,7 +1,7 @@
 """The agent desk in Slack: what the gateway does there and what agents do there.
 
 - **Cards.** Each handoff the assistant (or an operator) requests opens one thread in the
-  escalation channel, starting with the context card (``redress.handoff_card``). A scheduler
+  escalation channel, starting with the context card (``bot/slack/card.py``). A scheduler
   job posts the cards that are due (``post_due``); a failed post is tried again, after
   Slack's ``Retry-After`` when it is rate limited, otherwise with the usual backoff. Errors an
   operator must fix (``channel_not_found``, ``invalid_auth``, ...) also raise an alert. The
@@ -35,12 +35,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import feedback
 from bot.relay import Relay, UnknownConversation
-from bot.slack.worker import AUTH_ERRORS, SlackFailure, SlackWorker, Sleep
-from redress import desk_records, desk_waits, records
-from redress.business import Business
-from redress.compensation import ledger, operators
-from redress.db.models import utcnow
-from redress.handoff_card import (
+from bot.slack.card import (
     APPROVE,
     HAND_BACK,
     RESOLVE,
@@ -50,8 +45,17 @@ from redress.handoff_card import (
     describe_wait,
     status_block,
 )
+from bot.slack.text import escape_for_slack, is_internal_note, one_line, slack_to_plain
+from bot.slack.worker import AUTH_ERRORS, SlackFailure, SlackWorker, Sleep
+from redress.business import Business
+from redress.clock import utcnow
+from redress.compensation import ledger, operators
+from redress.conversations import records as conversations
+from redress.conversations import views as record_views
+from redress.handoff import posting as handoff_posting
+from redress.handoff import records as handoff_records
+from redress.handoff import waits as handoff_waits
 from redress.settings import SlackSettings
-from redress.slack_text import escape_for_slack, is_internal_note, one_line, slack_to_plain
 
 logger = logging.getLogger("redress.gateway.slack")
 
@@ -157,8 +161,8 @@ class Desk(SlackWorker):
 
     async def _follow_up_chosen(self, conversation_id: str, wants: bool) -> None:
         def find(session: Any) -> tuple[_HandoffView | None, str]:
-            handoff = desk_records.open_handoff(session, conversation_id)
-            conversation = records.get_conversation(session, conversation_id)
+            handoff = handoff_records.open_handoff(session, conversation_id)
+            conversation = conversations.get_conversation(session, conversation_id)
             return _handoff_view(handoff), conversation.channel if conversation else ""
 
         handoff, customer_channel = await self._db(find)
@@ -179,8 +183,8 @@ class Desk(SlackWorker):
 
     async def check_waits(self) -> int:
         """Tells customers still waiting for a person where they stand, and re-alerts their
-        threads (``redress.desk_waits``). Returns how many steps were taken."""
-        steps = await self._db(desk_waits.due_steps, self.clock(), self.business)
+        threads (``redress.handoff.waits``). Returns how many steps were taken."""
+        steps = await self._db(handoff_waits.due_steps, self.clock(), self.business)
         if steps and self.on_queued is not None:
             self.on_queued()
         for step in steps:
@@ -188,12 +192,12 @@ class Desk(SlackWorker):
                 "handoff %s: nobody has taken it over after %s; %s",
                 step.handoff_id,
                 describe_wait(step.waited),
-                "follow-up offered" if step.step == desk_waits.FOLLOW_UP else "customer updated",
+                "follow-up offered" if step.step == handoff_waits.FOLLOW_UP else "customer updated",
             )
             if not step.desk_channel or not step.desk_thread:
                 continue  # the card is not posted yet (Slack failing): the customer still hears
             where = CHANNEL_NAMES.get(step.channel, step.channel)
-            template = FOLLOW_UP_REALERT if step.step == desk_waits.FOLLOW_UP else WAIT_REALERT
+            template = FOLLOW_UP_REALERT if step.step == handoff_waits.FOLLOW_UP else WAIT_REALERT
             await self._call(
                 "re-alerting a waiting handoff",
                 self.client.chat_postMessage,
@@ -211,8 +215,8 @@ class Desk(SlackWorker):
         posted = 0
         async with self._posting:
             now = self.clock()
-            for handoff_id in await self._db(desk_records.due_for_posting, now):
-                if not await self._db(desk_records.claim_for_posting, handoff_id, now):
+            for handoff_id in await self._db(handoff_posting.due_for_posting, now):
+                if not await self._db(handoff_posting.claim_for_posting, handoff_id, now):
                     continue  # another gateway has it
                 try:
                     posted += await self._post_card(handoff_id, now)
@@ -222,9 +226,9 @@ class Desk(SlackWorker):
 
     async def _post_card(self, handoff_id: int, now: datetime) -> int:
         def card(session: Any) -> tuple[str, list[dict[str, Any]]]:
-            handoff = desk_records.get_handoff(session, handoff_id)
+            handoff = handoff_records.get_handoff(session, handoff_id)
             assert handoff is not None
-            record = records.conversation_record(session, handoff.conversation_id)
+            record = record_views.conversation_record(session, handoff.conversation_id)
             assert record is not None
             return build_card(
                 record,
@@ -241,7 +245,7 @@ class Desk(SlackWorker):
         if isinstance(answer, SlackFailure):
             failure, retry = answer, answer.wait
             later = await self._db(
-                lambda session: desk_records.note_post_failed(
+                lambda session: handoff_posting.note_post_failed(
                     session,
                     handoff_id,
                     failure.error,
@@ -260,7 +264,7 @@ class Desk(SlackWorker):
             return 0
         channel, thread = str(answer["channel"]), str(answer["ts"])
         await self._db(
-            lambda session: desk_records.note_posted(
+            lambda session: handoff_posting.note_posted(
                 session, handoff_id, channel, thread, self.clock()
             )
         )
@@ -273,9 +277,9 @@ class Desk(SlackWorker):
         now = self.clock()
 
         def card(session: Any) -> tuple[str, str, str, list[dict[str, Any]], bool]:
-            handoff = desk_records.get_handoff(session, handoff_id)
+            handoff = handoff_records.get_handoff(session, handoff_id)
             assert handoff is not None and handoff.desk_channel and handoff.desk_thread
-            record = records.conversation_record(session, handoff.conversation_id)
+            record = record_views.conversation_record(session, handoff.conversation_id)
             assert record is not None
             text, blocks = build_card(
                 record,
@@ -284,7 +288,7 @@ class Desk(SlackWorker):
                 reason=handoff.reason,
                 pending_offer=pending_offer_for_card(record),
             )
-            still_open = handoff.status in desk_records.OPEN_STATUSES
+            still_open = handoff.status in handoff_records.OPEN_STATUSES
             return handoff.desk_channel, handoff.desk_thread, text, blocks, still_open
 
         channel, thread, text, blocks, still_open = await self._db(card)
@@ -317,8 +321,8 @@ class Desk(SlackWorker):
 
     async def _mirror(self, conversation_id: str, message: dict[str, Any]) -> None:
         def thread(session: Any) -> tuple[str, str, str] | None:
-            handoff = desk_records.taken_over_thread(session, conversation_id)
-            conversation = records.get_conversation(session, conversation_id)
+            handoff = handoff_records.taken_over_thread(session, conversation_id)
+            conversation = conversations.get_conversation(session, conversation_id)
             if handoff is None or conversation is None:
                 return None
             return handoff.desk_channel or "", handoff.desk_thread or "", conversation.channel
@@ -378,7 +382,7 @@ class Desk(SlackWorker):
             channel, user = str(event["channel"]), str(event["user"])
             handoff = await self._db(
                 lambda session: _handoff_view(
-                    desk_records.handoff_for_thread(session, channel, thread_ts)
+                    handoff_records.handoff_for_thread(session, channel, thread_ts)
                 )
             )
             if handoff is None:
@@ -389,11 +393,11 @@ class Desk(SlackWorker):
             if is_internal_note(text):
                 await self._note(handoff, name, user, text, ts)
                 return
-            if handoff.status != desk_records.TAKEN_OVER or handoff.agent_id != user:
+            if handoff.status != handoff_records.TAKEN_OVER or handoff.agent_id != user:
                 await self._note(handoff, name, user, text, ts)
-                if handoff.status == desk_records.TAKEN_OVER:
+                if handoff.status == handoff_records.TAKEN_OVER:
                     warning = SOMEONE_ELSE.format(agent=escape_for_slack(handoff.agent_name or ""))
-                elif handoff.status == desk_records.REQUESTED:
+                elif handoff.status == handoff_records.REQUESTED:
                     warning = NOT_TAKEN_OVER
                 else:
                     warning = CLOSED
@@ -429,7 +433,7 @@ class Desk(SlackWorker):
         )
         reachable = await self._db(
             lambda session: getattr(
-                records.get_conversation(session, handoff.conversation_id), "reachable", True
+                conversations.get_conversation(session, handoff.conversation_id), "reachable", True
             )
         )
         if not reachable:
@@ -437,7 +441,7 @@ class Desk(SlackWorker):
 
     async def _note(self, handoff: _HandoffView, name: str, user: str, text: str, ts: str) -> None:
         await self._db(
-            lambda session: desk_records.record_agent_note(
+            lambda session: handoff_records.record_agent_note(
                 session,
                 handoff.conversation_id,
                 author=name,
@@ -476,9 +480,9 @@ class Desk(SlackWorker):
             conversation_id = str(action.get("value") or "")
 
             def find(session: Any) -> _HandoffView | None:
-                handoff = desk_records.handoff_for_thread(session, channel, thread_ts)
+                handoff = handoff_records.handoff_for_thread(session, channel, thread_ts)
                 if handoff is None and conversation_id:
-                    handoff = desk_records.open_handoff(session, conversation_id)
+                    handoff = handoff_records.open_handoff(session, conversation_id)
                 return _handoff_view(handoff)
 
             handoff = await self._db(find)
@@ -487,14 +491,14 @@ class Desk(SlackWorker):
                 return
             name = await self.display_name(user)
             steps = {
-                TAKE_OVER: desk_records.take_over,
-                HAND_BACK: desk_records.hand_back,
-                RESOLVE: desk_records.resolve,
+                TAKE_OVER: handoff_records.take_over,
+                HAND_BACK: handoff_records.hand_back,
+                RESOLVE: handoff_records.resolve,
             }
             step = steps.get(str(action_id))
             if step is None:
                 return
-            change: desk_records.DeskChange = await self._db(
+            change: handoff_records.DeskChange = await self._db(
                 lambda session: step(session, handoff.id, user, name, self.clock())
             )
             if not change.changed:
@@ -503,7 +507,7 @@ class Desk(SlackWorker):
                 return
             await self._after_change(change, name)
 
-    async def _after_change(self, change: desk_records.DeskChange, name: str) -> None:
+    async def _after_change(self, change: handoff_records.DeskChange, name: str) -> None:
         """Tells the customer, then shows the change at the desk."""
         team = self.business.brand.team_name
         try:
@@ -511,9 +515,9 @@ class Desk(SlackWorker):
                 await self._relay.push(
                     change.conversation_id, "bot", JOINED.format(agent=name, team=team)
                 )
-            elif change.outcome == desk_records.HANDED_BACK:
+            elif change.outcome == handoff_records.HANDED_BACK:
                 await self._relay.push(change.conversation_id, "bot", HANDED_BACK)
-            elif change.outcome == desk_records.RESOLVED:
+            elif change.outcome == handoff_records.RESOLVED:
                 question = feedback.ask_fixed(name)
                 await self._relay.push(
                     change.conversation_id,
@@ -528,7 +532,9 @@ class Desk(SlackWorker):
         await self._refresh_card(change.handoff_id, event, name)
         if change.outcome in ("taken_over", "reassigned"):
             handoff = await self._db(
-                lambda session: _handoff_view(desk_records.get_handoff(session, change.handoff_id))
+                lambda session: _handoff_view(
+                    handoff_records.get_handoff(session, change.handoff_id)
+                )
             )
             await self._call(
                 "explaining the thread",
@@ -554,7 +560,7 @@ class Desk(SlackWorker):
             channel = str((body.get("container") or {}).get("channel_id") or "")
             handoff = await self._db(
                 lambda session: _handoff_view(
-                    desk_records.handoff_for_thread(session, channel, thread_ts)
+                    handoff_records.handoff_for_thread(session, channel, thread_ts)
                 )
             )
             if handoff is None or not user or not reference:
@@ -630,7 +636,7 @@ class Desk(SlackWorker):
         if failure.error in AUTH_ERRORS:
             summary += f" Check {setting}: Slack no longer accepts it."
         await self._db(
-            lambda session: desk_records.raise_desk_alert(
+            lambda session: handoff_posting.raise_desk_alert(
                 session, failure.error, now, key=key, summary=summary, detail={"while": what}
             )
         )

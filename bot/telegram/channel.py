@@ -42,8 +42,8 @@ from telegram.ext import (
 
 from bot.relay import Relay
 from bot.telegram.sender import TelegramSender
-from redress import records
 from redress.business import Brand
+from redress.conversations import records as conversations
 from redress.db.session import unit_of_work
 from redress.settings import TelegramSettings
 
@@ -307,13 +307,13 @@ class TelegramChannel:
 
     def _record_command(self, conversation_id: str, text: str, telegram_id: int) -> None:
         with unit_of_work(self._database_url) as session:
-            conversation = records.get_conversation(session, conversation_id)
+            conversation = conversations.get_conversation(session, conversation_id)
             assert conversation is not None  # conversation_for created it
-            records.record_message(
+            conversations.record_message(
                 session, conversation, "customer", text,
                 details={"command": text.split()[0]}, external_id=str(telegram_id),
             )  # fmt: skip
 
     def _first_sighting(self, update_id: int) -> bool:
         with unit_of_work(self._database_url) as session:
-            return records.first_sighting_of_telegram_update(session, update_id)
+            return conversations.first_sighting_of_telegram_update(session, update_id)

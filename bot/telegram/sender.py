@@ -31,7 +31,7 @@ from telegram.constants import MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 
 from bot.relay import Relay
-from redress import records
+from redress.conversations import records as conversations
 from redress.db.session import unit_of_work
 
 logger = logging.getLogger("redress.gateway.telegram.sender")
@@ -221,7 +221,7 @@ class TelegramSender:
 
     def _chat_of(self, conversation_id: str) -> int | None:
         with unit_of_work(self._database_url) as session:
-            conversation = records.get_conversation(session, conversation_id)
+            conversation = conversations.get_conversation(session, conversation_id)
             if conversation is None or conversation.external_id is None:
                 return None
             return int(conversation.external_id)

@@ -46,12 +46,12 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from redress import leased_queue
 from redress.compensation.policy import show_money
 from redress.db.models import CompensationGrant, FulfilmentDelivery
-from redress.incident_notices import raise_alert
+from redress.delivery import leased_queue
+from redress.incidents.notices import raise_alert
 
-# The states and backoff every leased table shares (redress/leased_queue.py).
+# The states and backoff every leased table shares (redress/delivery/leased_queue.py).
 PENDING, SENDING, SENT, FAILED = (
     leased_queue.PENDING, leased_queue.SENDING, leased_queue.SENT, leased_queue.FAILED,
 )  # fmt: skip

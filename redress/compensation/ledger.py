@@ -17,9 +17,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from redress import records
 from redress.compensation.policy import NON_MONEY, Policy, Situation, Spent, decide, show_money
-from redress.complaints import Severity
+from redress.complaints.categories import Severity
+from redress.complaints.since import find_since
+from redress.conversations import records as conversations
 from redress.db.models import (
     CompensationGrant,
     CompensationOffer,
@@ -28,7 +29,6 @@ from redress.db.models import (
     FulfilmentDelivery,
     Incident,
 )
-from redress.since import find_since
 
 BY_POLICY = "assistant (within policy)"
 OFFERED = "offered"
@@ -131,7 +131,7 @@ def make_offer(
         explanation=decision.explain(),
         created_at=at,
     )
-    if not records.add_once(session, offer):
+    if not conversations.add_once(session, offer):
         # Made by another request for the same complaint a moment ago: that one.
         existing = offer_for(session, complaint.id)
         assert existing is not None

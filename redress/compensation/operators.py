@@ -22,7 +22,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from redress import incident_notices, records
 from redress.compensation import ledger
 from redress.compensation.ledger import (
     DECLINED,
@@ -34,6 +33,10 @@ from redress.compensation.ledger import (
     NotGrantable,
 )
 from redress.compensation.policy import Policy, granted_words, show_money
+from redress.conversations import customers
+from redress.conversations import records as conversations
+from redress.conversations import views as record_views
+from redress.conversations.views import iso_time
 from redress.db.models import (
     CompensationGrant,
     CompensationOffer,
@@ -44,7 +47,8 @@ from redress.db.models import (
     Incident,
     Message,
 )
-from redress.records import iso_time
+from redress.handoff import records as handoff_records
+from redress.incidents import notices as incident_notices
 
 STATUSES = (OFFERED, PENDING_APPROVAL, GRANTED, DECLINED, REJECTED, WITHDRAWN)
 # What ``list_offers`` can show: one status, every offer, or those a customer asked a person
@@ -130,7 +134,7 @@ def _offer_view(
     grant: CompensationGrant | None,
 ) -> dict[str, Any]:
     return {
-        **records.offer_json(offer),
+        **record_views.offer_json(offer),
         **money(offer.amount_pence),
         "account_number": customer.account_number,
         "customer_name": customer.name,
@@ -210,7 +214,7 @@ def _tell(
             now=now,
         )
         return None, conversation
-    message = records.record_message(session, conversation, "bot", text, details=details)
+    message = conversations.record_message(session, conversation, "bot", text, details=details)
     return message, conversation
 
 
@@ -268,7 +272,7 @@ def reject(
     offer = find_offer(session, reference, lock=True)
     ledger.reject(session, offer.id, by[:MAX_NAME], now)
     offer.explanation = f"{offer.explanation}; rejected by {by}: {reason}"[:2000]
-    records.request_handoff(session, offer.conversation_id, "compensation_rejected")
+    handoff_records.request_handoff(session, offer.conversation_id, "compensation_rejected")
     text = rejected_text(offer.remedy, offer.amount_pence)
     message, conversation = _tell(session, offer, REJECTED_NOTICE, text, now, via_outbox=via_outbox)
     return Decided(
@@ -341,7 +345,7 @@ def list_grants(
         CompensationGrant.created_at.desc(), CompensationGrant.id.desc()
     )
     if account is not None:
-        number = records.normalise_account_number(account)
+        number = customers.normalise_account_number(account)
         customer_id = (
             session.scalar(select(Customer.id).where(Customer.account_number == number))
             if number

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from redress.complaints import Category, Severity
+from redress.complaints.categories import Category, Severity
 
 REMEDIES = ("account_credit", "refund", "voucher", "free_month", "priority_repair")
 # Remedies that are not money: nothing is counted against the money caps.

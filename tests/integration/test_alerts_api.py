@@ -10,9 +10,9 @@ from starlette.testclient import TestClient
 
 from redress.__main__ import main
 from redress.alerts import list_alerts
-from redress.db.models import utcnow
+from redress.clock import utcnow
 from redress.db.session import unit_of_work
-from redress.incident_notices import raise_alert
+from redress.incidents.notices import raise_alert
 from tests.integration.conftest import ADMIN_TOKEN
 from tests.integration.test_incident_notices import INCIDENT, open_incident
 

@@ -25,11 +25,14 @@ from bot.delivery import Delivery, Scheduler
 from bot.live import LiveHub
 from bot.rasa_client import RasaClient
 from bot.relay import Relay
-from redress import incidents_records, records
 from redress.__main__ import main
 from redress.business import Business
+from redress.clock import utcnow
 from redress.compensation import ledger
 from redress.compensation.operators import approved_text, rejected_text
+from redress.complaints import records as complaint_records
+from redress.conversations import customers
+from redress.conversations import records as conversations
 from redress.db.models import (
     CompensationGrant,
     CompensationOffer,
@@ -37,10 +40,10 @@ from redress.db.models import (
     Handoff,
     Message,
     OutboxMessage,
-    utcnow,
 )
 from redress.db.session import unit_of_work
-from redress.incidents import incident_from_mapping
+from redress.incidents import records as incidents_records
+from redress.incidents.model import incident_from_mapping
 from redress.plain_language import check_text
 from redress.settings import REPO_ROOT
 from tests.integration.conftest import ADMIN_TOKEN, closed_port, gateway_settings
@@ -522,11 +525,11 @@ def test_the_command_line_approves_and_rejects_and_the_gateway_tells_the_custome
     made = []
     with unit_of_work(database_url) as session:
         for account in ("BL-100001", "BL-100002"):
-            customer = records.find_customer(session, account)
+            customer = customers.find_customer(session, account)
             assert customer is not None
-            conversation = records.start_conversation(session, "web")
-            records.attach_customer(session, conversation, customer)
-            complaint = records.open_complaint(
+            conversation = conversations.start_conversation(session, "web")
+            customers.attach_customer(session, conversation, customer)
+            complaint = complaint_records.open_complaint(
                 session, conversation, category="delay", severity="medium",
                 severity_reasons=[], summary="The engineer never came.", facts={"logged": True},
             )  # fmt: skip

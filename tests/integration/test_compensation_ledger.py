@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from redress import incidents_records, records
 from redress.compensation.ledger import (
     BY_POLICY,
     DECLINED,
@@ -32,6 +31,9 @@ from redress.compensation.ledger import (
     reject,
 )
 from redress.compensation.policy import Policy, policy_from_mapping
+from redress.complaints import records as complaint_records
+from redress.conversations import customers
+from redress.conversations import records as conversations
 from redress.db.models import (
     CompensationGrant,
     CompensationOffer,
@@ -39,7 +41,8 @@ from redress.db.models import (
     FulfilmentDelivery,
 )
 from redress.db.session import unit_of_work
-from redress.incidents import incident_from_mapping
+from redress.incidents import records as incidents_records
+from redress.incidents.model import incident_from_mapping
 from tests.unit.test_incidents import REGIONS, data
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=timezone.utc)
@@ -127,14 +130,16 @@ def complain(
     customer with this account (or from nobody verified). Returns the complaint's id."""
     with unit_of_work(database_url) as session:
         if channel == "telegram":
-            conversation = records.conversation_on_channel(session, "telegram", str(next(_chats)))
+            conversation = conversations.conversation_on_channel(
+                session, "telegram", str(next(_chats))
+            )
         else:
-            conversation = records.start_conversation(session, channel)
+            conversation = conversations.start_conversation(session, channel)
         if account is not None:
-            customer = records.find_customer(session, account)
+            customer = customers.find_customer(session, account)
             assert customer is not None
-            records.attach_customer(session, conversation, customer)
-        complaint = records.open_complaint(
+            customers.attach_customer(session, conversation, customer)
+        complaint = complaint_records.open_complaint(
             session,
             conversation,
             category=category,
@@ -207,7 +212,7 @@ def grant_rows(database_url: str) -> list[CompensationGrant]:
 
 def customer_id(database_url: str, account: str) -> int:
     with unit_of_work(database_url) as session:
-        customer = records.find_customer(session, account)
+        customer = customers.find_customer(session, account)
         assert customer is not None
         return customer.id
 

@@ -23,11 +23,13 @@ from bot.live import LiveHub
 from bot.rasa_client import RasaClient
 from bot.relay import Relay
 from bot.telegram.sender import TelegramSender
-from redress import incident_notices, incidents_records, outbox
 from redress.db.models import Conversation, ConversationEvent, Message, OutboxMessage
 from redress.db.session import session_factory, unit_of_work
-from redress.incident_notices import DECLINED, OFFERED, SUBSCRIBED, holding_text
-from redress.incidents import Change
+from redress.delivery import outbox
+from redress.incidents import notices as incident_notices
+from redress.incidents import records as incidents_records
+from redress.incidents.model import Change
+from redress.incidents.notices import DECLINED, OFFERED, SUBSCRIBED, holding_text
 from tests.fakes.telegram_api import FakeTelegram
 from tests.integration.test_incident_notices import (
     INCIDENT,

@@ -22,11 +22,13 @@ from sqlalchemy import select
 from bot.app import create_app
 from bot.delivery import Scheduler
 from bot.fulfilment import Fulfilment
-from redress import records
 from redress.business import Business
 from redress.compensation import fulfilment, ledger
 from redress.compensation.fulfilment import sign, verify_signature
 from redress.compensation.policy import policy_from_mapping
+from redress.complaints import records as complaint_records
+from redress.conversations import customers
+from redress.conversations import records as conversations
 from redress.db.models import CompensationGrant, FulfilmentDelivery, OperatorAlert
 from redress.db.session import unit_of_work
 from tests.integration.conftest import closed_port, gateway_settings
@@ -97,11 +99,11 @@ def make_offer(
 ) -> Made:
     """A verified customer's logged complaint in a new conversation, and the policy's offer."""
     with unit_of_work(database_url) as session:
-        customer = records.find_customer(session, account)
+        customer = customers.find_customer(session, account)
         assert customer is not None
-        conversation = records.start_conversation(session, channel)
-        records.attach_customer(session, conversation, customer)
-        complaint = records.open_complaint(
+        conversation = conversations.start_conversation(session, channel)
+        customers.attach_customer(session, conversation, customer)
+        complaint = complaint_records.open_complaint(
             session,
             conversation,
             category=category,

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from redress import incident_notices, incidents_records, records
+from redress.complaints import records as complaint_records
+from redress.conversations import records as conversations
 from redress.db.models import (
     Complaint,
     IncidentSubscription,
@@ -18,7 +19,10 @@ from redress.db.models import (
     OutboxMessage,
 )
 from redress.db.session import unit_of_work
-from redress.incident_notices import (
+from redress.incidents import notices as incident_notices
+from redress.incidents import records as incidents_records
+from redress.incidents.model import Change, incident_from_mapping
+from redress.incidents.notices import (
     DECLINED,
     OFFERED,
     RESOLVED,
@@ -28,7 +32,6 @@ from redress.incident_notices import (
     Thresholds,
     complaint_district,
 )
-from redress.incidents import Change, incident_from_mapping
 from tests.unit.test_incidents import REGIONS, data
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=timezone.utc)
@@ -56,10 +59,10 @@ def add_customer(
     """A conversation whose complaint the incident explains, offered updates and answering
     ``answer`` (subscribed, declined, or offered: not answered yet). Returns its id."""
     if chat_id is None:
-        conversation = records.start_conversation(session, "web")
+        conversation = conversations.start_conversation(session, "web")
     else:
-        conversation = records.conversation_on_channel(session, "telegram", str(chat_id))
-    complaint = records.open_complaint(
+        conversation = conversations.conversation_on_channel(session, "telegram", str(chat_id))
+    complaint = complaint_records.open_complaint(
         session,
         conversation,
         category="outage",
@@ -240,8 +243,8 @@ def complain(
     """A new complaint at ``at``, checked as the assistant checks it. Returns its reference
     and whether it raised a possible-incident alert."""
     with unit_of_work(database_url) as session:
-        conversation = records.start_conversation(session, "web")
-        complaint = records.open_complaint(
+        conversation = conversations.start_conversation(session, "web")
+        complaint = complaint_records.open_complaint(
             session,
             conversation,
             category=category,

@@ -6,11 +6,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from redress import incidents_records, records
 from redress.business import Business
+from redress.complaints import records as complaint_records
+from redress.conversations import records as conversations
+from redress.conversations import views as record_views
 from redress.db.models import Complaint
 from redress.db.session import unit_of_work
-from redress.incidents import Change, IncidentClosed, incident_from_mapping
+from redress.incidents import records as incidents_records
+from redress.incidents.model import Change, IncidentClosed, incident_from_mapping
 from redress.settings import REPO_ROOT
 from tests.unit.test_incidents import REGIONS, data
 
@@ -79,8 +82,8 @@ def test_loading_the_demo_file_twice_changes_nothing(database_url: str, business
 def test_a_complaint_record_shows_its_incident(database_url: str) -> None:
     with unit_of_work(database_url) as session:
         incidents_records.create_incident(session, incident_from_mapping(data(), NOW, REGIONS), NOW)
-        conversation = records.start_conversation(session, "web")
-        complaint = records.open_complaint(
+        conversation = conversations.start_conversation(session, "web")
+        complaint = complaint_records.open_complaint(
             session,
             conversation,
             category="outage",
@@ -92,6 +95,6 @@ def test_a_complaint_record_shows_its_incident(database_url: str) -> None:
         session.get(Complaint, complaint.id).incident_id = "INC-LS6-FIBRE"
         conversation_id = conversation.id
     with unit_of_work(database_url) as session:
-        record = records.conversation_record(session, conversation_id)
+        record = record_views.conversation_record(session, conversation_id)
     assert record is not None
     assert record["complaints"][0]["incident"] == "INC-LS6-FIBRE"

@@ -7,26 +7,32 @@ from datetime import timezone
 import pytest
 from sqlalchemy import func, select
 
-from redress import records
+from redress.complaints import records as complaint_records
+from redress.conversations import customers
+from redress.conversations import records as conversations
+from redress.conversations import views as record_views
 from redress.db.models import Complaint, Conversation, Message
 from redress.db.session import unit_of_work
+from redress.handoff import records as handoff_records
 
 
 def test_a_conversation_is_recorded_whole(database_url: str) -> None:
     with unit_of_work(database_url) as session:
-        conversation = records.start_conversation(session, "web")
-        records.record_message(session, conversation, "customer", "my wifi is down <b>again</b>")
-        records.record_message(
+        conversation = conversations.start_conversation(session, "web")
+        conversations.record_message(
+            session, conversation, "customer", "my wifi is down <b>again</b>"
+        )
+        conversations.record_message(
             session,
             conversation,
             "bot",
             "I'm sorry your wifi has stopped working.",
             buttons=[{"title": "Yes", "payload": "/affirm", "token": "btn_aaaaaaaaaaaaaaaa"}],
         )
-        customer = records.find_customer(session, "BL-100002")
+        customer = customers.find_customer(session, "BL-100002")
         assert customer is not None
-        records.attach_customer(session, conversation, customer)
-        records.open_complaint(
+        customers.attach_customer(session, conversation, customer)
+        complaint_records.open_complaint(
             session,
             conversation,
             category="outage",
@@ -35,11 +41,11 @@ def test_a_conversation_is_recorded_whole(database_url: str) -> None:
             summary="my wifi is down <b>again</b>",
             facts={"since": "since Monday"},
         )
-        records.request_handoff(session, conversation.id, "customer_asked")
+        handoff_records.request_handoff(session, conversation.id, "customer_asked")
         conversation_id = conversation.id
 
     with unit_of_work(database_url) as session:
-        record = records.conversation_record(session, conversation_id)
+        record = record_views.conversation_record(session, conversation_id)
     assert record is not None
     assert record["conversation"]["channel"] == "web"
     assert record["conversation"]["customer"]["name"] == "Priya Patel"
@@ -58,8 +64,8 @@ def test_a_conversation_is_recorded_whole(database_url: str) -> None:
 
 def test_times_are_utc_and_aware(database_url: str) -> None:
     with unit_of_work(database_url) as session:
-        conversation = records.start_conversation(session, "web")
-        message = records.record_message(session, conversation, "customer", "hello")
+        conversation = conversations.start_conversation(session, "web")
+        message = conversations.record_message(session, conversation, "customer", "hello")
         message_id = message.id
     with unit_of_work(database_url) as session:
         stored = session.get(Message, message_id)
@@ -70,8 +76,8 @@ def test_times_are_utc_and_aware(database_url: str) -> None:
 
 def test_work_that_fails_leaves_nothing_behind(database_url: str) -> None:
     with pytest.raises(RuntimeError), unit_of_work(database_url) as session:
-        conversation = records.start_conversation(session, "web")
-        records.record_message(session, conversation, "customer", "half a message")
+        conversation = conversations.start_conversation(session, "web")
+        conversations.record_message(session, conversation, "customer", "half a message")
         raise RuntimeError("the assistant fell over")
     with unit_of_work(database_url) as session:
         assert session.scalar(select(func.count(Conversation.id))) == 0
@@ -80,8 +86,8 @@ def test_work_that_fails_leaves_nothing_behind(database_url: str) -> None:
 
 def test_unknown_roles_are_refused(database_url: str) -> None:
     with pytest.raises(ValueError, match="role"), unit_of_work(database_url) as session:
-        conversation = records.start_conversation(session, "web")
-        records.record_message(session, conversation, "robot", "hi")
+        conversation = conversations.start_conversation(session, "web")
+        conversations.record_message(session, conversation, "robot", "hi")
 
 
 @pytest.mark.parametrize(
@@ -96,27 +102,27 @@ def test_unknown_roles_are_refused(database_url: str) -> None:
 )
 def test_customers_are_found_however_they_type_it(database_url: str, typed: str) -> None:
     with unit_of_work(database_url) as session:
-        customer = records.find_customer(session, typed)
+        customer = customers.find_customer(session, typed)
         assert customer is not None
         assert customer.name == "Margaret Hughes"
 
 
 def test_unknown_accounts_are_not_found(database_url: str) -> None:
     with unit_of_work(database_url) as session:
-        assert records.find_customer(session, "BL-999999") is None
-        assert records.find_customer(session, "nobody@example.com") is None
-        assert records.find_customer(session, "no idea sorry") is None
+        assert customers.find_customer(session, "BL-999999") is None
+        assert customers.find_customer(session, "nobody@example.com") is None
+        assert customers.find_customer(session, "no idea sorry") is None
 
 
 def test_one_open_handoff_per_conversation_with_every_reason_kept(database_url: str) -> None:
     with unit_of_work(database_url) as session:
-        conversation = records.start_conversation(session, "web")
-        first = records.request_handoff(session, conversation.id, "customer_asked")
-        second = records.request_handoff(session, conversation.id, "abuse")
+        conversation = conversations.start_conversation(session, "web")
+        first = handoff_records.request_handoff(session, conversation.id, "customer_asked")
+        second = handoff_records.request_handoff(session, conversation.id, "abuse")
         assert first.id == second.id
         conversation_id = conversation.id
     with unit_of_work(database_url) as session:
-        record = records.conversation_record(session, conversation_id)
+        record = record_views.conversation_record(session, conversation_id)
     assert record is not None
     assert len(record["handoffs"]) == 1
     reasons = [e["detail"]["reason"] for e in record["events"] if e["kind"] == "handoff_requested"]
@@ -126,19 +132,19 @@ def test_one_open_handoff_per_conversation_with_every_reason_kept(database_url: 
 def test_buttons_only_resolve_in_the_conversation_that_issued_them(database_url: str) -> None:
     button = {"title": "Yes", "payload": "/affirm", "token": "btn_bbbbbbbbbbbbbbbb"}
     with unit_of_work(database_url) as session:
-        mine = records.start_conversation(session, "web")
-        other = records.start_conversation(session, "web")
-        records.record_message(session, mine, "bot", "Anything else?", buttons=[button])
-        assert records.find_issued_button(session, mine.id, button["token"]) == button
-        assert records.find_issued_button(session, other.id, button["token"]) is None
-        assert records.find_issued_button(session, mine.id, "btn_cccccccccccccccc") is None
+        mine = conversations.start_conversation(session, "web")
+        other = conversations.start_conversation(session, "web")
+        conversations.record_message(session, mine, "bot", "Anything else?", buttons=[button])
+        assert conversations.find_issued_button(session, mine.id, button["token"]) == button
+        assert conversations.find_issued_button(session, other.id, button["token"]) is None
+        assert conversations.find_issued_button(session, mine.id, "btn_cccccccccccccccc") is None
 
 
 def test_complaint_references_are_unique_and_readable(database_url: str) -> None:
     with unit_of_work(database_url) as session:
-        conversation = records.start_conversation(session, "web")
+        conversation = conversations.start_conversation(session, "web")
         references = {
-            records.open_complaint(
+            complaint_records.open_complaint(
                 session,
                 conversation,
                 category="billing",
@@ -159,12 +165,12 @@ def test_earlier_complaints_count_only_the_same_customer_and_category(database_u
     from datetime import datetime
 
     with unit_of_work(database_url) as session:
-        customer = records.find_customer(session, "BL-100004")
+        customer = customers.find_customer(session, "BL-100004")
         assert customer is not None
-        conversation = records.start_conversation(session, "web")
-        records.attach_customer(session, conversation, customer)
+        conversation = conversations.start_conversation(session, "web")
+        customers.attach_customer(session, conversation, customer)
         for category in ("outage", "outage", "billing"):
-            records.open_complaint(
+            complaint_records.open_complaint(
                 session,
                 conversation,
                 category=category,
@@ -174,8 +180,8 @@ def test_earlier_complaints_count_only_the_same_customer_and_category(database_u
                 facts={},
             )
         now = datetime.now(timezone.utc)
-        assert records.earlier_complaints(session, customer.id, "outage", now) == 2
-        assert records.earlier_complaints(session, customer.id, "refund", now) == 0
+        assert complaint_records.earlier_complaints(session, customer.id, "outage", now) == 2
+        assert complaint_records.earlier_complaints(session, customer.id, "refund", now) == 0
 
 
 def test_seeding_twice_changes_nothing(database_url: str, business) -> None:

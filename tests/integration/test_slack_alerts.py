@@ -17,12 +17,12 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.alerts import ACKNOWLEDGE, AlertPoster
+from bot.slack.text import WORD_JOINER
 from redress import alerts
 from redress.business import Business
 from redress.db.models import OperatorAlert
 from redress.db.session import unit_of_work
-from redress.incident_notices import raise_alert
-from redress.slack_text import WORD_JOINER
+from redress.incidents.notices import raise_alert
 from tests.fakes.slack_api import DESK_CHANNEL, FakeSlack
 from tests.fakes.slack_requests import block_action
 from tests.integration.test_incident_notices import INCIDENT, open_incident

@@ -27,10 +27,12 @@ from starlette.testclient import TestClient
 from bot.app import create_app
 from bot.feedback import ASK_RATING_FIXED, THANKS_FIXED
 from bot.slack.desk import HANDED_BACK, JOINED, Desk
-from redress import desk_records, records
 from redress.business import Business
+from redress.conversations import records as conversations
 from redress.db.models import Conversation, DeskEvent, Handoff, Message, OperatorAlert
 from redress.db.session import unit_of_work
+from redress.handoff import posting as handoff_posting
+from redress.handoff import records as handoff_records
 from redress.settings import SlackSettings, TelegramSettings
 from tests.fakes.rasa import FakeRasa
 from tests.fakes.slack_api import AGENT_DISPLAY_NAME, AGENT_ID, DESK_CHANNEL, FakeSlack
@@ -97,7 +99,7 @@ class Desk_:
 
     def request_person(self, conversation_id: str, reason: str = "customer_asked") -> None:
         with unit_of_work(self.database_url) as session:
-            records.request_handoff(session, conversation_id, reason)
+            handoff_records.request_handoff(session, conversation_id, reason)
 
     def card(self, conversation_id: str) -> str:
         """Posts the due cards and returns the thread of this conversation's open handoff."""
@@ -515,7 +517,9 @@ def test_replies_reach_a_telegram_customer(sqlite_url: str, business: Business) 
         telegram.wait_for(lambda: telegram.calls_to("setWebhook"), 30, "setWebhook")
         chat_id = next(_chats)
         with unit_of_work(sqlite_url) as session:
-            conversation_id = records.conversation_on_channel(session, "telegram", str(chat_id)).id
+            conversation_id = conversations.conversation_on_channel(
+                session, "telegram", str(chat_id)
+            ).id
         g.request_person(conversation_id)
         thread = g.card(conversation_id)
         g.press("handoff_take_over", conversation_id, thread)
@@ -612,26 +616,26 @@ def test_socket_mode_needs_no_public_endpoint(sqlite_url: str, business: Busines
 
 def test_one_open_handoff_per_conversation_and_one_poster_per_card(database_url: str) -> None:
     with unit_of_work(database_url) as session:
-        conversation = records.start_conversation(session, "web")
-        first = records.request_handoff(session, conversation.id, "customer_asked")
+        conversation = conversations.start_conversation(session, "web")
+        first = handoff_records.request_handoff(session, conversation.id, "customer_asked")
         conversation_id, first_id = conversation.id, first.id
     with unit_of_work(database_url) as session:
         # Two gateways try the same card at once: one gets it.
-        assert desk_records.claim_for_posting(session, first_id, START)
-        assert not desk_records.claim_for_posting(session, first_id, START)
-        desk_records.note_posted(session, first_id, DESK_CHANNEL, "1.000001", START)
-        desk_records.take_over(session, first_id, AGENT_ID, "alex", START)
+        assert handoff_posting.claim_for_posting(session, first_id, START)
+        assert not handoff_posting.claim_for_posting(session, first_id, START)
+        handoff_posting.note_posted(session, first_id, DESK_CHANNEL, "1.000001", START)
+        handoff_records.take_over(session, first_id, AGENT_ID, "alex", START)
     with unit_of_work(database_url) as session:
         # Asking again while a person has it is the same request, not a second card.
-        again = records.request_handoff(session, conversation_id, "abuse")
+        again = handoff_records.request_handoff(session, conversation_id, "abuse")
         assert again.id == first_id
-        assert desk_records.due_for_posting(session, START) == []
-        desk_records.hand_back(session, first_id, AGENT_ID, "alex", START)
+        assert handoff_posting.due_for_posting(session, START) == []
+        handoff_records.hand_back(session, first_id, AGENT_ID, "alex", START)
     with unit_of_work(database_url) as session:
-        later = records.request_handoff(session, conversation_id, "customer_asked")
+        later = handoff_records.request_handoff(session, conversation_id, "customer_asked")
         assert later.id != first_id
-        assert desk_records.due_for_posting(session, START) == [later.id]
-        assert desk_records.hand_back(session, first_id, AGENT_ID, "alex", START).outcome == (
+        assert handoff_posting.due_for_posting(session, START) == [later.id]
+        assert handoff_records.hand_back(session, first_id, AGENT_ID, "alex", START).outcome == (
             "already_closed"
         )
 

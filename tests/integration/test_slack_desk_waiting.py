@@ -17,13 +17,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from redress import desk_waits, outbox, records
 from redress.business import Business
 from redress.compensation import ledger
 from redress.compensation.operators import approved_text, find_offer, rejected_text
+from redress.conversations import records as conversations
 from redress.db.models import CompensationGrant, Handoff
 from redress.db.session import unit_of_work
-from redress.incident_notices import raise_alert
+from redress.delivery import outbox
+from redress.handoff import waits as handoff_waits
+from redress.incidents.notices import raise_alert
 from tests.fakes.slack_api import AGENT_ID, DESK_CHANNEL
 from tests.fakes.slack_requests import block_action
 from tests.fakes.telegram_api import FakeTelegram, button_update
@@ -43,7 +45,7 @@ from tests.integration.test_slack_desk import (
 LONDON = ZoneInfo("Europe/London")
 # A Monday, mid-morning (GMT in November).
 MONDAY_10AM = datetime(2026, 11, 16, 10, 0, tzinfo=timezone.utc)
-STILL_WAITING = desk_waits.STILL_WAITING.format(team=TEAM)
+STILL_WAITING = handoff_waits.STILL_WAITING.format(team=TEAM)
 
 
 def quiet(business: Business) -> Business:
@@ -132,7 +134,7 @@ def test_a_customer_nobody_picks_up_is_updated_then_offered_a_follow_up(
         g.clock.now = MONDAY_10AM + timedelta(minutes=30)
         assert check_waits(g) == 1
         offer = g.record(conversation_id)["messages"][-1]
-        assert offer["text"] == desk_waits.OFFER_FOLLOW_UP.format(where="in this chat")
+        assert offer["text"] == handoff_waits.OFFER_FOLLOW_UP.format(where="in this chat")
         assert [b["title"] for b in offer["buttons"]] == [
             "Yes, get back to me",
             "I'll keep waiting",
@@ -145,7 +147,7 @@ def test_a_customer_nobody_picks_up_is_updated_then_offered_a_follow_up(
         asked_rasa = len(g.rasa.messages(conversation_id))
         yes = offer["buttons"][0]["payload"]
         answer = g.say(conversation_id, yes)
-        assert answer["replies"][0]["text"] == desk_waits.answer_text(True, "web")
+        assert answer["replies"][0]["text"] == handoff_waits.answer_text(True, "web")
         assert len(g.rasa.messages(conversation_id)) == asked_rasa
         assert any("would like a follow-up on web chat" in t for t in g.thread_texts(thread))
         card = g.slack.message(DESK_CHANNEL, thread)
@@ -236,7 +238,9 @@ def test_a_telegram_customer_is_offered_the_follow_up_on_telegram(
         telegram.wait_for(lambda: telegram.calls_to("setWebhook"), 30, "setWebhook")
         chat_id = 9_300_001
         with unit_of_work(sqlite_url) as session:
-            conversation_id = records.conversation_on_channel(session, "telegram", str(chat_id)).id
+            conversation_id = conversations.conversation_on_channel(
+                session, "telegram", str(chat_id)
+            ).id
         g.clock.now = MONDAY_10AM
         g.request_person(conversation_id)
         with unit_of_work(sqlite_url) as session:
@@ -253,7 +257,9 @@ def test_a_telegram_customer_is_offered_the_follow_up_on_telegram(
             30,
             "the follow-up offer on Telegram",
         )[-1]
-        assert offer.params["text"] == desk_waits.OFFER_FOLLOW_UP.format(where="here on Telegram")
+        assert offer.params["text"] == handoff_waits.OFFER_FOLLOW_UP.format(
+            where="here on Telegram"
+        )
         rows = offer.params["reply_markup"]["inline_keyboard"]
         buttons = {row[0]["text"]: row[0]["callback_data"] for row in rows}
         assert list(buttons) == ["Yes, get back to me", "I'll keep waiting"]
@@ -266,7 +272,7 @@ def test_a_telegram_customer_is_offered_the_follow_up_on_telegram(
         )
         assert answer.status_code == 200
         telegram.wait_for(
-            lambda: desk_waits.answer_text(True, "telegram") in telegram.texts(chat_id),
+            lambda: handoff_waits.answer_text(True, "telegram") in telegram.texts(chat_id),
             30,
             "the answer on Telegram",
         )
@@ -288,7 +294,7 @@ def test_keeping_on_waiting_and_typed_answers(database_url: str, business: Busin
         asked_rasa = len(g.rasa.messages(conversation_id))
 
         answer = g.say(conversation_id, "no, I'll wait")
-        assert answer["replies"][0]["text"] == desk_waits.FOLLOW_UP_NO_TEXT
+        assert answer["replies"][0]["text"] == handoff_waits.FOLLOW_UP_NO_TEXT
         assert len(g.rasa.messages(conversation_id)) == asked_rasa
         assert any("waiting in the chat" in t for t in g.thread_texts(thread))
 

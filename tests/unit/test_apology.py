@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 import pytest
 import yaml
 
-from redress.apology import describe_problem
-from redress.complaints import Category
+from redress.complaints.apology import describe_problem
+from redress.complaints.categories import Category
 from redress.plain_language import BLAME_PHRASES, check_text, sentences
 from redress.settings import REPO_ROOT
 

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from redress.business import BusinessConfigError, OpeningHours, load_business
-from redress.complaints import Category, Severity
-from redress.handoff import describe_reply_time, describe_reply_within
+from redress.complaints.categories import Category, Severity
+from redress.handoff.reply_times import describe_reply_time, describe_reply_within
 from redress.settings import REPO_ROOT
 
 BUSINESS_DIR = REPO_ROOT / "business"

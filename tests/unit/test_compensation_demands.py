@@ -8,7 +8,7 @@ import pytest
 from rasa_sdk import Tracker
 
 from actions.compensation import complaint_in_message
-from redress.complaints import Category
+from redress.complaints.categories import Category
 
 
 def _tracker(text: str, ranking: list[tuple[str, float]]) -> Tracker:

@@ -26,7 +26,7 @@ from redress.compensation.policy import (
     pounds,
     show_money,
 )
-from redress.complaints import Severity
+from redress.complaints.categories import Severity
 from redress.settings import REPO_ROOT
 
 BUSINESS_DIR = REPO_ROOT / "business"

@@ -23,7 +23,7 @@ from rasa_addons.complaint_signals import (
     revised_category,
 )
 from redress.business import BusinessConfigError, load_business
-from redress.complaints import Category
+from redress.complaints.categories import Category
 from redress.settings import REPO_ROOT
 
 MOBILE = Vocabulary({"mobile": ("signal", "coverage", "4g", "data", "bars")})

@@ -11,13 +11,13 @@ import yaml
 
 from bot.errors import BadInput
 from bot.webchat import parse_message
-from redress.apology import DESCRIBERS
 from redress.business import load_business
 from redress.compensation.policy import REMEDIES, granted_words, offer_words
-from redress.complaints import Category
-from redress.handoff import describe_hours, describe_reply_time
-from redress.incidents import explain
-from redress.incidents_records import read_incidents_file
+from redress.complaints.apology import DESCRIBERS
+from redress.complaints.categories import Category
+from redress.handoff.reply_times import describe_hours, describe_reply_time
+from redress.incidents.model import explain
+from redress.incidents.records import read_incidents_file
 from redress.plain_language import check_text
 from redress.settings import REPO_ROOT
 
@@ -158,8 +158,8 @@ def test_gateway_texts_read_plainly() -> None:
 
 
 def test_demo_incident_texts_read_plainly() -> None:
-    from redress.incidents import CUSTOMER_FIELDS, explain
-    from redress.incidents_records import read_incidents_file
+    from redress.incidents.model import CUSTOMER_FIELDS, explain
+    from redress.incidents.records import read_incidents_file
 
     loaded = read_incidents_file(REPO_ROOT / "business" / "incidents.yml", OPEN, BUSINESS.regions)
     assert len(loaded) >= 2

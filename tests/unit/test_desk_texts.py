@@ -11,8 +11,8 @@ from bot import feedback
 from bot.slack.app import delivery_key
 from bot.slack.desk import HANDED_BACK, JOINED
 from bot.slack.worker import failure_of
-from redress import desk_waits
 from redress.business import load_business
+from redress.handoff import waits as handoff_waits
 from redress.plain_language import check_text
 from redress.settings import REPO_ROOT
 
@@ -26,10 +26,10 @@ def desk_texts() -> list[str]:
     texts += [feedback.ASK_FIXED.format(agent="alex"), feedback.THANKS_NOT_FIXED]
     texts += [feedback.ASK_RATING_FIXED, feedback.ASK_RATING_NOT_FIXED]
     texts += [feedback.YES_BUTTON, feedback.NO_BUTTON]
-    texts += [desk_waits.STILL_WAITING.format(team=team)]
-    texts += [desk_waits.OFFER_FOLLOW_UP.format(where=w) for w in desk_waits.WHERE.values()]
-    texts += [*desk_waits.FOLLOW_UP_YES_TEXT.values(), desk_waits.FOLLOW_UP_YES_OTHER]
-    texts += [desk_waits.FOLLOW_UP_NO_TEXT, desk_waits.YES_BUTTON, desk_waits.NO_BUTTON]
+    texts += [handoff_waits.STILL_WAITING.format(team=team)]
+    texts += [handoff_waits.OFFER_FOLLOW_UP.format(where=w) for w in handoff_waits.WHERE.values()]
+    texts += [*handoff_waits.FOLLOW_UP_YES_TEXT.values(), handoff_waits.FOLLOW_UP_YES_OTHER]
+    texts += [handoff_waits.FOLLOW_UP_NO_TEXT, handoff_waits.YES_BUTTON, handoff_waits.NO_BUTTON]
     return texts
 
 
@@ -130,12 +130,12 @@ def test_slack_failures_are_read_with_their_wait() -> None:
 @pytest.mark.parametrize(
     ("sent", "typed", "asking", "expected"),
     [
-        (desk_waits.FOLLOW_UP_YES, "Yes, get back to me", None, True),
-        (desk_waits.FOLLOW_UP_NO, "I'll keep waiting", None, False),
-        ("yes please", "yes please", desk_waits.ASKS_FOLLOW_UP, True),
-        ("ok", "ok", desk_waits.ASKS_FOLLOW_UP, True),
-        ("no I'll wait", "no I'll wait", desk_waits.ASKS_FOLLOW_UP, False),
-        ("I'll wait thanks", "I'll wait thanks", desk_waits.ASKS_FOLLOW_UP, False),
+        (handoff_waits.FOLLOW_UP_YES, "Yes, get back to me", None, True),
+        (handoff_waits.FOLLOW_UP_NO, "I'll keep waiting", None, False),
+        ("yes please", "yes please", handoff_waits.ASKS_FOLLOW_UP, True),
+        ("ok", "ok", handoff_waits.ASKS_FOLLOW_UP, True),
+        ("no I'll wait", "no I'll wait", handoff_waits.ASKS_FOLLOW_UP, False),
+        ("I'll wait thanks", "I'll wait thanks", handoff_waits.ASKS_FOLLOW_UP, False),
         # Only right after the offer; anything else is for the assistant.
         ("yes", "yes", None, None),
         ("yes", "yes", "fixed", None),
@@ -145,10 +145,10 @@ def test_slack_failures_are_read_with_their_wait() -> None:
 def test_answers_to_the_follow_up_offer(
     sent: str, typed: str, asking: str | None, expected: bool | None
 ) -> None:
-    assert desk_waits.recognise(sent, typed, asking=asking) is expected
+    assert handoff_waits.recognise(sent, typed, asking=asking) is expected
 
 
 def test_the_follow_up_answer_says_where_the_reply_will_come() -> None:
-    assert "Telegram" in desk_waits.answer_text(True, "telegram")
-    assert "this page" in desk_waits.answer_text(True, "web")
-    assert "queue" in desk_waits.answer_text(False, "telegram")
+    assert "Telegram" in handoff_waits.answer_text(True, "telegram")
+    assert "this page" in handoff_waits.answer_text(True, "web")
+    assert "queue" in handoff_waits.answer_text(False, "telegram")

@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from redress.business import load_business
-from redress.handoff_card import (
+from bot.slack.card import (
     APPROVE,
     DEFAULT_REASON,
     HAND_BACK,
@@ -27,8 +26,9 @@ from redress.handoff_card import (
     reason_words,
     status_block,
 )
+from bot.slack.text import WORD_JOINER
+from redress.business import load_business
 from redress.settings import REPO_ROOT
-from redress.slack_text import WORD_JOINER
 
 BUSINESS = load_business(REPO_ROOT / "business")  # Europe/London
 # A summer Tuesday: London is UTC+1, so 13:17 UTC is 14:17 on the card.

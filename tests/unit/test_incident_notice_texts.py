@@ -10,14 +10,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from redress.business import load_business
-from redress.incident_notices import (
-    SERVICE_BACK_BUTTONS,
-    holding_text,
-    resolved_text,
-    update_text,
-)
-from redress.incidents import RESOLVED, STATUSES, Incident
-from redress.incidents_records import read_incidents_file
+from redress.incidents.model import RESOLVED, STATUSES, Incident
+from redress.incidents.notices import SERVICE_BACK_BUTTONS, holding_text, resolved_text, update_text
+from redress.incidents.records import read_incidents_file
 from redress.plain_language import check_text
 from redress.settings import REPO_ROOT
 

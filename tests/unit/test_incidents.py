@@ -1,4 +1,4 @@
-"""Incidents: validation, status changes, matching and wording (redress/incidents.py)."""
+"""Incidents: validation, status changes, matching and wording (redress/incidents/model.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from redress.complaints import Category
-from redress.incidents import (
+from redress.complaints.categories import Category
+from redress.incidents.model import (
     Change,
     IncidentClosed,
     IncidentError,

@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 import pytest
 
 from redress.business import HandoffRules
-from redress.complaints import Category, Severity
-from redress.handoff import REPEAT, automatic_reasons
-from redress.severity import assess_severity
+from redress.complaints.categories import Category, Severity
+from redress.complaints.severity import assess_severity
+from redress.handoff.reply_times import REPEAT, automatic_reasons
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=timezone.utc)  # a Monday
 

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from redress.since import Since, find_since
+from redress.complaints.since import Since, find_since
 
 # A Monday, midday UTC.
 NOW = datetime(2026, 11, 23, 12, tzinfo=timezone.utc)

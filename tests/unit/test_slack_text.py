@@ -7,13 +7,7 @@ import re
 
 import pytest
 
-from redress.slack_text import (
-    WORD_JOINER,
-    escape_for_slack,
-    is_internal_note,
-    one_line,
-    slack_to_plain,
-)
+from bot.slack.text import WORD_JOINER, escape_for_slack, is_internal_note, one_line, slack_to_plain
 
 # escape_for_slack -----------------------------------------------------------------------------
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from redress.complaints import Category, Severity
-from redress.since import find_since
+from redress.complaints.categories import Category, Severity
+from redress.complaints.since import find_since
 
 
 def _words(*patterns: str) -> re.Pattern[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from redress.business import HandoffRules, OpeningHours
-from redress.complaints import Severity
+from redress.complaints.categories import Severity
 
 # Why the assistant brought a person in without being asked (``business/handoff.yml``).
 SEVERITY = "{severity}_severity"  # critical_severity, high_severity...

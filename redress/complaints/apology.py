@@ -11,9 +11,9 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
-from redress.complaints import Category
-from redress.severity import COMPROMISE, SAFETY
-from redress.since import Since, find_since
+from redress.complaints.categories import Category
+from redress.complaints.severity import COMPROMISE, SAFETY
+from redress.complaints.since import Since, find_since
 
 SERVICES = (
     (r"wi-?fi", "wifi"), (r"broadband", "broadband"), (r"fibre|fiber", "fibre"),

@@ -28,10 +28,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from redress import records
 from redress.business import Business
+from redress.conversations import records as conversations
 from redress.db.models import Conversation, Handoff
-from redress.incident_notices import enqueue
+from redress.incidents.notices import enqueue
 
 REQUESTED = "requested"
 UPDATE = "update"
@@ -183,7 +183,7 @@ def _take_step(
             details={"handoff": handoff_id},
         )
     kind = FOLLOW_UP_OFFERED if step == FOLLOW_UP else WAIT_UPDATE_SENT
-    records.record_event(session, conversation.id, kind, {"handoff": handoff_id})
+    conversations.record_event(session, conversation.id, kind, {"handoff": handoff_id})
     return _Taken(conversation.id, conversation.channel, handoff.desk_channel, handoff.desk_thread)
 
 
@@ -219,7 +219,7 @@ def record_answer(session: Session, conversation: Conversation, wants: bool) -> 
     handoff = waiting_handoff(session, conversation.id)
     kind = FOLLOW_UP_WANTED if wants else FOLLOW_UP_DECLINED
     detail = {"handoff": handoff.id if handoff else None, "channel": conversation.channel}
-    records.record_event(session, conversation.id, kind, detail)
+    conversations.record_event(session, conversation.id, kind, detail)
     return handoff
 
 

@@ -26,11 +26,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from redress import leased_queue, records
+from redress.conversations import records as conversations
 from redress.db.models import Conversation, Message, OutboxMessage
-from redress.incident_notices import raise_alert
+from redress.delivery import leased_queue
+from redress.incidents.notices import raise_alert
 
-# The states and backoff every leased table shares (redress/leased_queue.py).
+# The states and backoff every leased table shares (redress/delivery/leased_queue.py).
 PENDING, SENDING, SENT, FAILED = (
     leased_queue.PENDING, leased_queue.SENDING, leased_queue.SENT, leased_queue.FAILED,
 )  # fmt: skip
@@ -76,12 +77,12 @@ def prepare(
     assert conversation is not None  # a foreign key
     message = session.get(Message, row.message_id) if row.message_id is not None else None
     if message is None:
-        message = records.record_message(
+        message = conversations.record_message(
             session,
             conversation,
             "bot",
             row.text,
-            buttons=records.with_button_tokens(row.buttons or []),
+            buttons=conversations.with_button_tokens(row.buttons or []),
             details={"outbox": row.id, "kind": row.kind, **(row.details or {})},
         )
         row.message_id = message.id

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from redress import incidents, records
+from redress.conversations import records as conversations
 from redress.db.models import (
     Complaint,
     Incident,
@@ -30,7 +30,8 @@ from redress.db.models import (
     OperatorAlert,
     OutboxMessage,
 )
-from redress.incidents import describe_time
+from redress.incidents import model as incidents
+from redress.incidents.model import describe_time
 
 OFFERED = "offered"
 SUBSCRIBED = "subscribed"
@@ -216,7 +217,7 @@ def enqueue(
     handled twice, two gateways racing). Returns whether it was added."""
     if session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)):
         return False
-    return records.add_once(
+    return conversations.add_once(
         session,
         OutboxMessage(
             dedupe_key=dedupe_key,
@@ -247,7 +248,7 @@ def raise_alert(
     """Records an alert for operators, once per ``dedupe_key``. Returns whether it is new."""
     if session.scalar(select(OperatorAlert.id).where(OperatorAlert.dedupe_key == dedupe_key)):
         return False
-    return records.add_once(
+    return conversations.add_once(
         session,
         OperatorAlert(
             dedupe_key=dedupe_key,

@@ -1,6 +1,6 @@
-"""The agent desk's side of the records: handoffs waiting for a card at the desk, the thread
-each one opened, who took it over, what became of it, agents' internal notes, the customer's
-answer to "is it fixed?" and their rating, and the desk events already seen.
+"""The handoff records: a request for a person, the thread each one opened at the agents'
+desk, who took it over, what became of it, agents' internal notes, the customer's answer to
+"is it fixed?" and their rating, and the desk events already seen.
 
 A handoff goes ``requested`` → ``taken_over`` → ``handed_back`` or ``resolved`` (a requested
 one may also be handed back or resolved straight away). While one is taken over, the
@@ -8,37 +8,41 @@ conversation's status is ``with_agent`` and the assistant stays silent; resolvin
 ``resolved`` until the customer writes about something new.
 
 Nothing here knows Slack: channel and thread are opaque ids, and errors are strings. The
-functions take a session from ``unit_of_work`` so the caller decides what one transaction is.
-"""
+functions take a session from ``unit_of_work`` so the caller decides what one transaction is."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from redress import records
+from redress.complaints import records as complaint_records
+from redress.conversations import records as conversations
 from redress.db.models import Complaint, Conversation, DeskEvent, Handoff
-from redress.incident_notices import raise_alert
-from redress.leased_queue import retry_delay
 
 REQUESTED = "requested"
+
+
 TAKEN_OVER = "taken_over"
+
+
 HANDED_BACK = "handed_back"
+
+
 RESOLVED = "resolved"
+
+
 OPEN_STATUSES = (REQUESTED, TAKEN_OVER)
+
 
 # Conversation statuses.
 OPEN = "open"
-WITH_AGENT = "with_agent"
 
-# How long a gateway holds a handoff while it posts the card; a gateway that dies meanwhile
-# leaves it to be tried again after this.
-POST_LEASE = timedelta(minutes=2)
-ALERT_KIND = "agent_desk"
+
+WITH_AGENT = "with_agent"
 
 
 @dataclass(frozen=True)
@@ -58,118 +62,6 @@ class DeskChange:
     @property
     def changed(self) -> bool:
         return self.outcome not in ("already_yours", "already_closed")
-
-
-# Posting cards ------------------------------------------------------------------------------
-
-
-def due_for_posting(session: Session, now: datetime, *, limit: int = 20) -> list[int]:
-    """Requested handoffs that have no thread at the desk yet and are due a try, oldest
-    first."""
-    return list(
-        session.scalars(
-            select(Handoff.id).where(_due_for_posting(now)).order_by(Handoff.id).limit(limit)
-        )
-    )
-
-
-def _due_for_posting(now: datetime) -> Any:
-    return and_(
-        Handoff.status == REQUESTED,
-        Handoff.desk_thread.is_(None),
-        or_(Handoff.next_post_at.is_(None), Handoff.next_post_at <= now),
-    )
-
-
-def claim_for_posting(
-    session: Session, handoff_id: int, now: datetime, *, lease: timedelta = POST_LEASE
-) -> bool:
-    """Takes the handoff for one try at posting its card: only if it is still due
-    (compare-and-set, so two gateways never both post it). The try is counted, and the next
-    one is due after ``lease`` unless the outcome is noted sooner."""
-    taken = session.execute(
-        update(Handoff)
-        .where(Handoff.id == handoff_id, _due_for_posting(now))
-        .values(next_post_at=now + lease, post_attempts=Handoff.post_attempts + 1)
-        .execution_options(synchronize_session=False)
-    )
-    return taken.rowcount == 1
-
-
-def note_posted(
-    session: Session, handoff_id: int, channel: str, thread: str, now: datetime
-) -> None:
-    handoff = _handoff(session, handoff_id)
-    handoff.desk_channel = channel
-    handoff.desk_thread = thread
-    handoff.posted_at = now
-    handoff.next_post_at = None
-    handoff.last_error = None
-    records.record_event(
-        session,
-        handoff.conversation_id,
-        "handoff_posted",
-        {"handoff": handoff.id, "channel": channel, "thread": thread},
-    )
-
-
-def note_post_failed(
-    session: Session,
-    handoff_id: int,
-    error: str,
-    now: datetime,
-    *,
-    retry_after: timedelta | None = None,
-    alert: bool = False,
-) -> datetime:
-    """Keeps the error and when to try again: after ``retry_after`` when the desk said how
-    long to wait, otherwise with the usual backoff. ``alert`` raises an operator alert (once
-    per handoff and error): the desk is misconfigured and nobody sees this customer."""
-    handoff = _handoff(session, handoff_id)
-    handoff.last_error = error[:300]
-    handoff.next_post_at = now + (
-        retry_after if retry_after is not None else retry_delay(handoff.post_attempts)
-    )
-    if alert:
-        raise_desk_alert(
-            session,
-            error,
-            now,
-            key=f"desk:{error}:handoff:{handoff.id}",
-            summary=(
-                f"A customer asked for a person, but their handoff could not be posted to the "
-                f"agent desk ({error}). Nobody at the desk can see it yet."
-            ),
-            detail={
-                "handoff": handoff.id,
-                "conversation": handoff.conversation_id,
-                "attempts": handoff.post_attempts,
-            },
-        )
-    return handoff.next_post_at
-
-
-def raise_desk_alert(
-    session: Session,
-    error: str,
-    now: datetime,
-    *,
-    key: str,
-    summary: str,
-    detail: dict[str, Any],
-) -> bool:
-    """An operator alert about the agent desk, once per ``key``."""
-    return raise_alert(
-        session,
-        kind=ALERT_KIND,
-        dedupe_key=key[:200],
-        summary=summary,
-        detail={"error": error, **detail},
-        now=now,
-    )
-
-
-# Finding handoffs ---------------------------------------------------------------------------
 
 
 def handoff_for_thread(session: Session, channel: str, thread: str) -> Handoff | None:
@@ -210,14 +102,11 @@ def get_handoff(session: Session, handoff_id: int) -> Handoff | None:
     return session.get(Handoff, handoff_id)
 
 
-def _handoff(session: Session, handoff_id: int) -> Handoff:
+def handoff_by_id(session: Session, handoff_id: int) -> Handoff:
     handoff = session.get(Handoff, handoff_id)
     if handoff is None:
         raise LookupError(f"no handoff {handoff_id}")
     return handoff
-
-
-# The desk's buttons -------------------------------------------------------------------------
 
 
 def take_over(
@@ -241,7 +130,7 @@ def take_over(
     detail: dict[str, Any] = {"handoff": handoff.id, "agent": agent_name, "agent_id": agent_id}
     if previous is not None:
         detail["from_agent"] = previous
-    records.record_event(session, conversation.id, "handoff_taken_over", detail)
+    conversations.record_event(session, conversation.id, "handoff_taken_over", detail)
     return _change(handoff, outcome, previous_agent=previous)
 
 
@@ -255,7 +144,7 @@ def hand_back(
     _close(handoff, HANDED_BACK, now)
     conversation = _conversation(session, handoff.conversation_id)
     conversation.status = OPEN
-    records.record_event(
+    conversations.record_event(
         session,
         conversation.id,
         "handoff_handed_back",
@@ -279,10 +168,10 @@ def resolve(
     conversation.rating = None
     conversation.rated_at = None
     resolved = []
-    for complaint in records.open_complaints(session, conversation.id):
+    for complaint in complaint_records.open_complaints(session, conversation.id):
         complaint.status = RESOLVED
         resolved.append(complaint.reference)
-    records.record_event(
+    conversations.record_event(
         session,
         conversation.id,
         "handoff_resolved",
@@ -329,9 +218,6 @@ def _change(
     )
 
 
-# Notes, events, and the customer's answers ---------------------------------------------------
-
-
 def record_agent_note(
     session: Session,
     conversation_id: str,
@@ -343,7 +229,7 @@ def record_agent_note(
     handoff_id: int | None = None,
 ) -> None:
     """A reply at the desk meant for colleagues only; kept, never sent to the customer."""
-    records.record_event(
+    conversations.record_event(
         session,
         conversation_id,
         "agent_note",
@@ -360,7 +246,7 @@ def record_agent_note(
 def first_sighting(session: Session, event_id: str) -> bool:
     """True the first time a desk event id is seen; False for a retry or a duplicate. The
     primary key decides, so two gateways receiving the same event cannot both act on it."""
-    return records.add_once(session, DeskEvent(event_id=event_id[:100]))
+    return conversations.add_once(session, DeskEvent(event_id=event_id[:100]))
 
 
 def record_fixed(session: Session, conversation: Conversation, fixed: bool, now: datetime) -> None:
@@ -374,7 +260,7 @@ def record_fixed(session: Session, conversation: Conversation, fixed: bool, now:
             )
         ):
             complaint.status = OPEN
-    records.record_event(session, conversation.id, "fix_confirmed", {"fixed": fixed})
+    conversations.record_event(session, conversation.id, "fix_confirmed", {"fixed": fixed})
 
 
 def record_rating(session: Session, conversation: Conversation, rating: int, now: datetime) -> None:
@@ -382,7 +268,7 @@ def record_rating(session: Session, conversation: Conversation, rating: int, now
         raise ValueError(f"a rating is 1 to 5, not {rating}")
     conversation.rating = rating
     conversation.rated_at = now
-    records.record_event(
+    conversations.record_event(
         session, conversation.id, "rated", {"rating": rating, "fixed": conversation.fixed}
     )
 
@@ -391,4 +277,26 @@ def reopen(session: Session, conversation: Conversation) -> None:
     """A resolved conversation the customer writes in again is the assistant's again."""
     if conversation.status == RESOLVED:
         conversation.status = OPEN
-        records.record_event(session, conversation.id, "conversation_reopened", {})
+        conversations.record_event(session, conversation.id, "conversation_reopened", {})
+
+
+def request_handoff(session: Session, conversation_id: str, reason: str) -> Handoff:
+    """Records that a person should take over. One open request per conversation (waiting
+    for a person, or with one); a later reason is added to the record as an event rather
+    than as a second request."""
+    existing = session.scalar(
+        select(Handoff)
+        .where(
+            Handoff.conversation_id == conversation_id,
+            Handoff.status.in_(("requested", "taken_over")),
+        )
+        .order_by(Handoff.id.desc())
+        .limit(1)
+    )
+    conversations.record_event(session, conversation_id, "handoff_requested", {"reason": reason})
+    if existing:
+        return existing
+    handoff = Handoff(conversation_id=conversation_id, reason=reason)
+    session.add(handoff)
+    session.flush()
+    return handoff

@@ -1,7 +1,7 @@
 """Known incidents: what is wrong, for whom, and how we explain it (docs/principles.md: 3, 4).
 
 Plain domain code: validation, status changes, matching a complaint to the incidents that
-explain it, and the customer-facing wording. Records live in ``incidents_records.py``.
+explain it, and the customer-facing wording. Records live in ``records.py`` beside it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from redress.complaints import Category
+from redress.complaints.categories import Category
 from redress.plain_language import check_text
 
 STATUSES = ("investigating", "identified", "monitoring", "resolved")

@@ -20,10 +20,10 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.slack.text import escape_for_slack, one_line
 from redress.business import Business
 from redress.compensation.policy import NON_MONEY, offer_words, show_money
-from redress.complaints import Category
-from redress.slack_text import escape_for_slack, one_line
+from redress.complaints.categories import Category
 
 Block = dict[str, Any]
 

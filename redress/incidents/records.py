@@ -16,10 +16,11 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from redress import incident_notices, incidents
+from redress.conversations.views import iso_time
 from redress.db.models import Incident, IncidentUpdate
-from redress.incidents import Change, IncidentError
-from redress.records import iso_time
+from redress.incidents import model as incidents
+from redress.incidents import notices as incident_notices
+from redress.incidents.model import Change, IncidentError
 
 
 class UnknownIncident(LookupError):

@@ -1,0 +1,158 @@
+"""Conversations, their messages, the buttons the server issued, and conversation events.
+Functions take a session from ``unit_of_work`` so the caller decides what one transaction is."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from redress.clock import utcnow
+from redress.db.models import Conversation, ConversationEvent, Message, TelegramUpdate
+
+ROLES = ("customer", "bot", "agent")
+
+
+def new_conversation_id() -> str:
+    """Random and unguessable: the id is what lets a web visitor back into a conversation."""
+    return secrets.token_urlsafe(24)
+
+
+def start_conversation(session: Session, channel: str) -> Conversation:
+    conversation = Conversation(id=new_conversation_id(), channel=channel)
+    session.add(conversation)
+    session.flush()
+    return conversation
+
+
+def conversation_on_channel(session: Session, channel: str, external_id: str) -> Conversation:
+    """The conversation for a chat on an outside channel (a Telegram chat), started on first
+    contact. A customer who blocked the bot and comes back is reachable again."""
+    conversation = session.scalar(
+        select(Conversation).where(
+            Conversation.channel == channel, Conversation.external_id == external_id
+        )
+    )
+    if conversation is None:
+        conversation = Conversation(
+            id=new_conversation_id(), channel=channel, external_id=external_id
+        )
+        session.add(conversation)
+        session.flush()
+    conversation.reachable = True
+    return conversation
+
+
+def mark_unreachable(session: Session, conversation_id: str, reason: str) -> None:
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is not None and conversation.reachable:
+        conversation.reachable = False
+        record_event(session, conversation_id, "customer_unreachable", {"reason": reason})
+
+
+def add_once(session: Session, row: Any) -> bool:
+    """Adds ``row`` unless a unique key says it is already there (another request, another
+    gateway, a retry); True when it was added. Only the savepoint is rolled back, so the
+    caller's transaction carries on either way."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return False
+    return True
+
+
+def first_sighting_of_telegram_update(session: Session, update_id: int) -> bool:
+    """True the first time an update id is seen; False for a redelivery. The primary key
+    decides, so two gateways receiving the same update cannot both process it."""
+    return add_once(session, TelegramUpdate(update_id=update_id))
+
+
+def get_conversation(session: Session, conversation_id: str) -> Conversation | None:
+    return session.get(Conversation, conversation_id)
+
+
+def ensure_conversation(session: Session, conversation_id: str, channel: str) -> Conversation:
+    """The conversation, created when the assistant is reached without the gateway
+    (for example from ``rasa shell``) so its actions still have somewhere to record."""
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        conversation = Conversation(id=conversation_id, channel=channel)
+        session.add(conversation)
+        session.flush()
+    return conversation
+
+
+def record_message(
+    session: Session,
+    conversation: Conversation,
+    role: str,
+    text: str,
+    *,
+    buttons: list[dict[str, str]] | None = None,
+    details: dict[str, Any] | None = None,
+    external_id: str | None = None,
+    flush: bool = True,
+) -> Message:
+    """Adds a message to the conversation. ``flush=False`` leaves the insert to the next
+    flush, so several messages recorded together go to the database in one round trip."""
+    if role not in ROLES:
+        raise ValueError(f"unknown message role {role!r}")
+    message = Message(
+        conversation_id=conversation.id,
+        role=role,
+        channel=conversation.channel,
+        text=text,
+        buttons=buttons or None,
+        details=details or None,
+        external_id=external_id,
+    )
+    session.add(message)
+    conversation.updated_at = utcnow()
+    if flush:
+        session.flush()
+    return message
+
+
+def with_button_tokens(buttons: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Buttons with the random tokens channels show instead of their payloads: only a token
+    the server issued in the conversation can reach the assistant as an intent."""
+    return [{**button, "token": f"btn_{secrets.token_urlsafe(12)}"} for button in buttons]
+
+
+def last_bot_details(session: Session, conversation_id: str) -> dict[str, Any]:
+    """The details of the latest bot message: what kind of notice it was, or what it asked."""
+    details = session.scalar(
+        select(Message.details)
+        .where(Message.conversation_id == conversation_id, Message.role == "bot")
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    return details or {}
+
+
+def find_issued_button(session: Session, conversation_id: str, token: str) -> dict[str, str] | None:
+    """The button with this token, if the server issued it in this conversation."""
+    rows = session.scalars(
+        select(Message.buttons)
+        .where(Message.conversation_id == conversation_id, Message.buttons.is_not(None))
+        .order_by(Message.id.desc())
+        .limit(50)
+    )
+    for buttons in rows:
+        for button in buttons or []:
+            if secrets.compare_digest(str(button.get("token", "")), token):
+                return button
+    return None
+
+
+def record_event(
+    session: Session, conversation_id: str, kind: str, detail: dict[str, Any] | None = None
+) -> ConversationEvent:
+    event = ConversationEvent(conversation_id=conversation_id, kind=kind, detail=detail or {})
+    session.add(event)
+    session.flush()
+    return event

@@ -1,0 +1,188 @@
+"""The whole record of a conversation as the records API returns it, and the JSON shapes
+the records share (times, offers)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from redress.db.models import (
+    CompensationGrant,
+    CompensationOffer,
+    Conversation,
+    IncidentSubscription,
+)
+
+
+def conversation_record(session: Session, conversation_id: str) -> dict[str, Any] | None:
+    """The whole record of a conversation, as the records API returns it."""
+    conversation = session.scalar(
+        select(Conversation)
+        .where(Conversation.id == conversation_id)
+        .options(
+            selectinload(Conversation.messages),
+            selectinload(Conversation.complaints),
+            selectinload(Conversation.handoffs),
+            selectinload(Conversation.events),
+            selectinload(Conversation.customer),
+        )
+    )
+    if conversation is None:
+        return None
+    customer = conversation.customer
+    return {
+        "conversation": {
+            "id": conversation.id,
+            "channel": conversation.channel,
+            "external_id": conversation.external_id,
+            "reachable": conversation.reachable,
+            "status": conversation.status,
+            # After an agent resolved it: is it fixed for the customer, and their 1-5 rating.
+            "fixed": conversation.fixed,
+            "rating": conversation.rating,
+            "rated_at": iso_time(conversation.rated_at),
+            "created_at": conversation.created_at.isoformat(),
+            "updated_at": conversation.updated_at.isoformat(),
+            "customer": None
+            if customer is None
+            else {
+                "account_number": customer.account_number,
+                "name": customer.name,
+                "email": customer.email,
+                "postcode": customer.postcode,
+                "plan": customer.plan,
+                "monthly_fee_pence": customer.monthly_fee_pence,
+            },
+        },
+        "messages": [
+            {
+                "id": m.id,
+                "role": m.role,
+                "channel": m.channel,
+                "text": m.text,
+                "external_id": m.external_id,
+                "buttons": [{"title": b["title"], "payload": b["token"]} for b in m.buttons or []],
+                "details": m.details or {},
+                "created_at": m.created_at.isoformat(),
+            }
+            for m in conversation.messages
+        ],
+        "complaints": [
+            {
+                "reference": c.reference,
+                "category": c.category,
+                "severity": c.severity,
+                "severity_reasons": c.severity_reasons,
+                "status": c.status,
+                "summary": c.summary,
+                "facts": c.facts,
+                "incident": c.incident_id,
+                "created_at": c.created_at.isoformat(),
+            }
+            for c in conversation.complaints
+        ],
+        # Incidents this conversation was offered updates on, and what the customer said.
+        "incident_updates": [
+            {
+                "incident": sub.incident_id,
+                "status": sub.status,
+                "service_back": sub.service_back,
+                "answered_at": iso_time(sub.answered_at),
+            }
+            for sub in session.scalars(
+                select(IncidentSubscription)
+                .where(IncidentSubscription.conversation_id == conversation.id)
+                .order_by(IncidentSubscription.id)
+            )
+        ],
+        # What the compensation policy offered, why, and what was granted.
+        "offers": [
+            {
+                **offer_json(o),
+                "complaint": next(
+                    (c.reference for c in conversation.complaints if c.id == o.complaint_id), None
+                ),
+            }
+            for o in session.scalars(
+                select(CompensationOffer)
+                .where(CompensationOffer.conversation_id == conversation.id)
+                .order_by(CompensationOffer.id)
+            )
+        ],
+        "grants": [
+            {
+                "reference": g.reference,
+                "offer": offer_reference,
+                "remedy": g.remedy,
+                "amount_pence": g.amount_pence,
+                "approved_by": g.approved_by,
+                "created_at": g.created_at.isoformat(),
+            }
+            for g, offer_reference in session.execute(
+                select(CompensationGrant, CompensationOffer.reference)
+                .join(CompensationOffer, CompensationOffer.id == CompensationGrant.offer_id)
+                .where(CompensationOffer.conversation_id == conversation.id)
+                .order_by(CompensationGrant.id)
+            )
+        ],
+        # Each request for a person and what became of it at the agent desk.
+        "handoffs": [
+            {
+                "reason": h.reason,
+                "status": h.status,
+                "requested_at": h.created_at.isoformat(),
+                "desk_channel": h.desk_channel,
+                "desk_thread": h.desk_thread,
+                "posted_at": iso_time(h.posted_at),
+                "post_attempts": h.post_attempts,
+                "last_error": h.last_error,
+                "agent_id": h.agent_id,
+                "agent_name": h.agent_name,
+                "taken_over_at": iso_time(h.taken_over_at),
+                # Nobody had taken it over: when the customer was updated, offered a follow-up.
+                "wait_update_at": iso_time(h.reminded_at),
+                "follow_up_offered_at": iso_time(h.follow_up_offered_at),
+                "ended_at": iso_time(h.ended_at),
+            }
+            for h in conversation.handoffs
+        ],
+        # What agents wrote at the desk for colleagues only (never sent to the customer).
+        "agent_notes": [
+            {
+                "author": e.detail.get("author"),
+                "agent_id": e.detail.get("agent_id"),
+                "text": e.detail.get("text"),
+                "created_at": e.created_at.isoformat(),
+            }
+            for e in conversation.events
+            if e.kind == "agent_note"
+        ],
+        "events": [
+            {"kind": e.kind, "detail": e.detail, "created_at": e.created_at.isoformat()}
+            for e in conversation.events
+        ],
+    }
+
+
+def iso_time(moment: datetime | None) -> str | None:
+    """A time as the JSON APIs show it (ISO 8601, UTC offset), or None."""
+    return moment.isoformat() if moment is not None else None
+
+
+def offer_json(offer: CompensationOffer) -> dict[str, Any]:
+    """An offer as the records and the operators' API show it."""
+    return {
+        "reference": offer.reference,
+        "rule": offer.rule,
+        "remedy": offer.remedy,
+        "amount_pence": offer.amount_pence,
+        "status": offer.status,
+        "explanation": offer.explanation,
+        "incident": offer.incident_id,
+        "review_requested_at": iso_time(offer.review_requested_at),
+        "decided_by": offer.decided_by,
+        "created_at": offer.created_at.isoformat(),
+    }

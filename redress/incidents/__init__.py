@@ -1,0 +1,2 @@
+"""Known incidents: the model and its plain-language explanation, the records that tie
+complaints to an incident, and the notices that keep affected customers informed."""
