@@ -12,7 +12,6 @@ from typing import Any, Protocol
 
 from starlette.concurrency import run_in_threadpool
 
-from bot import feedback
 from bot.live import LiveHub
 from bot.rasa_client import AssistantReply, AssistantUnavailable, RasaClient
 from bot.shared_state import LocalTurns, Turns
@@ -20,6 +19,7 @@ from redress.clock import utcnow
 from redress.conversations import records as conversations
 from redress.db.models import Conversation, Message
 from redress.db.session import unit_of_work
+from redress.handoff import feedback
 from redress.handoff import records as handoff_records
 from redress.handoff import waits as handoff_waits
 

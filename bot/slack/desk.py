@@ -9,7 +9,7 @@
   them an agent joined until one presses Take over.
 - **Buttons.** Take over assigns the agent and silences the assistant; Hand back returns the
   conversation to the assistant, which says so; Resolve closes it and asks the customer
-  whether it is fixed, then for a rating (``bot.feedback``). The card shows who did what.
+  whether it is fixed, then for a rating (``redress.handoff.feedback``). The card shows who did what.
 - **While taken over**, each customer message is posted in the thread, and each reply in the
   thread by the agent who took over reaches the customer on their channel under the agent's
   display name, as plain text. Replies starting with ``note:`` stay internal, as do replies
@@ -33,7 +33,6 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import feedback
 from bot.relay import Relay, UnknownConversation
 from bot.slack.card import (
     APPROVE,
@@ -52,6 +51,7 @@ from redress.clock import utcnow
 from redress.compensation import ledger, operators
 from redress.conversations import records as conversations
 from redress.conversations import views as record_views
+from redress.handoff import feedback
 from redress.handoff import posting as handoff_posting
 from redress.handoff import records as handoff_records
 from redress.handoff import waits as handoff_waits

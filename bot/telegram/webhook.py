@@ -15,7 +15,7 @@ import logging
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.errors import BadInput, bounded_body, error
+from bot.api._http import BadInput, bounded_body, error
 from bot.telegram.channel import TelegramChannel
 
 logger = logging.getLogger("redress.gateway.telegram.webhook")

@@ -21,7 +21,8 @@ from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
 from bot.app import create_app
-from bot.delivery import Delivery, Scheduler
+from bot.jobs.delivery import Delivery
+from bot.jobs.scheduler import Scheduler
 from bot.live import LiveHub
 from bot.rasa_client import RasaClient
 from bot.relay import Relay

@@ -18,7 +18,7 @@ from sqlalchemy import select, text
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
-from bot.delivery import Delivery
+from bot.jobs.delivery import Delivery
 from bot.live import LiveHub
 from bot.rasa_client import RasaClient
 from bot.relay import Relay

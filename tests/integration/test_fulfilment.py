@@ -20,8 +20,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import create_app
-from bot.delivery import Scheduler
-from bot.fulfilment import Fulfilment
+from bot.jobs.fulfilment import Fulfilment
+from bot.jobs.scheduler import Scheduler
 from redress.business import Business
 from redress.compensation import fulfilment, ledger
 from redress.compensation.fulfilment import sign, verify_signature

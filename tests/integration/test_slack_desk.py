@@ -25,7 +25,6 @@ from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
 from bot.app import create_app
-from bot.feedback import ASK_RATING_FIXED, THANKS_FIXED
 from bot.slack.desk import HANDED_BACK, JOINED, Desk
 from redress.business import Business
 from redress.conversations import records as conversations
@@ -33,6 +32,7 @@ from redress.db.models import Conversation, DeskEvent, Handoff, Message, Operato
 from redress.db.session import unit_of_work
 from redress.handoff import posting as handoff_posting
 from redress.handoff import records as handoff_records
+from redress.handoff.feedback import ASK_RATING_FIXED, THANKS_FIXED
 from redress.settings import SlackSettings, TelegramSettings
 from tests.fakes.rasa import FakeRasa
 from tests.fakes.slack_api import AGENT_DISPLAY_NAME, AGENT_ID, DESK_CHANNEL, FakeSlack

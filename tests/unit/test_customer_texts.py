@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 import pytest
 import yaml
 
-from bot.errors import BadInput
-from bot.webchat import parse_message
+from bot.api._http import BadInput
+from bot.api.webchat import parse_message
 from redress.business import load_business
 from redress.compensation.policy import REMEDIES, granted_words, offer_words
 from redress.complaints.apology import DESCRIBERS

@@ -7,11 +7,11 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bot import feedback
 from bot.slack.app import delivery_key
 from bot.slack.desk import HANDED_BACK, JOINED
 from bot.slack.worker import failure_of
 from redress.business import load_business
+from redress.handoff import feedback
 from redress.handoff import waits as handoff_waits
 from redress.plain_language import check_text
 from redress.settings import REPO_ROOT

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 
@@ -13,8 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from bot.errors import BadInput, bounded_body, error
-from bot.records_api import authorised
+from bot.api._http import BadInput, authorised, bounded_body, error, json_object
 from bot.relay import Relay, UnknownConversation, message_json
 from redress.conversations import records as conversations
 from redress.db.models import Message
@@ -114,23 +112,6 @@ def parse_message(raw: bytes, max_chars: int) -> tuple[str | None, str]:
     if isinstance(conversation_id, str) and not (0 < len(conversation_id) <= 64):
         raise BadInput(404, "unknown_conversation", "There is no conversation with that id.")
     return conversation_id, valid_text(body.get("text"), max_chars)
-
-
-def json_object(raw: bytes, shape: str) -> dict[str, Any]:
-    """The body as a JSON object, or a BadInput saying what is wrong with it."""
-    try:
-        decoded = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise BadInput(400, "invalid_utf8", "The request body is not valid UTF-8.") from None
-    try:
-        body: Any = json.loads(decoded)
-    except json.JSONDecodeError as problem:
-        raise BadInput(
-            400, "invalid_json", f"The request body is not valid JSON: {problem.msg}."
-        ) from None
-    if not isinstance(body, dict):
-        raise BadInput(400, "invalid_body", f"Send a JSON object: {shape}.")
-    return body
 
 
 def valid_text(text: Any, max_chars: int) -> str:

@@ -1,35 +1,25 @@
-"""The gateway's time-driven work: delivering the outbox and keeping incident promises
-(and, when a billing webhook is configured, sending granted compensation to it; with the
-Slack agent desk on, posting handoff cards).
-
-APScheduler runs two interval jobs (three with the webhook) in the gateway's event loop.
-Nothing about what is due lives in the scheduler: pending messages are rows in the outbox,
-promises are each incident's "next update by" and grants to send are rows in
-``fulfilment_deliveries``, so a restarted gateway simply carries on from the database.
-Every job takes the time from an injectable clock, so tests can move time on.
-"""
+"""Delivering the outbox to customers and keeping incident promises, through the same
+channels as every other message. The scheduler (``bot/jobs/scheduler.py``) runs it; what is
+due lives in the database, so a restarted gateway simply carries on."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from starlette.concurrency import run_in_threadpool
 
+from bot.api.webchat import CHANNEL as WEB_CHANNEL
 from bot.relay import Relay, message_json
-from bot.webchat import CHANNEL as WEB_CHANNEL
 from redress.clock import utcnow
 from redress.db.session import unit_of_work
 from redress.delivery import outbox
 from redress.incidents import notices as incident_notices
 
 if TYPE_CHECKING:
-    from bot.fulfilment import Fulfilment
-    from bot.slack.alerts import AlertPoster
-    from bot.slack.desk import Desk
+    pass
 
 logger = logging.getLogger("redress.gateway.delivery")
 
@@ -151,93 +141,3 @@ class Delivery:
         if status != outbox.SENT:
             logger.warning("outbox message %s not delivered: %s", outbox_id, status)
         return int(status == outbox.SENT)
-
-
-class Scheduler:
-    """The interval jobs, and a way to run delivery at once after a change."""
-
-    DELIVER = "deliver-outbox"
-    PROMISES = "incident-promises"
-    FULFIL = "send-grants"
-    HANDOFFS = "post-handoffs"
-    WAITS = "handoff-waits"
-    ALERTS = "post-alerts"
-
-    def __init__(
-        self,
-        delivery: Delivery,
-        *,
-        outbox_seconds: float,
-        promise_seconds: float,
-        fulfilment: Fulfilment | None = None,
-        desk: Desk | None = None,
-        alerts: AlertPoster | None = None,
-        wait_seconds: float = 30,
-    ) -> None:
-        self._scheduler = AsyncIOScheduler(timezone=timezone.utc)
-        # Both run once as soon as the gateway starts, then at their intervals.
-        common = {
-            "max_instances": 1,
-            "coalesce": True,
-            "misfire_grace_time": None,
-            "next_run_time": datetime.now(timezone.utc),
-        }
-        self._scheduler.add_job(
-            delivery.deliver_due, "interval", seconds=outbox_seconds, id=self.DELIVER, **common
-        )
-        self._scheduler.add_job(
-            delivery.check_promises,
-            "interval",
-            seconds=promise_seconds,
-            id=self.PROMISES,
-            **common,
-        )
-        if fulfilment is not None:
-            # Granted compensation to the billing webhook: only when one is configured.
-            self._scheduler.add_job(
-                fulfilment.deliver_due,
-                "interval",
-                seconds=outbox_seconds,
-                id=self.FULFIL,
-                **common,
-            )
-        if desk is not None:
-            # Handoff cards for the Slack agent desk (posted, or tried again): only with Slack.
-            self._scheduler.add_job(
-                desk.post_due, "interval", seconds=outbox_seconds, id=self.HANDOFFS, **common
-            )
-            # Customers waiting for a person: updates, follow-up offers, re-alerts.
-            self._scheduler.add_job(
-                desk.check_waits, "interval", seconds=wait_seconds, id=self.WAITS, **common
-            )
-            desk.on_queued = self.wake_all
-        if alerts is not None:
-            # Operator alerts to the desk's channel.
-            self._scheduler.add_job(
-                alerts.post_due, "interval", seconds=promise_seconds, id=self.ALERTS, **common
-            )
-
-    def start(self) -> None:
-        self._scheduler.start()
-
-    def shutdown(self) -> None:
-        if self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
-
-    def wake(self) -> None:
-        """Runs delivery now (an operator just changed an incident)."""
-        if self._scheduler.running:
-            self._scheduler.modify_job(self.DELIVER, next_run_time=datetime.now(timezone.utc))
-
-    def job_ids(self) -> list[str]:
-        return [job.id for job in self._scheduler.get_jobs()]
-
-    def wake_all(self) -> None:
-        """Delivers messages and sends grants now (the agent desk just queued some)."""
-        self.wake()
-        self.wake_fulfilment()
-
-    def wake_fulfilment(self) -> None:
-        """Sends grants now (a person just approved one), when a webhook is configured."""
-        if self._scheduler.running and self._scheduler.get_job(self.FULFIL) is not None:
-            self._scheduler.modify_job(self.FULFIL, next_run_time=datetime.now(timezone.utc))

@@ -13,8 +13,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.errors import error
-from bot.records_api import authorised, in_transaction
+from bot.api._http import authorised, error, in_transaction
 from redress import alerts
 from redress.clock import utcnow
 

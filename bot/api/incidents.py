@@ -14,9 +14,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.errors import BadInput, bounded_body, error
-from bot.records_api import authorised, in_transaction
-from bot.webchat import json_object
+from bot.api._http import BadInput, authorised, bounded_body, error, in_transaction, json_object
 from redress.clock import utcnow
 from redress.incidents import records as incidents_records
 from redress.incidents.model import (

@@ -29,10 +29,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.errors import BadInput, bounded_body, error
-from bot.records_api import authorised, in_transaction
+from bot.api._http import BadInput, authorised, bounded_body, error, in_transaction, json_object
 from bot.relay import message_json
-from bot.webchat import json_object
 from redress.clock import utcnow
 from redress.compensation import operators
 from redress.compensation.ledger import NotGrantable

@@ -1,0 +1,104 @@
+"""What every HTTP API here shares: clear, specific JSON errors (never a stack trace, never an
+HTML error page), bounded bodies read as JSON objects, the admin token, and one transaction
+run off the event loop."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from redress.db.session import unit_of_work
+
+
+def error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    headers = {"Retry-After": str(extra["retry_after"])} if "retry_after" in extra else None
+    return JSONResponse({"error": {"code": code, "message": message}, **extra}, status, headers)
+
+
+class BadInput(ValueError):
+    """A request the API refuses; carries the status, code and a message for the sender."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+    def response(self) -> JSONResponse:
+        return error(self.status, self.code, self.message)
+
+
+async def bounded_body(request: Request, max_bytes: int) -> bytes:
+    """The request body, refused with 413 as soon as it is known to exceed ``max_bytes``,
+    so an oversized body is never read into memory whole."""
+    too_large = BadInput(
+        413, "body_too_large", f"The request body must be under {max_bytes} bytes."
+    )
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > max_bytes:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def json_object(raw: bytes, shape: str) -> dict[str, Any]:
+    """The body as a JSON object, or a BadInput saying what is wrong with it."""
+    try:
+        decoded = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadInput(400, "invalid_utf8", "The request body is not valid UTF-8.") from None
+    try:
+        body: Any = json.loads(decoded)
+    except json.JSONDecodeError as problem:
+        raise BadInput(
+            400, "invalid_json", f"The request body is not valid JSON: {problem.msg}."
+        ) from None
+    if not isinstance(body, dict):
+        raise BadInput(400, "invalid_body", f"Send a JSON object: {shape}.")
+    return body
+
+
+T = TypeVar("T")
+
+
+async def in_transaction(request: Request, work: Callable[[Session], T]) -> T:
+    """Runs ``work`` in one transaction off the event loop; the admin APIs map what it
+    raises to their own JSON errors."""
+    database_url = request.app.state.settings.database_url
+
+    def run() -> T:
+        with unit_of_work(database_url) as session:
+            return work(session)
+
+    return await run_in_threadpool(run)
+
+
+def authorised(request: Request) -> Response | None:
+    """None when the request carries the admin token; otherwise the 401 to send."""
+    token = request.app.state.settings.admin_token
+    if token is None:
+        return error(
+            401,
+            "records_api_disabled",
+            "The records API is off. Set REDRESS_ADMIN_TOKEN to use it.",
+        )
+    header = request.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    ):
+        return error(401, "unauthorised", "Send the admin token as: Authorization: Bearer <token>.")
+    return None
