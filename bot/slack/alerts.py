@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.card import clip, local_clock, parse_time, quote
+from bot.slack.blocks import clip, local_clock, parse_time, quote
 from bot.slack.text import escape_for_slack, one_line
 from bot.slack.worker import SlackFailure, SlackWorker, Sleep
 from redress import alerts

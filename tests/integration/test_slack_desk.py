@@ -25,7 +25,8 @@ from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
 from bot.app import create_app
-from bot.slack.desk import HANDED_BACK, JOINED, Desk
+from bot.slack.desk import Desk
+from bot.slack.desk.texts import HANDED_BACK, JOINED
 from redress.business import Business
 from redress.conversations import records as conversations
 from redress.db.models import Conversation, DeskEvent, Handoff, Message, OperatorAlert

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from bot.app import create_app
-from bot.slack.desk import ALREADY_YOURS, JOINED
+from bot.slack.desk.texts import ALREADY_YOURS, JOINED
 from redress.business import Business
 from redress.db.models import OperatorAlert
 from redress.db.session import unit_of_work

@@ -8,7 +8,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.slack.app import delivery_key
-from bot.slack.desk import HANDED_BACK, JOINED
+from bot.slack.desk.texts import HANDED_BACK, JOINED
 from bot.slack.worker import failure_of
 from redress.business import load_business
 from redress.handoff import feedback

@@ -10,19 +10,17 @@ from typing import Any
 
 import pytest
 
+from bot.slack.blocks import MAX_BLOCKS, clip, describe_wait
 from bot.slack.card import (
     APPROVE,
     DEFAULT_REASON,
     HAND_BACK,
-    MAX_BLOCKS,
     REASONS,
     REJECT,
     RESOLVE,
     TAKE_OVER,
     build_card,
     build_status_line,
-    clip,
-    describe_wait,
     reason_words,
     status_block,
 )
