@@ -1,5 +1,6 @@
 """Every custom action, in one module for the action server to load."""
 
+from actions.answers import ActionAnswerYesNo
 from actions.compensation import ActionAskCompensation
 from actions.complaints import (
     ActionAcknowledgeComplaint,
@@ -14,7 +15,6 @@ from actions.conversation import (
     ActionHandleMisunderstanding,
     ActionRequestHuman,
 )
-from actions.incidents import ActionAnswerYesNo
 from actions.session import ActionSessionStart
 
 __all__ = [

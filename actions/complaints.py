@@ -1,63 +1,38 @@
-"""Complaint actions: acknowledge with one specific apology, collect details, log it."""
+"""Complaint actions: acknowledge with one specific apology, collect details, file it."""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
-from sqlalchemy.orm import Session
 
-from actions import compensation
+from actions import names, replies
 from actions.context import business, now, settings
-from actions.incidents import (
-    PENDING,
-    ask_anything_else,
-    explain,
-    explained_by_incident,
-    incident_for,
-    still_broken_after_fix,
-)
 from actions.intents import complaint_behind, complaint_told
+from redress.complaints import filing
 from redress.complaints import records as complaint_records
-from redress.complaints.apology import describe_problem
-from redress.complaints.categories import Category, Severity
-from redress.complaints.severity import assess_severity
+from redress.complaints.categories import Category
 from redress.complaints.since import find_since
 from redress.conversations import customers
 from redress.conversations import records as conversations
-from redress.db.models import Complaint, Customer
+from redress.db.models import Customer
 from redress.db.session import unit_of_work
-from redress.handoff import records as handoff_records
 from redress.handoff import reply_times
-from redress.handoff.reply_times import describe_reply_time, describe_reply_within
-from redress.incidents import model as incidents
+from redress.handoff.reply_times import describe_reply_within
 from redress.incidents import notices as incident_notices
 
-UNVERIFIED = "unverified"
-NOT_SURE = "not sure"
 MAX_ACCOUNT_ATTEMPTS = 2
 MAX_POSTCODE_ATTEMPTS = 2
-SUMMARY_CHARS = 500
 _DONT_KNOW = re.compile(
     r"\b(don'?t|do not|dont|can'?t|cannot) (know|have|remember|find|recall)|\bno idea\b|"
     r"\bnot sure\b|\bdunno\b|\bnot a customer\b|^\s*(no|nope|nah)\s*[.!]*\s*$",
     re.IGNORECASE,
 )
 _POSTCODE = re.compile(r"\b([A-Z]{1,2}\d[A-Z\d]?)\s*(\d[A-Z]{2})\b", re.IGNORECASE)
-
-
-def _latest_text(tracker: Tracker) -> str:
-    return str(tracker.latest_message.get("text") or "")
-
-
-def _category(tracker: Tracker) -> Category | None:
-    intent = (tracker.latest_message.get("intent") or {}).get("name")
-    return Category.from_intent(intent)
 
 
 class ActionAcknowledgeComplaint(Action):
@@ -69,103 +44,20 @@ class ActionAcknowledgeComplaint(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        return acknowledge(dispatcher, tracker, _category(tracker) or Category.OTHER)
-
-
-def acknowledge(
-    dispatcher: CollectingDispatcher, tracker: Tracker, category: Category
-) -> list[EventType]:
-    """Records the complaint and apologises for it once, naming it in the customer's words."""
-    text = _latest_text(tracker)
-    moment = now()
-    with unit_of_work(settings().database_url) as session:
-        conversation = conversations.ensure_conversation(session, tracker.sender_id, "rasa")
-        fix_failed = still_broken_after_fix(session, conversation.id, category, moment)
-    if fix_failed:
-        when = describe_reply_time(business().hours, moment)
-        dispatcher.utter_message(response="utter_still_not_fixed", when_reply=when)
-        # Nothing more to ask: the complaint is already logged, with its details.
-        return [SlotSet(PENDING, None), SlotSet("since", tracker.get_slot("since") or NOT_SURE)]
-    with unit_of_work(settings().database_url) as session:
-        conversation = conversations.ensure_conversation(session, tracker.sender_id, "rasa")
-        same = [
-            c
-            for c in complaint_records.open_complaints(session, conversation.id)
-            if c.category == category.value
-        ]
-        if same:
-            # One apology per problem: more about the same problem is added to it.
-            complaint = same[-1]
-            complaint.facts = {
-                **complaint.facts,
-                "more": [*complaint.facts.get("more", []), text[:SUMMARY_CHARS]],
-            }
-            dispatcher.utter_message(response="utter_complaint_added")
-            return [SlotSet("complaint_reference", complaint.reference)]
-        earlier = (
-            complaint_records.earlier_complaints(
-                session, conversation.customer_id, category.value, moment
-            )
-            if conversation.customer_id
-            else 0
-        )
-        assessment = assess_severity(category, text, moment, earlier_complaints=earlier)
-        since = find_since(text, moment)
-        complaint = complaint_records.open_complaint(
-            session,
-            conversation,
-            category=category.value,
-            severity=assessment.severity.value,
-            severity_reasons=list(assessment.reasons),
-            summary=text[:SUMMARY_CHARS],
-            facts={"since": since.phrase} if since else {},
-        )
-        reference = complaint.reference
-    dispatcher.utter_message(
-        response="utter_complaint_apology", problem=describe_problem(category, text, moment)
-    )
-    if assessment.safety_risk:
-        dispatcher.utter_message(response="utter_safety_advice")
-    given = _details_already_given(tracker)
-    verified = bool(tracker.get_slot("customer_verified"))
-    account_known = verified or any(event["name"] == "account_ref" for event in given)
-    asks_since = business().category_text(category).ask_since and not (
-        verified and explained_by_incident(tracker, category)
-    )
-    if not account_known or (asks_since and since is None):
-        dispatcher.utter_message(response="utter_details_next")
-    return [
-        SlotSet("complaint_category", category.value),
-        SlotSet("complaint_reference", reference),
-        SlotSet("since", since.phrase if since else None),
-        SlotSet(PENDING, None),
-        *given,
-    ]
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        category = Category.from_intent(intent) or Category.OTHER
+        return replies.acknowledge(dispatcher, tracker, category)
 
 
 def _verified_customer_slots(customer: Customer) -> dict[str, Any]:
     """What the conversation knows once an account is found: used by the form and by
     corrections outside it, so both fill exactly the same slots."""
     return {
-        "account_ref": customer.account_number,
-        "customer_name": customer.first_name,
-        "customer_verified": True,
-        "postcode": customer.postcode,
+        names.ACCOUNT: customer.account_number,
+        names.CUSTOMER_NAME: customer.first_name,
+        names.VERIFIED: True,
+        names.POSTCODE: customer.postcode,
     }
-
-
-def _details_already_given(tracker: Tracker) -> list[EventType]:
-    """Account and postcode the customer put in the complaint itself, so the form does not
-    ask for them again (it validates them when it starts)."""
-    if tracker.get_slot("customer_verified"):
-        return []
-    entities = {e.get("entity"): e.get("value") for e in tracker.latest_message.get("entities", [])}
-    events: list[EventType] = []
-    if reference := entities.get("account_number") or entities.get("email"):
-        events.append(SlotSet("account_ref", str(reference)))
-    if postcode := entities.get("postcode"):
-        events.append(SlotSet("postcode", str(postcode)))
-    return events
 
 
 class ValidateComplaintForm(FormValidationAction):
@@ -189,14 +81,14 @@ class ValidateComplaintForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> list[str]:
-        needed = ["account_ref"]
-        if tracker.get_slot("account_ref") == UNVERIFIED:
-            needed.append("postcode")
-        category = Category(tracker.get_slot("complaint_category") or Category.OTHER.value)
-        if business().category_text(category).ask_since and not explained_by_incident(
+        needed = [names.ACCOUNT]
+        if tracker.get_slot(names.ACCOUNT) == names.UNVERIFIED:
+            needed.append(names.POSTCODE)
+        category = Category(tracker.get_slot(names.CATEGORY) or Category.OTHER.value)
+        if business().category_text(category).ask_since and not replies.explained_by_incident(
             tracker, category, getattr(self, "_incident_memo", None)
         ):
-            needed.append("since")
+            needed.append(names.SINCE)
         return needed
 
     def validate_account_ref(
@@ -208,28 +100,28 @@ class ValidateComplaintForm(FormValidationAction):
     ) -> dict[str, Any]:
         """Looks the account up for real; two misses and the complaint goes on without it."""
         value = str(slot_value or "").strip()
-        if value == UNVERIFIED:
-            return {"account_ref": UNVERIFIED}
-        attempts = int(tracker.get_slot("account_attempts") or 0) + 1
+        if value == names.UNVERIFIED:
+            return {names.ACCOUNT: names.UNVERIFIED}
+        attempts = int(tracker.get_slot(names.ACCOUNT_ATTEMPTS) or 0) + 1
+        unverified = {names.ACCOUNT: names.UNVERIFIED, names.ACCOUNT_ATTEMPTS: attempts}
         if _DONT_KNOW.search(value):
             dispatcher.utter_message(response="utter_account_unverified")
-            return {"account_ref": UNVERIFIED, "account_attempts": attempts}
+            return unverified
         with unit_of_work(settings().database_url) as session:
             customer = customers.find_customer(session, value)
             if customer is not None:
                 conversation = conversations.ensure_conversation(session, tracker.sender_id, "rasa")
                 customers.attach_customer(session, conversation, customer)
-                found = {**_verified_customer_slots(customer), "account_attempts": 0}
+                found = {**_verified_customer_slots(customer), names.ACCOUNT_ATTEMPTS: 0}
         if customer is not None:
-            dispatcher.utter_message(
-                response="utter_account_found", customer_name=found["customer_name"]
-            )
+            name = found[names.CUSTOMER_NAME]
+            dispatcher.utter_message(response="utter_account_found", customer_name=name)
             return found
         if attempts >= MAX_ACCOUNT_ATTEMPTS:
             dispatcher.utter_message(response="utter_account_unverified")
-            return {"account_ref": UNVERIFIED, "account_attempts": attempts}
+            return unverified
         dispatcher.utter_message(response="utter_account_not_found")
-        return {"account_ref": None, "account_attempts": attempts}
+        return {names.ACCOUNT: None, names.ACCOUNT_ATTEMPTS: attempts}
 
     def validate_postcode(
         self,
@@ -240,12 +132,12 @@ class ValidateComplaintForm(FormValidationAction):
     ) -> dict[str, Any]:
         match = _POSTCODE.search(str(slot_value or ""))
         if match:
-            return {"postcode": f"{match[1]} {match[2]}".upper(), "postcode_attempts": 0}
-        attempts = int(tracker.get_slot("postcode_attempts") or 0) + 1
+            return {names.POSTCODE: f"{match[1]} {match[2]}".upper(), names.POSTCODE_ATTEMPTS: 0}
+        attempts = int(tracker.get_slot(names.POSTCODE_ATTEMPTS) or 0) + 1
         if attempts >= MAX_POSTCODE_ATTEMPTS or _DONT_KNOW.search(str(slot_value or "")):
-            return {"postcode": NOT_SURE, "postcode_attempts": attempts}
+            return {names.POSTCODE: names.NOT_SURE, names.POSTCODE_ATTEMPTS: attempts}
         dispatcher.utter_message(response="utter_postcode_invalid")
-        return {"postcode": None, "postcode_attempts": attempts}
+        return {names.POSTCODE: None, names.POSTCODE_ATTEMPTS: attempts}
 
     def validate_since(
         self,
@@ -257,7 +149,7 @@ class ValidateComplaintForm(FormValidationAction):
         """Keeps the customer's own words; "not sure" is a fine answer."""
         value = " ".join(str(slot_value or "").split())
         if not value or _DONT_KNOW.search(value):
-            return {"since": NOT_SURE}
+            return {names.SINCE: names.NOT_SURE}
         moment = now()
         # Answers are often bare: "monday", "3 days", "last night".
         found = next(
@@ -268,7 +160,7 @@ class ValidateComplaintForm(FormValidationAction):
             ),
             None,
         )
-        return {"since": found.phrase if found else value[:80]}
+        return {names.SINCE: found.phrase if found else value[:80]}
 
 
 class ActionLogComplaint(Action):
@@ -280,134 +172,64 @@ class ActionLogComplaint(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        moment = now()
-        config = business()
         facts = {
             key: tracker.get_slot(key)
-            for key in ("account_ref", "postcode", "since")
+            for key in (names.ACCOUNT, names.POSTCODE, names.SINCE)
             if tracker.get_slot(key) not in (None, "")
         }
-        account = facts.get("account_ref") if tracker.get_slot("customer_verified") else None
-        thresholds = config.alerts.possible_incident
-        logged: list[tuple[str, Category, Severity, incidents.Incident | None, str]] = []
-        person_for: list[str] = []
+        account = facts.get(names.ACCOUNT) if tracker.get_slot(names.VERIFIED) else None
         with unit_of_work(settings().database_url) as session:
             conversation = conversations.ensure_conversation(session, tracker.sender_id, "rasa")
-            person_already = handoff_records.open_handoff(session, conversation.id) is not None
-            for complaint in complaint_records.open_complaints(session, conversation.id):
-                if complaint.facts.get("logged"):
-                    continue
-                _file_details(session, complaint, facts, conversation.customer_id, moment)
-                category = Category(complaint.category)
-                incident = incident_for(session, category, facts.get("postcode"), account, moment)
-                offer = ""
-                if incident is not None:
-                    offer = incident_notices.link_complaint(
-                        session, complaint, incident.id, moment
-                    ).status
-                else:
-                    incident_notices.check_possible_incident(
-                        session,
-                        complaint,
-                        incident_notices.complaint_district(complaint),
-                        moment,
-                        incident_notices.Thresholds(
-                            complaints=thresholds.complaints,
-                            within=timedelta(minutes=thresholds.within_minutes),
-                        ),
-                    )
-                severity = Severity(complaint.severity)
-                logged.append((complaint.reference, category, severity, incident, offer))
-                person_for += _needs_person(session, complaint, moment)
-            session.flush()
-            compensation.make_offers(session, conversation.id)
-            if config.handoff.compensation_needs_approval and compensation.awaits_approval(
-                session, conversation.id
-            ):
-                person_for.append(reply_times.NEEDS_APPROVAL)
-            for reason in dict.fromkeys(person_for):
-                handoff_records.request_handoff(session, conversation.id, reason)
-        events: list[EventType] = [SlotSet("requested_slot", None)]
-        offered = False
-        for reference, category, severity, incident, offer in logged:
-            if incident is not None:
-                events += explain(dispatcher, incident, reference, "" if offered else offer)
-                offered = offered or offer == incident_notices.OFFERED
-                continue
-            if config.category_text(category).wider_problem:
-                dispatcher.utter_message(response="utter_no_known_incident")
-            hours = config.categories.reply_within_hours[severity.value]
-            dispatcher.utter_message(
-                response="utter_complaint_logged",
-                complaint_reference=reference,
-                next_step=config.category_text(category).next_step,
-                reply_within=describe_reply_within(hours, config.hours, moment),
-            )
-        person_told = (
-            bool(person_for) and not person_already and person_for[0] != reply_times.NEEDS_APPROVAL
-        )
-        if person_told:
-            # Serious, or not the first time: a person too (an offer awaiting approval says so
-            # itself).
-            dispatcher.utter_message(
-                response="utter_handoff_repeat"
-                if person_for[0] == reply_times.REPEAT
-                else "utter_handoff_serious",
-                when_reply=describe_reply_time(config.hours, moment),
-            )
-        if not offered:
-            # The remedy comes after the apology and the explanation; then "anything else?"
-            events += compensation.present_next(
+            filed = filing.file_all(session, conversation, facts, account, business(), now())
+        events: list[EventType] = [SlotSet(names.REQUESTED_SLOT, None)]
+        events += _tell_what_happens_next(dispatcher, filed)
+        person_told = _tell_about_a_person(dispatcher, filed)
+        if not any(f.updates_offer == incident_notices.OFFERED for f in filed.filed):
+            events += replies.next_offer_or_anything_else(
                 dispatcher, tracker, person_asked=person_told
-            ) or ask_anything_else(dispatcher)
+            )
         return events
 
 
-def _needs_person(session: Session, complaint: Complaint, moment: datetime) -> list[str]:
-    """Why this complaint needs a person as well, by the rules in business/handoff.yml."""
-    rules = business().handoff
-    earlier = (
-        complaint_records.earlier_complaints(
-            session,
-            complaint.customer_id,
-            complaint.category,
-            moment,
-            exclude=complaint.id,
-            within_days=rules.repeat_within_days,
+def _tell_what_happens_next(
+    dispatcher: CollectingDispatcher, filed: filing.Filing
+) -> list[EventType]:
+    """For each complaint: the incident behind it, or its reference, team and reply time.
+    Updates are offered once, for the first incident that offers them."""
+    config, moment = business(), now()
+    events: list[EventType] = []
+    offered = False
+    for complaint in filed.filed:
+        if complaint.incident is not None:
+            offer = "" if offered else complaint.updates_offer
+            events += replies.explain_incident(
+                dispatcher, complaint.incident, complaint.reference, offer
+            )
+            offered = offered or offer == incident_notices.OFFERED
+            continue
+        text = config.category_text(complaint.category)
+        if text.wider_problem:
+            dispatcher.utter_message(response="utter_no_known_incident")
+        hours = config.categories.reply_within_hours[complaint.severity.value]
+        dispatcher.utter_message(
+            response="utter_complaint_logged",
+            complaint_reference=complaint.reference,
+            next_step=text.next_step,
+            reply_within=describe_reply_within(hours, config.hours, moment),
         )
-        if complaint.customer_id and rules.repeat_within_days
-        else 0
-    )
-    return reply_times.automatic_reasons(rules, Severity(complaint.severity), earlier)
+    return events
 
 
-def _file_details(
-    session: Session,
-    complaint: Complaint,
-    facts: dict[str, Any],
-    customer_id: int | None,
-    moment: datetime,
-) -> None:
-    """Adds the collected facts and re-rates severity now that we know more."""
-    category = Category(complaint.category)
-    complaint.customer_id = complaint.customer_id or customer_id
-    text = " ".join([complaint.summary, *complaint.facts.get("more", [])])
-    since = facts.get("since")
-    if since and since != NOT_SURE and not find_since(text, moment):
-        found = find_since(since, moment)
-        text = f"{text} {found.phrase}" if found else text
-    earlier = (
-        complaint_records.earlier_complaints(
-            session, complaint.customer_id, category.value, moment, exclude=complaint.id
-        )
-        if complaint.customer_id
-        else 0
-    )
-    assessment = assess_severity(category, text, moment, earlier_complaints=earlier)
-    if assessment.severity.rank > Severity(complaint.severity).rank:
-        complaint.severity = assessment.severity.value
-        complaint.severity_reasons = list(assessment.reasons)
-    complaint.facts = {**complaint.facts, **facts, "logged": True}
+def _tell_about_a_person(dispatcher: CollectingDispatcher, filed: filing.Filing) -> bool:
+    """Serious, or not the first time: a person too (an offer awaiting approval says so
+    itself). Returns whether the customer was told."""
+    reasons = filed.person_for
+    if not reasons or filed.person_already or reasons[0] == reply_times.NEEDS_APPROVAL:
+        return False
+    repeat = reasons[0] == reply_times.REPEAT
+    response = "utter_handoff_repeat" if repeat else "utter_handoff_serious"
+    dispatcher.utter_message(response=response, when_reply=replies.when_reply())
+    return True
 
 
 class ActionUpdateDetails(Action):
@@ -424,35 +246,26 @@ class ActionUpdateDetails(Action):
         if hidden is not None and not _has_open_complaint(tracker):
             # "BL-100005 here. my wifi has been down since yesterday": the details stood out,
             # but there is a complaint in it, and it deserves the complaint's answer.
-            return [*acknowledge(dispatcher, tracker, hidden), FollowupAction("complaint_form")]
-        text = _latest_text(tracker)
-        entities = {
-            e.get("entity"): e.get("value") for e in tracker.latest_message.get("entities", [])
-        }
-        reference = entities.get("account_number") or entities.get("email")
-        events: list[EventType] = []
+            return replies.start_complaint(dispatcher, tracker, hidden)
+        given = replies.entities(tracker)
+        reference = given.get("account_number") or given.get("email")
         with unit_of_work(settings().database_url) as session:
             conversation = conversations.ensure_conversation(session, tracker.sender_id, "rasa")
             complaints = complaint_records.open_complaints(session, conversation.id)
-            changes: dict[str, Any] = {}
             customer = customers.find_customer(session, str(reference)) if reference else None
             if customer is not None:
                 customers.attach_customer(session, conversation, customer)
-                changes["account_ref"] = customer.account_number
-                events += [
-                    SlotSet(name, value)
-                    for name, value in _verified_customer_slots(customer).items()
-                ]
-            if match := _POSTCODE.search(text):
-                changes["postcode"] = f"{match[1]} {match[2]}".upper()
-                events.append(SlotSet("postcode", changes["postcode"]))
-            if since := find_since(text, now()):
-                changes["since"] = since.phrase
-            for complaint in complaints:
-                if changes:
-                    complaint.facts = {**complaint.facts, **changes}
-                    if customer is not None:
-                        complaint.customer_id = customer.id
+            changes = _corrections(replies.latest_text(tracker), customer)
+            for complaint in complaints if changes else []:
+                complaint.facts = {**complaint.facts, **changes}
+                if customer is not None:
+                    complaint.customer_id = customer.id
+        events: list[EventType] = [
+            SlotSet(name, value)
+            for name, value in (_verified_customer_slots(customer) if customer else {}).items()
+        ]
+        if names.POSTCODE in changes:
+            events.append(SlotSet(names.POSTCODE, changes[names.POSTCODE]))
         if not complaints:
             dispatcher.utter_message(response="utter_what_went_wrong")
         elif reference and customer is None:
@@ -460,8 +273,21 @@ class ActionUpdateDetails(Action):
         elif changes:
             dispatcher.utter_message(response="utter_details_updated")
         else:
-            events += ask_anything_else(dispatcher)
+            events += replies.ask_anything_else(dispatcher)
         return events
+
+
+def _corrections(text: str, customer: Customer | None) -> dict[str, Any]:
+    """The facts a message outside the form corrects: the account found, a postcode, or
+    how long the problem has lasted."""
+    changes: dict[str, Any] = {}
+    if customer is not None:
+        changes[names.ACCOUNT] = customer.account_number
+    if match := _POSTCODE.search(text):
+        changes[names.POSTCODE] = f"{match[1]} {match[2]}".upper()
+    if since := find_since(text, now()):
+        changes[names.SINCE] = since.phrase
+    return changes
 
 
 # Words that only frame a detail ("my account number is ..."); what is left is the story.
@@ -477,7 +303,7 @@ MIN_COMPLAINT_CONFIDENCE = 0.15
 def _complaint_behind_details(tracker: Tracker) -> Category | None:
     """The complaint category when a message read as "giving details" also tells what went
     wrong: several words beyond the details, and a complaint intent close behind."""
-    text = _latest_text(tracker)
+    text = replies.latest_text(tracker)
     for entity in sorted(
         tracker.latest_message.get("entities", []), key=lambda e: e.get("start", 0), reverse=True
     ):

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, FollowupAction
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.complaints import acknowledge
+from actions import replies
 from actions.context import business, now, settings
-from actions.incidents import incident_status_lines
 from actions.intents import complaint_told
 from redress.complaints import records as complaint_records
 from redress.complaints.categories import Category
@@ -19,6 +18,7 @@ from redress.conversations import records as conversations
 from redress.db.session import unit_of_work
 from redress.handoff import records as handoff_records
 from redress.handoff.reply_times import describe_reply_time
+from redress.incidents.in_conversation import status_lines
 
 FALLBACK_INTENT = "nlu_fallback"
 
@@ -152,11 +152,11 @@ class ActionGiveUpdate(Action):
                 )
                 for c in complaints
             ]
-            incident_lines = incident_status_lines(session, complaints, now())
+            incident_lines = status_lines(session, complaints, now(), config.hours.timezone)
         if not complaints and (told := complaint_told(tracker)) is not None:
             # "any update on my order? it's two weeks late": nothing is logged yet, and the
             # message is the complaint itself, so it gets the complaint's answer.
-            return [*acknowledge(dispatcher, tracker, told), FollowupAction("complaint_form")]
+            return replies.start_complaint(dispatcher, tracker, told)
         if lines:
             dispatcher.utter_message(response="utter_status_open", status_lines=" ".join(lines))
             for text in incident_lines:

@@ -31,7 +31,8 @@ from redress.db.models import (
     OutboxMessage,
 )
 from redress.incidents import model as incidents
-from redress.incidents.model import describe_time
+from redress.incidents import wording
+from redress.incidents.wording import describe_time
 
 OFFERED = "offered"
 SUBSCRIBED = "subscribed"
@@ -164,7 +165,7 @@ def update_text(
     before: incidents.Incident, after: incidents.Incident, now: datetime, zone: str
 ) -> str:
     """A short message for a change while the incident is still open."""
-    explanation = incidents.explain(after, now, zone)
+    explanation = wording.explain(after, now, zone)
     lead = _STATUS_LEADS.get(after.status, _STATUS_LEADS["investigating"])
     if after.status == before.status:
         lead = "Here's an update on the problem you told us about."

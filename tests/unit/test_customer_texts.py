@@ -16,8 +16,8 @@ from redress.compensation.policy import REMEDIES, granted_words, offer_words
 from redress.complaints.apology import DESCRIBERS
 from redress.complaints.categories import Category
 from redress.handoff.reply_times import describe_hours, describe_reply_time
-from redress.incidents.model import explain
 from redress.incidents.records import read_incidents_file
+from redress.incidents.wording import explain
 from redress.plain_language import check_text
 from redress.settings import REPO_ROOT
 
@@ -158,8 +158,9 @@ def test_gateway_texts_read_plainly() -> None:
 
 
 def test_demo_incident_texts_read_plainly() -> None:
-    from redress.incidents.model import CUSTOMER_FIELDS, explain
+    from redress.incidents.model import CUSTOMER_FIELDS
     from redress.incidents.records import read_incidents_file
+    from redress.incidents.wording import explain
 
     loaded = read_incidents_file(REPO_ROOT / "business" / "incidents.yml", OPEN, BUSINESS.regions)
     assert len(loaded) >= 2

@@ -15,14 +15,13 @@ from redress.incidents.model import (
     IncidentError,
     IncidentUpdate,
     apply_change,
-    explain,
-    history_summary,
     incident_from_mapping,
     matching_incidents,
     outward_code,
     parse_time,
     resolve,
 )
+from redress.incidents.wording import explain, history_summary
 from redress.plain_language import check_text
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=timezone.utc)

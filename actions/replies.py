@@ -1,0 +1,210 @@
+"""The reply steps several actions share: taking a complaint with one apology, explaining
+the incident behind it, putting the next offer and hearing the answer, and "anything else?".
+Each reads the tracker, calls the domain, utters, and returns the events; none is an action
+itself, so the actions import these and never each other."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import names
+from actions.context import business, now, settings
+from redress.compensation import in_conversation as compensation
+from redress.compensation import ledger
+from redress.compensation.policy import granted_words, offer_words
+from redress.complaints import filing
+from redress.complaints.apology import describe_problem
+from redress.complaints.categories import Category
+from redress.conversations import records as conversations
+from redress.db.session import unit_of_work
+from redress.handoff.reply_times import describe_reply_time
+from redress.incidents import model as incidents
+from redress.incidents import notices as incident_notices
+from redress.incidents import wording
+from redress.incidents.in_conversation import incident_for, still_broken_after_fix
+
+
+def latest_text(tracker: Tracker) -> str:
+    return str(tracker.latest_message.get("text") or "")
+
+
+def when_reply() -> str:
+    """When a person will reply, by the business's opening hours."""
+    return describe_reply_time(business().hours, now())
+
+
+def entities(tracker: Tracker) -> dict[str, str]:
+    return {e.get("entity"): e.get("value") for e in tracker.latest_message.get("entities", [])}
+
+
+def acknowledge(
+    dispatcher: CollectingDispatcher, tracker: Tracker, category: Category
+) -> list[EventType]:
+    """Records the complaint and apologises for it once, naming it in the customer's words."""
+    text = latest_text(tracker)
+    moment = now()
+    with unit_of_work(settings().database_url) as session:
+        conversation = conversations.ensure_conversation(session, tracker.sender_id, "rasa")
+        fix_failed = still_broken_after_fix(session, conversation.id, category, moment)
+    if fix_failed:
+        dispatcher.utter_message(response="utter_still_not_fixed", when_reply=when_reply())
+        # Nothing more to ask: the complaint is already logged, with its details.
+        since = tracker.get_slot(names.SINCE) or names.NOT_SURE
+        return [SlotSet(names.PENDING, None), SlotSet(names.SINCE, since)]
+    with unit_of_work(settings().database_url) as session:
+        conversation = conversations.ensure_conversation(session, tracker.sender_id, "rasa")
+        taken = filing.take(session, conversation, category, text, moment)
+    if taken.added:
+        dispatcher.utter_message(response="utter_complaint_added")
+        return [SlotSet(names.REFERENCE, taken.reference)]
+    problem = describe_problem(category, text, moment)
+    dispatcher.utter_message(response="utter_complaint_apology", problem=problem)
+    if taken.safety_risk:
+        dispatcher.utter_message(response="utter_safety_advice")
+    given = details_already_given(tracker)
+    verified = bool(tracker.get_slot(names.VERIFIED))
+    account_known = verified or any(event["name"] == names.ACCOUNT for event in given)
+    asks_since = business().category_text(category).ask_since and not (
+        verified and explained_by_incident(tracker, category)
+    )
+    if not account_known or (asks_since and taken.since is None):
+        dispatcher.utter_message(response="utter_details_next")
+    return [
+        SlotSet(names.CATEGORY, category.value),
+        SlotSet(names.REFERENCE, taken.reference),
+        SlotSet(names.SINCE, taken.since.phrase if taken.since else None),
+        SlotSet(names.PENDING, None),
+        *given,
+    ]
+
+
+def explained_by_incident(
+    tracker: Tracker, category: Category, memo: dict[tuple[Any, ...], bool] | None = None
+) -> bool:
+    """Whether the details so far already tie this complaint to a known incident (then we
+    don't ask what we no longer need, like when it started). ``memo`` keeps the answer for
+    the same details within one action run, which asks several times."""
+    verified = tracker.get_slot(names.VERIFIED)
+    account = tracker.get_slot(names.ACCOUNT) if verified else None
+    postcode = tracker.get_slot(names.POSTCODE)
+    key = (category, postcode, account)
+    if memo is not None and key in memo:
+        return memo[key]
+    with unit_of_work(settings().database_url) as session:
+        incident = incident_for(session, business(), category, postcode, account, now())
+    if memo is not None:
+        memo[key] = incident is not None
+    return incident is not None
+
+
+def start_complaint(
+    dispatcher: CollectingDispatcher, tracker: Tracker, category: Category
+) -> list[EventType]:
+    """A message read as something else that is really the complaint ("no, still waiting
+    for my refund"): the complaint's answer, then the details form."""
+    return [*acknowledge(dispatcher, tracker, category), FollowupAction(names.COMPLAINT_FORM)]
+
+
+def details_already_given(tracker: Tracker) -> list[EventType]:
+    """Account and postcode the customer put in the complaint itself, so the form does not
+    ask for them again (it validates them when it starts)."""
+    if tracker.get_slot(names.VERIFIED):
+        return []
+    found = entities(tracker)
+    events: list[EventType] = []
+    if reference := found.get("account_number") or found.get("email"):
+        events.append(SlotSet(names.ACCOUNT, str(reference)))
+    if postcode := found.get("postcode"):
+        events.append(SlotSet(names.POSTCODE, str(postcode)))
+    return events
+
+
+def explain_incident(
+    dispatcher: CollectingDispatcher,
+    incident: incidents.Incident,
+    reference: str,
+    subscription_status: str,
+) -> list[EventType]:
+    """Explains the incident behind a complaint and offers updates unless already answered."""
+    explanation = wording.explain(incident, now(), business().hours.timezone).text()
+    dispatcher.utter_message(
+        response="utter_incident_explained", explanation=explanation, complaint_reference=reference
+    )
+    if subscription_status == incident_notices.OFFERED:
+        dispatcher.utter_message(response="utter_offer_updates")
+        return [SlotSet(names.PENDING, names.UPDATES_OFFER)]
+    return []
+
+
+def ask_anything_else(dispatcher: CollectingDispatcher) -> list[EventType]:
+    dispatcher.utter_message(response="utter_anything_else")
+    return [SlotSet(names.PENDING, names.ANYTHING_ELSE)]
+
+
+def present_next_offer(
+    dispatcher: CollectingDispatcher, tracker: Tracker, *, person_asked: bool = False
+) -> list[EventType] | None:
+    """Puts the next offer not yet shown to the customer. None when there is none.
+    ``person_asked``: the customer was just told a person will help (and when)."""
+    with unit_of_work(settings().database_url) as session:
+        offer = compensation.unshown_offer(
+            session, tracker.sender_id, tracker.get_slot(names.SHOWN)
+        )
+        if offer is None:
+            return None
+        reference, status = offer.reference, offer.status
+        words = offer_words(offer.remedy, offer.amount_pence)
+    shown = SlotSet(names.SHOWN, reference)
+    if status == ledger.PENDING_APPROVAL and person_asked:
+        dispatcher.utter_message(
+            response="utter_compensation_needs_approval_by_the_person", offer_words=words
+        )
+        return [shown]
+    if status == ledger.PENDING_APPROVAL:
+        dispatcher.utter_message(
+            response="utter_compensation_needs_approval", offer_words=words, when_reply=when_reply()
+        )
+        return [shown]
+    dispatcher.utter_message(response="utter_compensation_offer", offer_words=words)
+    return [shown, SlotSet(names.PENDING, names.COMPENSATION_OFFER)]
+
+
+def next_offer_or_anything_else(
+    dispatcher: CollectingDispatcher, tracker: Tracker, *, person_asked: bool = False
+) -> list[EventType]:
+    """The remedy comes after the apology and the explanation; then "anything else?"."""
+    offered = present_next_offer(dispatcher, tracker, person_asked=person_asked)
+    return offered if offered is not None else ask_anything_else(dispatcher)
+
+
+def answer_offer(
+    dispatcher: CollectingDispatcher, tracker: Tracker, accepted: bool
+) -> list[EventType]:
+    """The customer's yes or no to the offer they were shown."""
+    with unit_of_work(settings().database_url) as session:
+        granted = compensation.accept_or_decline(
+            session,
+            tracker.sender_id,
+            accepted,
+            business().compensation,
+            now(),
+            fulfil=settings().fulfilment_webhook_url is not None,
+        )
+    if not accepted:
+        dispatcher.utter_message(response="utter_compensation_declined")
+        return [SlotSet(names.PENDING, names.ALTERNATIVE)]
+    if granted is None:
+        dispatcher.utter_message(
+            response="utter_compensation_not_possible", when_reply=when_reply()
+        )
+        return [SlotSet(names.PENDING, None)]
+    dispatcher.utter_message(
+        response="utter_compensation_granted",
+        granted_words=granted_words(granted.remedy, granted.amount_pence),
+        grant_reference=granted.reference,
+    )
+    return [SlotSet(names.PENDING, None)]

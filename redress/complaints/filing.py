@@ -1,0 +1,202 @@
+"""Taking a complaint and filing it: the complaint opened (or the words added to the same
+problem already open), then, once the details are collected, each one filed with them, tied
+to the known incident behind it (or counted towards a possible one), an offer worked out, and
+a person asked for when the rules in business/handoff.yml say so."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from redress.business import Business
+from redress.compensation import in_conversation as compensation
+from redress.complaints import records as complaint_records
+from redress.complaints.categories import Category, Severity
+from redress.complaints.severity import assess_severity
+from redress.complaints.since import Since, find_since
+from redress.db.models import Complaint, Conversation
+from redress.handoff import records as handoff_records
+from redress.handoff import reply_times
+from redress.incidents import model as incidents
+from redress.incidents import notices as incident_notices
+from redress.incidents.in_conversation import incident_for
+
+SUMMARY_CHARS = 500
+NOT_SURE = "not sure"
+
+
+@dataclass(frozen=True)
+class Taken:
+    """A complaint as first told: its reference, and whether it only added to one open."""
+
+    reference: str
+    added: bool
+    safety_risk: bool = False
+    since: Since | None = None
+
+
+def take(
+    session: Session, conversation: Conversation, category: Category, text: str, at: datetime
+) -> Taken:
+    """Opens the complaint with its severity and "since when", or, when the same problem is
+    already open, adds the words to it (one apology per problem)."""
+    same = [
+        c
+        for c in complaint_records.open_complaints(session, conversation.id)
+        if c.category == category.value
+    ]
+    if same:
+        complaint = same[-1]
+        more = [*complaint.facts.get("more", []), text[:SUMMARY_CHARS]]
+        complaint.facts = {**complaint.facts, "more": more}
+        return Taken(complaint.reference, added=True)
+    earlier = (
+        complaint_records.earlier_complaints(session, conversation.customer_id, category.value, at)
+        if conversation.customer_id
+        else 0
+    )
+    assessment = assess_severity(category, text, at, earlier_complaints=earlier)
+    since = find_since(text, at)
+    complaint = complaint_records.open_complaint(
+        session,
+        conversation,
+        category=category.value,
+        severity=assessment.severity.value,
+        severity_reasons=list(assessment.reasons),
+        summary=text[:SUMMARY_CHARS],
+        facts={"since": since.phrase} if since else {},
+    )
+    return Taken(complaint.reference, False, assessment.safety_risk, since)
+
+
+@dataclass(frozen=True)
+class Filed:
+    """One complaint filed: what the customer is told about it."""
+
+    reference: str
+    category: Category
+    severity: Severity
+    incident: incidents.Incident | None
+    updates_offer: str  # the incident updates' subscription status ("" without an incident)
+
+
+@dataclass
+class Filing:
+    filed: list[Filed] = field(default_factory=list)
+    # Why a person is needed too, most important first, each once.
+    person_for: list[str] = field(default_factory=list)
+    # A person was already asked for before this filing.
+    person_already: bool = False
+
+
+def file_all(
+    session: Session,
+    conversation: Conversation,
+    facts: dict[str, Any],
+    account: str | None,
+    business: Business,
+    at: datetime,
+) -> Filing:
+    """Files every open complaint not yet filed with the collected ``facts`` (account,
+    postcode, since; ``account`` only when verified)."""
+    filing = Filing(
+        person_already=handoff_records.open_handoff(session, conversation.id) is not None
+    )
+    person_for: list[str] = []
+    for complaint in complaint_records.open_complaints(session, conversation.id):
+        if complaint.facts.get("logged"):
+            continue
+        _file_details(session, complaint, facts, conversation.customer_id, at)
+        category = Category(complaint.category)
+        incident = incident_for(session, business, category, facts.get("postcode"), account, at)
+        offer = _tie_to_incident(session, complaint, incident, business, at)
+        severity = Severity(complaint.severity)
+        filing.filed.append(Filed(complaint.reference, category, severity, incident, offer))
+        person_for += _needs_person(session, complaint, business, at)
+    session.flush()
+    compensation.make_offers(session, conversation.id, business.compensation, at)
+    if business.handoff.compensation_needs_approval and compensation.awaits_approval(
+        session, conversation.id
+    ):
+        person_for.append(reply_times.NEEDS_APPROVAL)
+    filing.person_for = list(dict.fromkeys(person_for))
+    for reason in filing.person_for:
+        handoff_records.request_handoff(session, conversation.id, reason)
+    return filing
+
+
+def _tie_to_incident(
+    session: Session,
+    complaint: Complaint,
+    incident: incidents.Incident | None,
+    business: Business,
+    at: datetime,
+) -> str:
+    """Links the complaint to its incident (returning the updates offer's status), or counts
+    it towards a possible incident nobody has declared yet."""
+    if incident is not None:
+        return incident_notices.link_complaint(session, complaint, incident.id, at).status
+    thresholds = business.alerts.possible_incident
+    incident_notices.check_possible_incident(
+        session,
+        complaint,
+        incident_notices.complaint_district(complaint),
+        at,
+        incident_notices.Thresholds(
+            complaints=thresholds.complaints,
+            within=timedelta(minutes=thresholds.within_minutes),
+        ),
+    )
+    return ""
+
+
+def _needs_person(
+    session: Session, complaint: Complaint, business: Business, at: datetime
+) -> list[str]:
+    """Why this complaint needs a person as well, by the rules in business/handoff.yml."""
+    rules = business.handoff
+    earlier = (
+        complaint_records.earlier_complaints(
+            session,
+            complaint.customer_id,
+            complaint.category,
+            at,
+            exclude=complaint.id,
+            within_days=rules.repeat_within_days,
+        )
+        if complaint.customer_id and rules.repeat_within_days
+        else 0
+    )
+    return reply_times.automatic_reasons(rules, Severity(complaint.severity), earlier)
+
+
+def _file_details(
+    session: Session,
+    complaint: Complaint,
+    facts: dict[str, Any],
+    customer_id: int | None,
+    at: datetime,
+) -> None:
+    """Adds the collected facts and re-rates severity now that we know more."""
+    category = Category(complaint.category)
+    complaint.customer_id = complaint.customer_id or customer_id
+    text = " ".join([complaint.summary, *complaint.facts.get("more", [])])
+    since = facts.get("since")
+    if since and since != NOT_SURE and not find_since(text, at):
+        found = find_since(since, at)
+        text = f"{text} {found.phrase}" if found else text
+    earlier = (
+        complaint_records.earlier_complaints(
+            session, complaint.customer_id, category.value, at, exclude=complaint.id
+        )
+        if complaint.customer_id
+        else 0
+    )
+    assessment = assess_severity(category, text, at, earlier_complaints=earlier)
+    if assessment.severity.rank > Severity(complaint.severity).rank:
+        complaint.severity = assessment.severity.value
+        complaint.severity_reasons = list(assessment.reasons)
+    complaint.facts = {**complaint.facts, **facts, "logged": True}

@@ -1,0 +1,185 @@
+"""The actions around a complaint, on their own: a person asked for, abuse, things we do
+not provide, misunderstandings, "any update?", a yes or a no, and "what will you do about
+it?"."""
+
+from __future__ import annotations
+
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
+
+from actions.answers import ActionAnswerYesNo
+from actions.compensation import ActionAskCompensation
+from actions.complaints import (
+    ActionAcknowledgeComplaint,
+    ActionLogComplaint,
+    ValidateComplaintForm,
+)
+from actions.conversation import (
+    ActionAnswerOffTopic,
+    ActionGiveUpdate,
+    ActionHandleAbuse,
+    ActionHandleMisunderstanding,
+    ActionRequestHuman,
+)
+from actions.session import ActionSessionStart
+from redress.db.models import CompensationGrant, CompensationOffer, ConversationEvent, Handoff
+from redress.db.session import unit_of_work
+from tests.unit.actions.conftest import Conversation
+
+
+def handoffs(url: str, chat: Conversation) -> list[str]:
+    with unit_of_work(url) as session:
+        rows = session.scalars(select(Handoff).where(Handoff.conversation_id == chat.sender_id))
+        return [row.reason for row in rows]
+
+
+def events_of(url: str, chat: Conversation, kind: str) -> list[dict]:
+    with unit_of_work(url) as session:
+        rows = session.scalars(
+            select(ConversationEvent).where(
+                ConversationEvent.conversation_id == chat.sender_id,
+                ConversationEvent.kind == kind,
+            )
+        )
+        return [dict(row.detail) for row in rows]
+
+
+def grants_in(url: str, chat: Conversation) -> list[CompensationGrant]:
+    with unit_of_work(url) as session:
+        return list(
+            session.scalars(
+                select(CompensationGrant)
+                .join(CompensationOffer, CompensationOffer.id == CompensationGrant.offer_id)
+                .where(CompensationOffer.conversation_id == chat.sender_id)
+            )
+        )
+
+
+def test_asking_for_a_person_records_one_request_and_says_when(records_url: str) -> None:
+    chat = Conversation()
+    first = chat.run(ActionRequestHuman(), "can I talk to a real person", "request_human")
+    again = chat.run(ActionRequestHuman(), "a human please", "request_human")
+
+    assert first.said("utter_handoff_requested")["when_reply"]
+    assert again.responses == ["utter_handoff_already_requested"]
+    assert handoffs(records_url, chat) == ["customer_asked"]
+
+
+def test_abuse_is_answered_calmly_and_brings_a_person(records_url: str) -> None:
+    chat = Conversation()
+    said = chat.run(ActionHandleAbuse(), "you useless lot", "insult")
+    assert said.responses == ["utter_abuse"]
+    assert handoffs(records_url, chat) == ["abuse"]
+
+
+def test_something_we_do_not_provide_is_named_and_recorded(records_url: str) -> None:
+    chat = Conversation()
+    said = chat.run(
+        ActionAnswerOffTopic(),
+        "the burger was raw",
+        "out_of_scope",
+        complaint_first={"not_ours": "burger"},
+    )
+    assert said.said("utter_not_ours")["thing"] == "burger"
+    assert events_of(records_url, chat, "not_ours") == [
+        {"text": "the burger was raw", "thing": "burger"}
+    ]
+
+
+def test_plain_off_topic_says_what_the_assistant_can_help_with() -> None:
+    said = Conversation().run(ActionAnswerOffTopic(), "what's the capital of peru", "out_of_scope")
+    assert said.responses == ["utter_out_of_scope"]
+
+
+def test_two_misunderstandings_in_a_row_bring_a_person(records_url: str) -> None:
+    chat = Conversation()
+    first = chat.run(ActionHandleMisunderstanding(), "blorp", "nlu_fallback")
+    second = chat.run(ActionHandleMisunderstanding(), "fnarg zzzt", "nlu_fallback")
+
+    assert first.responses == ["utter_misunderstood_first"]
+    assert second.responses == ["utter_misunderstood_twice"]
+    assert handoffs(records_url, chat) == ["misunderstood_twice"]
+
+
+def test_any_update_without_a_complaint_says_there_is_none() -> None:
+    said = Conversation().run(ActionGiveUpdate(), "any update?", "ask_update")
+    assert said.responses == ["utter_status_none"]
+
+
+def test_any_update_names_each_open_complaint() -> None:
+    chat = Conversation()
+    taken = chat.run(ActionAcknowledgeComplaint(), "you charged me twice", "complain_billing")
+    said = chat.run(ActionGiveUpdate(), "any update?", "ask_update")
+    assert taken.slot("complaint_reference") in said.said("utter_status_open")["status_lines"]
+
+
+def test_no_to_anything_else_says_goodbye() -> None:
+    chat = Conversation(slots={"pending_question": "anything_else"})
+    said = chat.run(ActionAnswerYesNo(), "no thanks", "deny")
+    assert said.responses == ["utter_goodbye"]
+    assert said.slot("pending_question") is None
+
+
+def test_a_yes_to_nothing_asks_what_else() -> None:
+    said = Conversation().run(ActionAnswerYesNo(), "yes", "affirm")
+    assert said.responses == ["utter_what_else"]
+
+
+def test_yes_to_the_offer_grants_it_once_however_often_it_is_said(records_url: str) -> None:
+    chat = _logged_outage()
+    offered = [m for m in chat.last.messages if m.get("response") == "utter_compensation_offer"]
+    assert offered, chat.last.responses
+    assert chat.slots["pending_question"] == "compensation_offer"
+
+    granted = chat.run(ActionAnswerYesNo(), "yes please", "affirm")
+    assert granted.said("utter_compensation_granted")["grant_reference"]
+    chat.slots["pending_question"] = "compensation_offer"
+    twice = chat.run(ActionAnswerYesNo(), "yes", "affirm")
+    assert "utter_compensation_granted" not in twice.responses
+
+    assert len(grants_in(records_url, chat)) == 1
+
+
+def test_no_to_the_offer_grants_nothing_and_asks_about_another_remedy(records_url: str) -> None:
+    chat = _logged_outage()
+    said = chat.run(ActionAnswerYesNo(), "no", "deny")
+    assert said.responses == ["utter_compensation_declined"]
+    assert said.slot("pending_question") == "compensation_alternative"
+    assert grants_in(records_url, chat) == []
+
+
+def test_asking_for_compensation_before_any_complaint_asks_what_happened() -> None:
+    said = Conversation().run(ActionAskCompensation(), "I want compensation", "ask_compensation")
+    assert said.responses == ["utter_compensation_what_happened"]
+
+
+def test_asking_for_more_after_the_offer_goes_to_a_person(records_url: str) -> None:
+    chat = _logged_outage()
+    said = chat.run(ActionAskCompensation(), "that's not enough", "ask_compensation")
+    assert said.said("utter_compensation_most_i_can")["amount"].startswith("£")
+    assert "compensation_review" in handoffs(records_url, chat)
+
+
+def test_a_new_session_keeps_what_was_known_and_sets_the_brand() -> None:
+    chat = Conversation(slots={"account_ref": "BL-100001", "requested_slot": "postcode"})
+    said = chat.run(ActionSessionStart(), "/session_start", "session_start")
+    assert said.slot("account_ref") == "BL-100001"
+    assert said.slot("business_name")
+    assert "requested_slot" not in {e.get("name") for e in said.events}
+
+
+class _Chat(Conversation):
+    last: object
+
+
+def _logged_outage() -> _Chat:
+    """A verified customer whose outage complaint has just been filed (and offered a remedy)."""
+    chat = _Chat()
+    text = "my broadband has been down for 3 days, I work from home"
+    chat.run(ActionAcknowledgeComplaint(), text, "complain_outage")
+    found = ValidateComplaintForm().validate_account_ref(
+        "BL-100004", CollectingDispatcher(), chat.tracker("BL-100004", "inform"), {}
+    )
+    chat.slots.update(found)
+    chat.last = chat.run(ActionLogComplaint(), "B29 6EX", "inform")
+    return chat
