@@ -74,24 +74,8 @@ def build_services(
     telegram = None
     if settings.telegram is not None:
         telegram = TelegramChannel(settings.telegram, settings.database_url, relay, business.brand)
-    # Grants go to the billing webhook only when one is configured; without it the ledger
-    # is the record.
-    webhook = bool(settings.fulfilment_webhook_url and settings.fulfilment_webhook_secret)
-    slack = None
-    if settings.slack is not None:
-        # The relay hands the Slack desk the conversations a person has taken over.
-        desk = Desk(
-            settings.slack, settings.database_url, relay, business, clock=clock, fulfil=webhook
-        )
-        slack = SlackChannel(desk, settings.database_url)
-    fulfilment = None
-    if webhook:
-        fulfilment = Fulfilment(
-            settings.database_url,
-            settings.fulfilment_webhook_url,
-            settings.fulfilment_webhook_secret,
-            timeout_seconds=settings.fulfilment_timeout_seconds,
-        )
+    slack = _slack(settings, business, relay, clock)
+    fulfilment = _fulfilment(settings)
     delivery = Delivery(settings.database_url, relay, business.hours.timezone)
     scheduler = Scheduler(
         delivery,
@@ -115,6 +99,41 @@ def build_services(
         fulfilment,
         scheduler,
         _rate_limits(settings, redis),
+    )
+
+
+def _webhook(settings: Settings) -> bool:
+    """Grants go to the billing webhook only when one is configured; without it the ledger
+    is the record."""
+    return bool(settings.fulfilment_webhook_url and settings.fulfilment_webhook_secret)
+
+
+def _slack(
+    settings: Settings, business: Business, relay: Relay, clock: Callable[[], datetime]
+) -> SlackChannel | None:
+    """The Slack agent desk, when a bot token is set: the relay hands it the conversations
+    a person has taken over."""
+    if settings.slack is None:
+        return None
+    desk = Desk(
+        settings.slack,
+        settings.database_url,
+        relay,
+        business,
+        clock=clock,
+        fulfil=_webhook(settings),
+    )
+    return SlackChannel(desk, settings.database_url)
+
+
+def _fulfilment(settings: Settings) -> Fulfilment | None:
+    if not _webhook(settings):
+        return None
+    return Fulfilment(
+        settings.database_url,
+        settings.fulfilment_webhook_url,
+        settings.fulfilment_webhook_secret,
+        timeout_seconds=settings.fulfilment_timeout_seconds,
     )
 
 

@@ -32,6 +32,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KE
 from rasa.shared.nlu.training_data.message import Message
 
 from rasa_addons.complaint_signals import (
+    Evidence,
     Thresholds,
     Vocabulary,
     VocabularyError,
@@ -169,75 +170,86 @@ class ComplaintFirst(GraphComponent, IntentClassifier):
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
-            intent = message.get(INTENT) or {}
-            top = intent.get(INTENT_NAME_KEY)
-            ranking = message.get(INTENT_RANKING_KEY) or []
-            text = str(message.get(TEXT) or "")
-            p_complaint = None
-            vector = None
-            if self.detector is not None:
-                vector = sentence_vector(message, len(self.detector.weights))
-                if vector is not None:
-                    p_complaint = round(self.detector.probability(vector), 4)
-            evidence = gather(text, ranking, self.vocabulary, p_complaint)
-            chosen = complaint_intent(top, evidence, self.thresholds)
-            if chosen is None and not_a_complaint(top, evidence, self.thresholds):
-                chosen = DEMOTED_TO
-            final = chosen or top
-            categories = (
-                self.detector.categories(vector)
-                if self.detector is not None and vector is not None
-                else None
-            )
-            if isinstance(final, str) and final.startswith("complain_") and categories is not None:
-                confidence = float(intent.get("confidence") or 0) if chosen is None else 0.0
-                category = revised_category(final, confidence, ranking, categories, self.thresholds)
-                if category != final:
-                    chosen = category
-            # A complaint about something the business plainly does not provide ("my pizza came
-            # cold" to a broadband company) is answered kindly as such, not apologised for as
-            # if the business had done it, and no complaint is logged for it.
-            # A complaint about how the customer was treated ("you kept me on hold so long I
-            # missed my train") is about whoever they are talking to, whatever else it names.
-            about = chosen or top
-            if not (isinstance(about, str) and about.startswith("complain_")):
-                about = evidence.best
-            complaint_like = isinstance(final, str) and (
-                final.startswith("complain_")
-                or (
-                    final in (DEMOTED_TO, FALLBACK)
-                    and (
-                        evidence.cues >= 1
-                        or (evidence.p_complaint or 0.0) >= (self.thresholds.detector or 1.0)
-                    )
-                )
-            )
-            elsewhere = None
-            if complaint_like and about != TREATMENT and not evidence.business_terms:
-                elsewhere = not_ours(text, self.vocabulary)
-            if elsewhere is not None:
-                chosen = DEMOTED_TO
-            # What the dialogue may need when the conversation, not the NLU, can tell it is a
-            # complaint (a "yes" or an update request when nothing was asked): the detector's
-            # view of this message and the category it would be.
-            likely = evidence.best
-            if likely is not None and categories is not None:
-                likely = revised_category(likely, 0.0, ranking, categories, self.thresholds)
-            decision: dict[str, Any] = {
-                "p_complaint": evidence.p_complaint,
-                "detector_threshold": self.thresholds.detector,
-                "likely_complaint": likely,
-                "business_terms": list(evidence.business_terms),
-                "cues": evidence.cues,
-            }
-            if elsewhere is not None:
-                decision["not_ours"] = elsewhere
-            if chosen is not None and chosen != top:
-                confidence = next(
-                    (float(r["confidence"]) for r in ranking if r.get(INTENT_NAME_KEY) == chosen),
-                    evidence.mass,
-                )
-                message.set(INTENT, {INTENT_NAME_KEY: chosen, "confidence": confidence}, True)
-                decision.update(instead_of=top, complaint_mass=evidence.mass)
-            message.set(DECISION, decision, add_to_output=True)
+            self._route(message)
         return messages
+
+    def _route(self, message: Message) -> None:
+        """Reads one message's evidence, chooses its intent, and records why."""
+        intent = message.get(INTENT) or {}
+        top = intent.get(INTENT_NAME_KEY)
+        ranking = message.get(INTENT_RANKING_KEY) or []
+        text = str(message.get(TEXT) or "")
+        vector = None
+        p_complaint = None
+        if self.detector is not None:
+            vector = sentence_vector(message, len(self.detector.weights))
+            if vector is not None:
+                p_complaint = round(self.detector.probability(vector), 4)
+        evidence = gather(text, ranking, self.vocabulary, p_complaint)
+        categories = (
+            self.detector.categories(vector)
+            if self.detector is not None and vector is not None
+            else None
+        )
+        chosen = complaint_intent(top, evidence, self.thresholds)
+        if chosen is None and not_a_complaint(top, evidence, self.thresholds):
+            chosen = DEMOTED_TO
+        final = chosen or top
+        if isinstance(final, str) and final.startswith("complain_") and categories is not None:
+            confidence = float(intent.get("confidence") or 0) if chosen is None else 0.0
+            category = revised_category(final, confidence, ranking, categories, self.thresholds)
+            if category != final:
+                chosen = category
+        elsewhere = self._elsewhere(text, final, chosen or top, evidence)
+        if elsewhere is not None:
+            chosen = DEMOTED_TO
+        decision = self._decision(evidence, ranking, categories)
+        if elsewhere is not None:
+            decision["not_ours"] = elsewhere
+        if chosen is not None and chosen != top:
+            confidence = next(
+                (float(r["confidence"]) for r in ranking if r.get(INTENT_NAME_KEY) == chosen),
+                evidence.mass,
+            )
+            message.set(INTENT, {INTENT_NAME_KEY: chosen, "confidence": confidence}, True)
+            decision.update(instead_of=top, complaint_mass=evidence.mass)
+        message.set(DECISION, decision, add_to_output=True)
+
+    def _elsewhere(self, text: str, final: Any, about: Any, evidence: Evidence) -> str | None:
+        """What the complaint is about when the business plainly does not provide it ("my
+        pizza came cold" to a broadband company): answered kindly as such, not apologised
+        for as if the business had done it, and no complaint is logged for it. A complaint
+        about how the customer was treated ("you kept me on hold so long I missed my
+        train") is about whoever they are talking to, whatever else it names."""
+        if not (isinstance(about, str) and about.startswith("complain_")):
+            about = evidence.best
+        complaint_like = isinstance(final, str) and (
+            final.startswith("complain_")
+            or (
+                final in (DEMOTED_TO, FALLBACK)
+                and (
+                    evidence.cues >= 1
+                    or (evidence.p_complaint or 0.0) >= (self.thresholds.detector or 1.0)
+                )
+            )
+        )
+        if complaint_like and about != TREATMENT and not evidence.business_terms:
+            return not_ours(text, self.vocabulary)
+        return None
+
+    def _decision(
+        self, evidence: Evidence, ranking: list[dict[str, Any]], categories: Any
+    ) -> dict[str, Any]:
+        """What the dialogue may need when the conversation, not the NLU, can tell it is a
+        complaint (a "yes" or an update request when nothing was asked): the detector's view
+        of this message and the category it would be."""
+        likely = evidence.best
+        if likely is not None and categories is not None:
+            likely = revised_category(likely, 0.0, ranking, categories, self.thresholds)
+        return {
+            "p_complaint": evidence.p_complaint,
+            "detector_threshold": self.thresholds.detector,
+            "likely_complaint": likely,
+            "business_terms": list(evidence.business_terms),
+            "cues": evidence.cues,
+        }

@@ -8,12 +8,12 @@ import logging
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from redress import alerts
 from redress.business import Business, configuration_or_exit
 from redress.clock import utcnow
-from redress.compensation import fulfilment, operators
+from redress.compensation import fulfilment, operators, spend
 from redress.compensation.ledger import NotGrantable
 from redress.db.session import unit_of_work
 from redress.incidents import records as incidents_records
@@ -22,6 +22,9 @@ from redress.incidents.records import IncidentExists, UnknownIncident
 from redress.migrate import upgrade
 from redress.seed import load_demo_customers
 from redress.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 logger = logging.getLogger("redress")
 
@@ -197,75 +200,102 @@ def _alerts(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+class _Call(NamedTuple):
+    """What a compensation command works with: one transaction, its arguments, the time."""
+
+    session: Session
+    args: argparse.Namespace
+    settings: Settings
+    business: Business
+    now: datetime
+
+
 def _compensation(args: argparse.Namespace, settings: Settings, business: Business) -> int:
     now = utcnow().replace(microsecond=0)
+    command = {
+        "offers": _offers,
+        "grants": _grants,
+        "spend": _spend,
+        "approve": _approve,
+        "reject": _reject,
+        "retry-fulfilment": _retry_fulfilment,
+    }[args.action]
     with unit_of_work(settings.database_url) as session:
-        if args.action == "offers":
-            which = args.status or ("all" if args.all else operators.PENDING_APPROVAL)
-            rows = operators.list_offers(session, which)
-            for row in rows:
-                _out(
-                    f"{row['reference']}  {row['status']:<16} {row['amount']:>8} "
-                    f"{row['remedy']:<15} {row['account_number']}  {row['complaint']}  "
-                    f"conversation {row['conversation_id']}\n    {row['explanation']}"
-                )
-            if not rows:
-                _out(
-                    "No offers are waiting for approval."
-                    if which == "pending_approval"
-                    else "No offers."
-                )
-        elif args.action == "grants":
-            rows = operators.list_grants(session, args.account)
-            for row in rows:
-                sent = row["fulfilment"]["status"] if row["fulfilment"] else "ledger only"
-                _out(
-                    f"{row['reference']}  {row['granted_at'][:16]}Z  {row['amount']:>8} "
-                    f"{row['remedy']:<15} {row['account_number']}  {row['incident'] or '-':<16} "
-                    f"by {row['approved_by']}  ({sent})"
-                )
-            if not rows:
-                _out("No grants.")
-        elif args.action == "spend":
-            _show_spend(operators.spend(session, business.compensation, now))
-        elif args.action == "approve":
-            decided = operators.approve(
-                session,
-                args.reference,
-                args.by,
-                business.compensation,
-                now,
-                fulfil=settings.fulfilment_webhook_url is not None,
-                via_outbox=True,
-            )
-            grant = decided.grant
-            assert grant is not None
-            what = f"{grant['amount']} {grant['remedy'].replace('_', ' ')}"
-            if decided.already:
-                _out(f"{decided.offer['reference']} was already granted: {grant['reference']}.")
-            else:
-                _out(
-                    f"approved {decided.offer['reference']}: granted {grant['reference']} "
-                    f"({what} for {grant['account_number']}).\n"
-                    "The customer's message is queued; the running gateway shows it in their "
-                    "conversation (web chat or Telegram) within a few seconds:\n"
-                    f"  {decided.text}"
-                )
-            if grant["fulfilment"] is not None:
-                _out("The grant goes to the billing webhook from the running gateway.")
-        elif args.action == "reject":
-            decided = operators.reject(
-                session, args.reference, args.by, args.reason, now, via_outbox=True
-            )
-            _out(
-                f"rejected {decided.offer['reference']}; a person is asked to follow up.\n"
-                "The customer's message is queued; the running gateway shows it in their "
-                f"conversation:\n  {decided.text}"
-            )
-        elif args.action == "retry-fulfilment":
-            fulfilment.retry_failed(session, args.grant, now)
-            _out(f"{args.grant.upper()} will be sent to the billing webhook again.")
+        command(_Call(session, args, settings, business, now))
     return 0
+
+
+def _offers(call: _Call) -> None:
+    which = call.args.status or ("all" if call.args.all else operators.PENDING_APPROVAL)
+    rows = operators.list_offers(call.session, which)
+    for row in rows:
+        _out(
+            f"{row['reference']}  {row['status']:<16} {row['amount']:>8} "
+            f"{row['remedy']:<15} {row['account_number']}  {row['complaint']}  "
+            f"conversation {row['conversation_id']}\n    {row['explanation']}"
+        )
+    if not rows:
+        _out("No offers are waiting for approval." if which == "pending_approval" else "No offers.")
+
+
+def _grants(call: _Call) -> None:
+    rows = operators.list_grants(call.session, call.args.account)
+    for row in rows:
+        sent = row["fulfilment"]["status"] if row["fulfilment"] else "ledger only"
+        _out(
+            f"{row['reference']}  {row['granted_at'][:16]}Z  {row['amount']:>8} "
+            f"{row['remedy']:<15} {row['account_number']}  {row['incident'] or '-':<16} "
+            f"by {row['approved_by']}  ({sent})"
+        )
+    if not rows:
+        _out("No grants.")
+
+
+def _spend(call: _Call) -> None:
+    _show_spend(spend.spend(call.session, call.business.compensation, call.now))
+
+
+def _approve(call: _Call) -> None:
+    decided = operators.approve(
+        call.session,
+        call.args.reference,
+        call.args.by,
+        call.business.compensation,
+        call.now,
+        fulfil=call.settings.fulfilment_webhook_url is not None,
+        via_outbox=True,
+    )
+    grant = decided.grant
+    assert grant is not None
+    what = f"{grant['amount']} {grant['remedy'].replace('_', ' ')}"
+    if decided.already:
+        _out(f"{decided.offer['reference']} was already granted: {grant['reference']}.")
+    else:
+        _out(
+            f"approved {decided.offer['reference']}: granted {grant['reference']} "
+            f"({what} for {grant['account_number']}).\n"
+            "The customer's message is queued; the running gateway shows it in their "
+            "conversation (web chat or Telegram) within a few seconds:\n"
+            f"  {decided.text}"
+        )
+    if grant["fulfilment"] is not None:
+        _out("The grant goes to the billing webhook from the running gateway.")
+
+
+def _reject(call: _Call) -> None:
+    decided = operators.reject(
+        call.session, call.args.reference, call.args.by, call.args.reason, call.now, via_outbox=True
+    )
+    _out(
+        f"rejected {decided.offer['reference']}; a person is asked to follow up.\n"
+        "The customer's message is queued; the running gateway shows it in their "
+        f"conversation:\n  {decided.text}"
+    )
+
+
+def _retry_fulfilment(call: _Call) -> None:
+    fulfilment.retry_failed(call.session, call.args.grant, call.now)
+    _out(f"{call.args.grant.upper()} will be sent to the billing webhook again.")
 
 
 def _show_spend(report: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from redress.conversations.views import iso_time
+from redress.conversations.views import fields
 from redress.db.models import OperatorAlert
 from redress.delivery.leased_queue import retry_delay
 
@@ -138,13 +138,5 @@ def _alert(session: Session, alert_id: int) -> OperatorAlert:
 
 
 def alert_json(alert: OperatorAlert) -> dict[str, Any]:
-    return {
-        "id": alert.id,
-        "kind": alert.kind,
-        "summary": alert.summary,
-        "detail": alert.detail,
-        "incident_id": alert.incident_id,
-        "created_at": iso_time(alert.created_at),
-        "acknowledged_at": iso_time(alert.acknowledged_at),
-        "acknowledged_by": alert.acknowledged_by,
-    }
+    names = ("id", "kind", "summary", "detail", "incident_id", "created_at")
+    return fields(alert, *names, "acknowledged_at", "acknowledged_by")

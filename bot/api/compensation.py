@@ -33,6 +33,7 @@ from bot.api._http import BadInput, authorised, bounded_body, error, in_transact
 from bot.relay import message_json
 from redress.clock import utcnow
 from redress.compensation import operators
+from redress.compensation import spend as spending
 from redress.compensation.ledger import NotGrantable
 from redress.db.session import unit_of_work
 
@@ -86,7 +87,7 @@ async def spend(request: Request) -> Response:
     if (refusal := authorised(request)) is not None:
         return refusal
     policy = request.app.state.business.compensation
-    return await _run(request, lambda session: operators.spend(session, policy, utcnow()))
+    return await _run(request, lambda session: spending.spend(session, policy, utcnow()))
 
 
 def _name(body: dict[str, Any], field: str, what: str, max_chars: int) -> str:

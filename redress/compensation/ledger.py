@@ -191,12 +191,7 @@ def grant(
         raise NotGrantable(
             "a person must approve it first" if needs_person else f"the offer is {offer.status}"
         )
-    # Grants for one customer (and one incident) happen one at a time.
-    session.scalar(select(Customer.id).where(Customer.id == offer.customer_id).with_for_update())
-    if offer.incident_id is not None:
-        session.scalar(
-            select(Incident.id).where(Incident.id == offer.incident_id).with_for_update()
-        )
+    _one_at_a_time(session, offer)
     _check_limits(session, offer, policy, at)
     record = CompensationGrant(
         reference=_reference("CR"),
@@ -212,18 +207,33 @@ def grant(
     session.flush()  # the unique offer_id refuses a second grant here, if one slipped past
     offer.status, offer.decided_at, offer.decided_by = GRANTED, at, approved_by[:120]
     if fulfil:
-        session.add(
-            FulfilmentDelivery(
-                grant_id=record.id,
-                payload=grant_payload(session, record),
-                status="pending",
-                attempts=0,
-                next_attempt_at=at,
-                created_at=at,
-            )
-        )
-        session.flush()
+        _queue_for_billing(session, record, at)
     return record
+
+
+def _one_at_a_time(session: Session, offer: CompensationOffer) -> None:
+    """Grants for one customer (and one incident) happen one at a time: their rows are
+    locked until the granting transaction ends, so the limits are checked on what it sees."""
+    session.scalar(select(Customer.id).where(Customer.id == offer.customer_id).with_for_update())
+    if offer.incident_id is not None:
+        session.scalar(
+            select(Incident.id).where(Incident.id == offer.incident_id).with_for_update()
+        )
+
+
+def _queue_for_billing(session: Session, record: CompensationGrant, at: datetime) -> None:
+    """The grant's delivery to the billing webhook, in the granting transaction."""
+    session.add(
+        FulfilmentDelivery(
+            grant_id=record.id,
+            payload=grant_payload(session, record),
+            status="pending",
+            attempts=0,
+            next_attempt_at=at,
+            created_at=at,
+        )
+    )
+    session.flush()
 
 
 def grant_of(session: Session, offer_id: int) -> CompensationGrant | None:

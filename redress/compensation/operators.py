@@ -1,6 +1,6 @@
-"""What operators do with compensation, for the admin API (``bot/compensation_api.py``) and the
+"""What operators do with compensation, for the admin API (``bot/api/compensation.py``) and the
 command line (``python -m redress compensation ...``): list offers and grants, approve or
-reject offers waiting for a person, and see what has been spent against the limits.
+reject offers waiting for a person (what was spent is in ``spend.py``).
 
 Approving grants through the ledger (``ledger.grant``), so every cap is checked
 again in the granting transaction and an offer is granted once however often it is approved.
@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from redress.compensation import ledger
@@ -44,7 +44,6 @@ from redress.db.models import (
     Conversation,
     Customer,
     FulfilmentDelivery,
-    Incident,
     Message,
 )
 from redress.handoff import records as handoff_records
@@ -59,7 +58,6 @@ REJECTED_NOTICE = "compensation_rejected"
 MAX_NAME = 120
 MAX_REASON = 500
 OFFER_REFERENCE = re.compile(r"^OF-[A-Z0-9]{6}$")
-TOP_SPENDERS = 10
 
 
 class UnknownOffer(LookupError):
@@ -355,94 +353,3 @@ def list_grants(
             raise UnknownAccount(account)
         query = query.where(CompensationGrant.customer_id == customer_id)
     return [_grant_view(*row) for row in session.execute(query.limit(limit)).tuples()]
-
-
-# Spending against the limits ----------------------------------------------------------------
-
-
-def spend(
-    session: Session, policy: Policy | None, now: datetime, *, top: int = TOP_SPENDERS
-) -> dict[str, Any]:
-    """What was granted: on each incident (all time, against its budget, as the ledger counts
-    it), in total over the policy's window, and the customers who had the most in the window
-    (against the per-customer limit)."""
-    window_days = policy.limits.window_days if policy else 365
-    since = now - timedelta(days=window_days)
-    limits = policy.limits if policy else None
-
-    incidents = []
-    rows = session.execute(
-        select(
-            CompensationGrant.incident_id,
-            Incident.title,
-            func.sum(CompensationGrant.amount_pence),
-            func.count(),
-        )
-        .join(Incident, Incident.id == CompensationGrant.incident_id)
-        .group_by(CompensationGrant.incident_id, Incident.title)
-        .order_by(func.sum(CompensationGrant.amount_pence).desc(), CompensationGrant.incident_id)
-    ).all()
-    for incident_id, title, spent, count in rows:
-        budget = limits.budget_for(incident_id) if limits else None
-        incidents.append(
-            {
-                "incident": incident_id,
-                "title": title,
-                "grants": int(count),
-                **money(int(spent), "spent"),
-                **(money(budget, "budget") if budget is not None else {"budget_pence": None}),
-                **(
-                    money(max(budget - int(spent), 0), "left")
-                    if budget is not None
-                    else {"left_pence": None}
-                ),
-            }
-        )
-
-    total, count, customers = session.execute(
-        select(
-            func.coalesce(func.sum(CompensationGrant.amount_pence), 0),
-            func.count(),
-            func.count(func.distinct(CompensationGrant.customer_id)),
-        ).where(CompensationGrant.created_at >= since)
-    ).one()
-
-    spent_sum = func.sum(CompensationGrant.amount_pence)
-    spenders = []
-    for number, name, spent, grants in session.execute(
-        select(Customer.account_number, Customer.name, spent_sum, func.count())
-        .join(Customer, Customer.id == CompensationGrant.customer_id)
-        .where(CompensationGrant.created_at >= since)
-        .group_by(Customer.id, Customer.account_number, Customer.name)
-        .order_by(spent_sum.desc(), Customer.account_number)
-        .limit(top)
-    ).all():
-        entry: dict[str, Any] = {
-            "account_number": number,
-            "customer_name": name,
-            "grants": int(grants),
-            **money(int(spent), "granted"),
-        }
-        if limits is not None:
-            entry.update(money(limits.per_customer_pence, "limit"))
-            entry.update(money(max(limits.per_customer_pence - int(spent), 0), "left"))
-            entry["remedies_left"] = max(limits.per_customer_count - int(grants), 0)
-        spenders.append(entry)
-
-    waiting, waiting_pence = session.execute(
-        select(func.count(), func.coalesce(func.sum(CompensationOffer.amount_pence), 0)).where(
-            CompensationOffer.status == PENDING_APPROVAL
-        )
-    ).one()
-    return {
-        "window_days": window_days,
-        "since": since.isoformat(),
-        "totals": {
-            **money(int(total), "granted"),
-            "grants": int(count),
-            "customers": int(customers),
-        },
-        "incidents": incidents,
-        "top_customers": spenders,
-        "pending_approval": {"offers": int(waiting), **money(int(waiting_pence))},
-    }

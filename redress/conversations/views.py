@@ -12,8 +12,11 @@ from sqlalchemy.orm import Session, selectinload
 from redress.db.models import (
     CompensationGrant,
     CompensationOffer,
+    Complaint,
     Conversation,
+    Handoff,
     IncidentSubscription,
+    Message,
 )
 
 
@@ -32,123 +35,17 @@ def conversation_record(session: Session, conversation_id: str) -> dict[str, Any
     )
     if conversation is None:
         return None
-    customer = conversation.customer
     return {
-        "conversation": {
-            "id": conversation.id,
-            "channel": conversation.channel,
-            "external_id": conversation.external_id,
-            "reachable": conversation.reachable,
-            "status": conversation.status,
-            # After an agent resolved it: is it fixed for the customer, and their 1-5 rating.
-            "fixed": conversation.fixed,
-            "rating": conversation.rating,
-            "rated_at": iso_time(conversation.rated_at),
-            "created_at": conversation.created_at.isoformat(),
-            "updated_at": conversation.updated_at.isoformat(),
-            "customer": None
-            if customer is None
-            else {
-                "account_number": customer.account_number,
-                "name": customer.name,
-                "email": customer.email,
-                "postcode": customer.postcode,
-                "plan": customer.plan,
-                "monthly_fee_pence": customer.monthly_fee_pence,
-            },
-        },
-        "messages": [
-            {
-                "id": m.id,
-                "role": m.role,
-                "channel": m.channel,
-                "text": m.text,
-                "external_id": m.external_id,
-                "buttons": [{"title": b["title"], "payload": b["token"]} for b in m.buttons or []],
-                "details": m.details or {},
-                "created_at": m.created_at.isoformat(),
-            }
-            for m in conversation.messages
-        ],
-        "complaints": [
-            {
-                "reference": c.reference,
-                "category": c.category,
-                "severity": c.severity,
-                "severity_reasons": c.severity_reasons,
-                "status": c.status,
-                "summary": c.summary,
-                "facts": c.facts,
-                "incident": c.incident_id,
-                "created_at": c.created_at.isoformat(),
-            }
-            for c in conversation.complaints
-        ],
+        "conversation": _conversation_json(conversation),
+        "messages": [_message_json(m) for m in conversation.messages],
+        "complaints": [_complaint_json(c) for c in conversation.complaints],
         # Incidents this conversation was offered updates on, and what the customer said.
-        "incident_updates": [
-            {
-                "incident": sub.incident_id,
-                "status": sub.status,
-                "service_back": sub.service_back,
-                "answered_at": iso_time(sub.answered_at),
-            }
-            for sub in session.scalars(
-                select(IncidentSubscription)
-                .where(IncidentSubscription.conversation_id == conversation.id)
-                .order_by(IncidentSubscription.id)
-            )
-        ],
+        "incident_updates": _incident_updates(session, conversation.id),
         # What the compensation policy offered, why, and what was granted.
-        "offers": [
-            {
-                **offer_json(o),
-                "complaint": next(
-                    (c.reference for c in conversation.complaints if c.id == o.complaint_id), None
-                ),
-            }
-            for o in session.scalars(
-                select(CompensationOffer)
-                .where(CompensationOffer.conversation_id == conversation.id)
-                .order_by(CompensationOffer.id)
-            )
-        ],
-        "grants": [
-            {
-                "reference": g.reference,
-                "offer": offer_reference,
-                "remedy": g.remedy,
-                "amount_pence": g.amount_pence,
-                "approved_by": g.approved_by,
-                "created_at": g.created_at.isoformat(),
-            }
-            for g, offer_reference in session.execute(
-                select(CompensationGrant, CompensationOffer.reference)
-                .join(CompensationOffer, CompensationOffer.id == CompensationGrant.offer_id)
-                .where(CompensationOffer.conversation_id == conversation.id)
-                .order_by(CompensationGrant.id)
-            )
-        ],
+        "offers": _offers(session, conversation),
+        "grants": _grants(session, conversation.id),
         # Each request for a person and what became of it at the agent desk.
-        "handoffs": [
-            {
-                "reason": h.reason,
-                "status": h.status,
-                "requested_at": h.created_at.isoformat(),
-                "desk_channel": h.desk_channel,
-                "desk_thread": h.desk_thread,
-                "posted_at": iso_time(h.posted_at),
-                "post_attempts": h.post_attempts,
-                "last_error": h.last_error,
-                "agent_id": h.agent_id,
-                "agent_name": h.agent_name,
-                "taken_over_at": iso_time(h.taken_over_at),
-                # Nobody had taken it over: when the customer was updated, offered a follow-up.
-                "wait_update_at": iso_time(h.reminded_at),
-                "follow_up_offered_at": iso_time(h.follow_up_offered_at),
-                "ended_at": iso_time(h.ended_at),
-            }
-            for h in conversation.handoffs
-        ],
+        "handoffs": [_handoff_json(h) for h in conversation.handoffs],
         # What agents wrote at the desk for colleagues only (never sent to the customer).
         "agent_notes": [
             {
@@ -165,6 +62,110 @@ def conversation_record(session: Session, conversation_id: str) -> dict[str, Any
             for e in conversation.events
         ],
     }
+
+
+def _conversation_json(conversation: Conversation) -> dict[str, Any]:
+    customer = conversation.customer
+    return {
+        "id": conversation.id,
+        "channel": conversation.channel,
+        "external_id": conversation.external_id,
+        "reachable": conversation.reachable,
+        "status": conversation.status,
+        # After an agent resolved it: is it fixed for the customer, and their 1-5 rating.
+        "fixed": conversation.fixed,
+        "rating": conversation.rating,
+        "rated_at": iso_time(conversation.rated_at),
+        "created_at": conversation.created_at.isoformat(),
+        "updated_at": conversation.updated_at.isoformat(),
+        "customer": None
+        if customer is None
+        else {
+            "account_number": customer.account_number,
+            "name": customer.name,
+            "email": customer.email,
+            "postcode": customer.postcode,
+            "plan": customer.plan,
+            "monthly_fee_pence": customer.monthly_fee_pence,
+        },
+    }
+
+
+def _message_json(m: Message) -> dict[str, Any]:
+    return {
+        **fields(m, "id", "role", "channel", "text", "external_id", "created_at"),
+        "buttons": [{"title": b["title"], "payload": b["token"]} for b in m.buttons or []],
+        "details": m.details or {},
+    }
+
+
+def _complaint_json(c: Complaint) -> dict[str, Any]:
+    names = ("reference", "category", "severity", "severity_reasons", "status", "summary")
+    return {**fields(c, *names, "facts", "created_at"), "incident": c.incident_id}
+
+
+def _incident_updates(session: Session, conversation_id: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "incident": sub.incident_id,
+            "status": sub.status,
+            "service_back": sub.service_back,
+            "answered_at": iso_time(sub.answered_at),
+        }
+        for sub in session.scalars(
+            select(IncidentSubscription)
+            .where(IncidentSubscription.conversation_id == conversation_id)
+            .order_by(IncidentSubscription.id)
+        )
+    ]
+
+
+def _offers(session: Session, conversation: Conversation) -> list[dict[str, Any]]:
+    references = {c.id: c.reference for c in conversation.complaints}
+    return [
+        {**offer_json(o), "complaint": references.get(o.complaint_id)}
+        for o in session.scalars(
+            select(CompensationOffer)
+            .where(CompensationOffer.conversation_id == conversation.id)
+            .order_by(CompensationOffer.id)
+        )
+    ]
+
+
+def _grants(session: Session, conversation_id: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "reference": g.reference,
+            "offer": offer_reference,
+            "remedy": g.remedy,
+            "amount_pence": g.amount_pence,
+            "approved_by": g.approved_by,
+            "created_at": g.created_at.isoformat(),
+        }
+        for g, offer_reference in session.execute(
+            select(CompensationGrant, CompensationOffer.reference)
+            .join(CompensationOffer, CompensationOffer.id == CompensationGrant.offer_id)
+            .where(CompensationOffer.conversation_id == conversation_id)
+            .order_by(CompensationGrant.id)
+        )
+    ]
+
+
+def _handoff_json(h: Handoff) -> dict[str, Any]:
+    return {
+        **fields(h, "reason", "status", "desk_channel", "desk_thread", "posted_at"),
+        **fields(h, "post_attempts", "last_error", "agent_id", "agent_name", "taken_over_at"),
+        "requested_at": iso_time(h.created_at),
+        # Nobody had taken it over: when the customer was updated, offered a follow-up.
+        "wait_update_at": iso_time(h.reminded_at),
+        **fields(h, "follow_up_offered_at", "ended_at"),
+    }
+
+
+def fields(row: Any, *names: str) -> dict[str, Any]:
+    """The named columns of a row as JSON shows them (times in ISO 8601)."""
+    values = {name: getattr(row, name) for name in names}
+    return {name: iso_time(v) if isinstance(v, datetime) else v for name, v in values.items()}
 
 
 def iso_time(moment: datetime | None) -> str | None:
