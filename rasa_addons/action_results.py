@@ -4,7 +4,7 @@ for every answer.
 Rasa validates every custom action's response with ``jsonschema.validate``, which checks the
 schema itself against JSON Schema's meta-schema and builds a new validator each time: about
 29 ms of CPU per action call here, a fifth of Rasa's CPU per turn in the serving benchmark
-(py-spy; README, Serving speed). The schema never changes, so it is checked once and one
+(py-spy; docs/performance.md). The schema never changes, so it is checked once and one
 validator is kept; a valid answer then costs under a millisecond. An invalid answer goes
 through Rasa's own method, so the error and its message are exactly Rasa's.
 """

@@ -190,7 +190,7 @@ class Evidence:
 @dataclass(frozen=True)
 class Thresholds:
     """When a message is taken as a complaint although the classifier ranked something else
-    first. Chosen by measurement on the real-text corpus's dev part (README, NLU)."""
+    first. Chosen by measurement on the real-text corpus's dev part (docs/real-text.md)."""
 
     # Intents that a complaint may hide behind. Yes, no, details, updates, a person and
     # compensation are left to the dialogue, which knows what was asked.

@@ -1,6 +1,6 @@
 """Settings read from the environment, failing closed on anything unsafe.
 
-Every variable is documented in ``.env.example`` and the README.
+Every variable is documented in ``.env.example`` and docs/configuration.md.
 """
 
 from __future__ import annotations
@@ -207,7 +207,7 @@ class SlackSettings:
             if enabled in {"1", "true", "yes", "on"}:
                 raise SettingsError(
                     "SLACK_ENABLED is on but SLACK_BOT_TOKEN is not set. Install the Slack app "
-                    "(README: Set up the Slack agent desk) and set its Bot User OAuth Token "
+                    "(docs/handoff.md: Setting up the Slack app) and set its Bot User OAuth Token "
                     "(xoxb-…), or turn Slack off."
                 )
             return None

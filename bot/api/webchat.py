@@ -1,4 +1,5 @@
-"""The web chat API (README, "Interfaces"): POST /api/messages and the live WebSocket."""
+"""The web chat API (docs/architecture.md, "Interfaces"): POST /api/messages and the live
+WebSocket."""
 
 from __future__ import annotations
 

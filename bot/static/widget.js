@@ -15,7 +15,7 @@
  * site, list that site's origin in the gateway's REDRESS_WIDGET_ORIGINS, and allow the
  * gateway in the page's own Content-Security-Policy (script-src, style-src, connect-src).
  *
- * How it talks to the gateway (README, "Web chat API"):
+ * How it talks to the gateway (docs/architecture.md, "Web chat API"):
  * - POST /api/messages sends what the customer typed (or a button's payload). The answer
  *   carries the conversation id, the id of the customer's own message and the replies.
  * - The WebSocket /api/conversations/<id>/live?after=<last id seen> first sends every message

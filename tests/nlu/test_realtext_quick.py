@@ -4,7 +4,7 @@ sample of real customers' tweets (one from each domain, complaints and not) and 
 complaints from the test part, each as the first message of a new chat.
 
 Beyond the shape of the report, it asserts a floor far below what `make evaluate` measures
-on the whole corpus (README, NLU), so only a real regression (the assistant missing most
+on the whole corpus (docs/real-text.md), so only a real regression (the assistant missing most
 real complaints again, or apologising to none) fails it; the full figures are printed by
 `make evaluate`, never asserted here.
 """
