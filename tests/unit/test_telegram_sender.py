@@ -204,6 +204,18 @@ def test_endless_flood_control_gives_up_after_a_few_tries() -> None:
     assert relay.delivered == []
 
 
+def test_a_flood_wait_longer_than_a_minute_is_not_waited_out() -> None:
+    # Telegram may ask for an hour. Waiting it out would hold the chat, and the outbox
+    # message past its lease, so another gateway could send it again: the message is left
+    # unconfirmed for the outbox to try later instead (why PTB's AIORateLimiter, which
+    # sleeps as long as asked, does not do our retries).
+    sender, bot, relay, waits = sender_with([RetryAfter(3600)])
+    asyncio.run(sender.send("conv", 42, messages("hello", "second")))
+    assert waits == []
+    assert [c["text"] for c in bot.calls] == ["hello", "second"]
+    assert relay.delivered == [(2, "102")]
+
+
 def test_a_blocked_bot_marks_the_conversation_and_stops_at_once() -> None:
     sender, bot, relay, waits = sender_with([Forbidden("Forbidden: bot was blocked by the user")])
     asyncio.run(sender.send("conv", 42, messages("one", "two", "three")))
