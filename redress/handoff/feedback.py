@@ -21,7 +21,7 @@ RATE_PREFIX = "/redress_rate_"
 ASKS_FIXED = "fixed"
 ASKS_RATING = "rating"
 
-# What the customer reads. Checked by tests/unit/test_desk_texts.py with check_text.
+# What the customer reads. Checked by tests/unit/slack/test_desk_texts.py with check_text.
 ASK_FIXED = "{agent} has marked your problem as sorted. Is everything working for you now?"
 ASK_FIXED_NO_NAME = "We've marked your problem as sorted. Is everything working for you now?"
 YES_BUTTON = "Yes, it's fixed"

@@ -46,7 +46,7 @@ ASKS_FOLLOW_UP = "follow_up"
 FOLLOW_UP_YES = "/redress_follow_up_yes"
 FOLLOW_UP_NO = "/redress_follow_up_no"
 
-# What the customer reads. Checked by tests/unit/test_desk_texts.py with check_text.
+# What the customer reads. Checked by tests/unit/slack/test_desk_texts.py with check_text.
 STILL_WAITING = (
     "Thank you for waiting. Everyone in our {team} is busy right now, so this is taking "
     "longer than it should. You're still in the queue, and someone will reply here as soon "

@@ -31,7 +31,7 @@ from redress.incidents import records as incidents_records
 from redress.incidents.model import Change
 from redress.incidents.notices import DECLINED, OFFERED, SUBSCRIBED, holding_text
 from tests.fakes.telegram_api import FakeTelegram
-from tests.integration.test_incident_notices import (
+from tests.integration.incidents.test_incident_notices import (
     INCIDENT,
     NOW,
     ZONE,

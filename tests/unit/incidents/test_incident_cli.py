@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from redress.__main__ import main
-from tests.unit.test_incidents import data
+from tests.unit.incidents.test_incidents import data
 
 
 @pytest.fixture

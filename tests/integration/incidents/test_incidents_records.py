@@ -15,7 +15,7 @@ from redress.db.session import unit_of_work
 from redress.incidents import records as incidents_records
 from redress.incidents.model import Change, IncidentClosed, incident_from_mapping
 from redress.settings import REPO_ROOT
-from tests.unit.test_incidents import REGIONS, data
+from tests.unit.incidents.test_incidents import REGIONS, data
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=timezone.utc)
 DEMO = REPO_ROOT / "business" / "incidents.yml"

@@ -29,9 +29,9 @@ from redress.incidents.notices import raise_alert
 from tests.fakes.slack_api import AGENT_ID, DESK_CHANNEL
 from tests.fakes.slack_requests import block_action
 from tests.fakes.telegram_api import FakeTelegram, button_update
+from tests.integration.compensation.test_fulfilment import POLICY, make_offer
 from tests.integration.conftest import ADMIN_TOKEN
-from tests.integration.test_fulfilment import POLICY, make_offer
-from tests.integration.test_slack_desk import (
+from tests.integration.slack.test_slack_desk import (
     JOINED,
     TEAM,
     TELEGRAM_SECRET,

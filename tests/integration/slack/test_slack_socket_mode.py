@@ -32,7 +32,7 @@ from tests.fakes.slack_api import AGENT_ID, DESK_CHANNEL, FakeSlack
 from tests.fakes.slack_requests import block_action, event_callback
 from tests.fakes.slack_socket import FakeSocketMode
 from tests.integration.conftest import gateway_settings
-from tests.integration.test_slack_desk import (
+from tests.integration.slack.test_slack_desk import (
     SOCKET_APP_TOKEN,
     START,
     TEAM,

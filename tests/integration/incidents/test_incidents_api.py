@@ -8,7 +8,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.integration.conftest import ADMIN_TOKEN
-from tests.unit.test_incidents import data
+from tests.unit.incidents.test_incidents import data
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 

@@ -14,7 +14,7 @@ from redress.clock import utcnow
 from redress.db.session import unit_of_work
 from redress.incidents.notices import raise_alert
 from tests.integration.conftest import ADMIN_TOKEN
-from tests.integration.test_incident_notices import INCIDENT, open_incident
+from tests.integration.incidents.test_incident_notices import INCIDENT, open_incident
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 FIELDS = {

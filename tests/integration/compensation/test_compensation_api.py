@@ -47,9 +47,15 @@ from redress.incidents import records as incidents_records
 from redress.incidents.model import incident_from_mapping
 from redress.plain_language import check_text
 from redress.settings import REPO_ROOT
+from tests.integration.compensation.test_fulfilment import (
+    POLICY,
+    POLICY_DATA,
+    SECRET,
+    Made,
+    make_offer,
+)
 from tests.integration.conftest import ADMIN_TOKEN, closed_port, gateway_settings
-from tests.integration.test_fulfilment import POLICY, POLICY_DATA, SECRET, Made, make_offer
-from tests.unit.test_incidents import REGIONS, data
+from tests.unit.incidents.test_incidents import REGIONS, data
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 INCIDENT = "INC-LS6-FIBRE"

@@ -43,7 +43,7 @@ from redress.db.models import (
 from redress.db.session import unit_of_work
 from redress.incidents import records as incidents_records
 from redress.incidents.model import incident_from_mapping
-from tests.unit.test_incidents import REGIONS, data
+from tests.unit.incidents.test_incidents import REGIONS, data
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=timezone.utc)
 INCIDENT = "INC-LS6-FIBRE"  # started 2026-11-20 07:30 UTC: 3.1875 days before NOW

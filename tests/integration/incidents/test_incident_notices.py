@@ -32,7 +32,7 @@ from redress.incidents.notices import (
     Thresholds,
     complaint_district,
 )
-from tests.unit.test_incidents import REGIONS, data
+from tests.unit.incidents.test_incidents import REGIONS, data
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=timezone.utc)
 ZONE = "Europe/London"

@@ -25,7 +25,7 @@ from redress.db.session import unit_of_work
 from redress.incidents.notices import raise_alert
 from tests.fakes.slack_api import DESK_CHANNEL, FakeSlack
 from tests.fakes.slack_requests import block_action
-from tests.integration.test_incident_notices import INCIDENT, open_incident
+from tests.integration.incidents.test_incident_notices import INCIDENT, open_incident
 
 # 12:00 UTC is 13:00 in London (BST): the messages must say 13:00.
 START = datetime(2026, 7, 14, 12, 0, tzinfo=timezone.utc)
