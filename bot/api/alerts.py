@@ -13,16 +13,15 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.api._http import authorised, error, in_transaction
+from bot.api._http import admin_only, error, in_transaction
 from redress import alerts
 from redress.clock import utcnow
 
 ALERT_ID = re.compile(r"^[0-9]{1,18}$")
 
 
+@admin_only
 async def list_alerts(request: Request) -> Response:
-    if (refusal := authorised(request)) is not None:
-        return refusal
     which = request.query_params.get("status", "open")
     if which not in {"open", "all"}:
         return error(400, "invalid_status", "status must be open or all.")
@@ -34,9 +33,8 @@ async def list_alerts(request: Request) -> Response:
     return await _run(request, work)
 
 
+@admin_only
 async def acknowledge_alert(request: Request) -> Response:
-    if (refusal := authorised(request)) is not None:
-        return refusal
     raw_id = request.path_params["alert_id"]
     if not ALERT_ID.match(raw_id):
         return _unknown()

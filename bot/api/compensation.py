@@ -29,7 +29,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.api._http import BadInput, authorised, bounded_body, error, in_transaction, json_object
+from bot.api._http import (
+    BadInput,
+    admin_only,
+    bounded_body,
+    error,
+    in_transaction,
+    json_object,
+)
 from bot.relay import message_json
 from redress.clock import utcnow
 from redress.compensation import operators
@@ -49,9 +56,8 @@ def _limit(request: Request) -> int:
     return int(raw)
 
 
+@admin_only
 async def list_offers(request: Request) -> Response:
-    if (refusal := authorised(request)) is not None:
-        return refusal
     which = request.query_params.get("status", operators.PENDING_APPROVAL)
     if which not in operators.OFFER_FILTERS:
         return error(
@@ -59,33 +65,25 @@ async def list_offers(request: Request) -> Response:
             "invalid_status",
             f"status must be one of: {', '.join(operators.OFFER_FILTERS)}.",
         )
-    try:
-        limit = _limit(request)
-    except BadInput as bad:
-        return bad.response()
+    limit = _limit(request)
     return await _run(
         request,
         lambda session: {"offers": operators.list_offers(session, which, limit=limit)},
     )
 
 
+@admin_only
 async def list_grants(request: Request) -> Response:
-    if (refusal := authorised(request)) is not None:
-        return refusal
     account = request.query_params.get("account")
-    try:
-        limit = _limit(request)
-    except BadInput as bad:
-        return bad.response()
+    limit = _limit(request)
     return await _run(
         request,
         lambda session: {"grants": operators.list_grants(session, account, limit=limit)},
     )
 
 
+@admin_only
 async def spend(request: Request) -> Response:
-    if (refusal := authorised(request)) is not None:
-        return refusal
     policy = request.app.state.business.compensation
     return await _run(request, lambda session: spending.spend(session, policy, utcnow()))
 
@@ -109,13 +107,9 @@ async def _decision_body(request: Request, fields: dict[str, str]) -> dict[str, 
     return {name: _name(body, name, what, limits[name]) for name, what in fields.items()}
 
 
+@admin_only
 async def approve(request: Request) -> Response:
-    if (refusal := authorised(request)) is not None:
-        return refusal
-    try:
-        body = await _decision_body(request, {"by": "the name of the person approving"})
-    except BadInput as bad:
-        return bad.response()
+    body = await _decision_body(request, {"by": "the name of the person approving"})
     policy = request.app.state.business.compensation
     reference = request.path_params["reference"]
     # A delivery row only when this gateway has a webhook to send it to.
@@ -134,19 +128,15 @@ async def approve(request: Request) -> Response:
     return await _decide(request, work)
 
 
+@admin_only
 async def reject(request: Request) -> Response:
-    if (refusal := authorised(request)) is not None:
-        return refusal
-    try:
-        body = await _decision_body(
-            request,
-            {
-                "by": "the name of the person rejecting",
-                "reason": "why, for the record (the customer is not shown it)",
-            },
-        )
-    except BadInput as bad:
-        return bad.response()
+    body = await _decision_body(
+        request,
+        {
+            "by": "the name of the person rejecting",
+            "reason": "why, for the record (the customer is not shown it)",
+        },
+    )
     reference = request.path_params["reference"]
 
     def work(session: Session) -> operators.Decided:

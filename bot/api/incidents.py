@@ -14,7 +14,13 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.api._http import BadInput, authorised, bounded_body, error, in_transaction, json_object
+from bot.api._http import (
+    admin_only,
+    bounded_body,
+    error,
+    in_transaction,
+    json_object,
+)
 from redress.clock import utcnow
 from redress.incidents import records as incidents_records
 from redress.incidents.model import (
@@ -32,9 +38,8 @@ PATCH_FIELDS = {
 }  # fmt: skip
 
 
+@admin_only
 async def list_incidents(request: Request) -> Response:
-    if (refusal := authorised(request)) is not None:
-        return refusal
     which = request.query_params.get("status", "active")
     if which not in {"active", "all"}:
         return error(400, "invalid_status", "status must be active or all.")
@@ -46,14 +51,10 @@ async def list_incidents(request: Request) -> Response:
     return await _run(request, work)
 
 
+@admin_only
 async def create_incident(request: Request) -> Response:
-    if (refusal := authorised(request)) is not None:
-        return refusal
     regions = request.app.state.business.regions
-    try:
-        body = json_object(await bounded_body(request, MAX_BODY_BYTES), "an incident")
-    except BadInput as bad:
-        return bad.response()
+    body = json_object(await bounded_body(request, MAX_BODY_BYTES), "an incident")
 
     def work(session: Session) -> dict[str, Any]:
         now = utcnow()
@@ -64,23 +65,18 @@ async def create_incident(request: Request) -> Response:
     return await _run(request, work, status=201)
 
 
+@admin_only
 async def get_incident(request: Request) -> Response:
-    if (refusal := authorised(request)) is not None:
-        return refusal
     incident_id = request.path_params["incident_id"]
     return await _run(
         request, lambda session: incidents_records.incident_with_history(session, incident_id)
     )
 
 
+@admin_only
 async def update_incident(request: Request) -> Response:
-    if (refusal := authorised(request)) is not None:
-        return refusal
     incident_id = request.path_params["incident_id"]
-    try:
-        body = json_object(await bounded_body(request, MAX_BODY_BYTES), "fields to change")
-    except BadInput as bad:
-        return bad.response()
+    body = json_object(await bounded_body(request, MAX_BODY_BYTES), "fields to change")
 
     def work(session: Session) -> dict[str, Any]:
         now = utcnow()
@@ -91,14 +87,10 @@ async def update_incident(request: Request) -> Response:
     return await _run(request, work)
 
 
+@admin_only
 async def resolve_incident(request: Request) -> Response:
-    if (refusal := authorised(request)) is not None:
-        return refusal
     incident_id = request.path_params["incident_id"]
-    try:
-        body = json_object(await bounded_body(request, MAX_BODY_BYTES), '{"note": ...}')
-    except BadInput as bad:
-        return bad.response()
+    body = json_object(await bounded_body(request, MAX_BODY_BYTES), '{"note": ...}')
 
     def work(session: Session) -> dict[str, Any]:
         if set(body) - {"note"}:

@@ -6,15 +6,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.api._http import authorised, error
+from bot.api._http import admin_only, error
 from redress.conversations import views as record_views
 from redress.db.session import unit_of_work
 
 
+@admin_only
 async def get_conversation(request: Request) -> Response:
     """The whole record of one conversation."""
-    if (refusal := authorised(request)) is not None:
-        return refusal
     conversation_id = request.path_params["conversation_id"]
     record = await run_in_threadpool(
         _record, request.app.state.settings.database_url, conversation_id

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from bot.api._http import BadInput, authorised, bounded_body, error, json_object
+from bot.api._http import BadInput, admin_only, bounded_body, error, json_object
 from bot.relay import Relay, UnknownConversation, message_json
 from redress.conversations import records as conversations
 from redress.db.models import Message
@@ -78,11 +78,10 @@ async def _too_fast(request: Request, conversation_id: str | None) -> Response |
     )
 
 
+@admin_only
 async def post_agent_message(request: Request) -> Response:
     """An operator's message into a conversation, delivered on the customer's channel.
     Needs the admin token; the agent desk uses the same path."""
-    if (refusal := authorised(request)) is not None:
-        return refusal
     relay: Relay = request.app.state.relay
     try:
         body = json_object(
