@@ -132,6 +132,12 @@ class SlackWorker:
 
         return await run_in_threadpool(run)
 
+    async def _post_in_thread(self, what: str, channel: str, thread: str, **fields: Any) -> Any:
+        """A message in a thread (``fields``: text, blocks, reply_broadcast...), as ``_call``."""
+        return await self._call(
+            what, self.client.chat_postMessage, channel=channel, thread_ts=thread, **fields
+        )
+
     async def _call(self, what: str, method: Callable[..., Awaitable[Any]], **params: Any) -> Any:
         """One Slack call made inline: waits out rate limits (as long as Slack asks, within
         reason); on other errors logs them, tells ``call_failed``, and returns None."""

@@ -109,11 +109,10 @@ class Buttons(Cards):
                     handoff_records.get_handoff(session, change.handoff_id)
                 )
             )
-            await self._call(
+            await self._post_in_thread(
                 "explaining the thread",
-                self.client.chat_postMessage,
-                channel=handoff.channel,
-                thread_ts=handoff.thread,
+                handoff.channel,
+                handoff.thread,
                 text=TAKEN_OVER_HOWTO.format(agent=escape_for_slack(name)),
             )
 

@@ -121,10 +121,9 @@ class Cards(DeskBase):
         )
         if line is None:
             return
-        await self._call(
+        await self._post_in_thread(
             "posting a status line",
-            self.client.chat_postMessage,
-            channel=channel,
-            thread_ts=thread,
+            channel,
+            thread,
             text=line,
         )

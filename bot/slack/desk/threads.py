@@ -57,11 +57,10 @@ class ThreadRelay(Cards):
                 {"type": "section", "text": {"type": "mrkdwn", "text": part, "verbatim": True}}
                 for part in sections(escape_for_slack(text))
             ][:45]
-            await self._call(
+            await self._post_in_thread(
                 "showing a customer message",
-                self.client.chat_postMessage,
-                channel=channel,
-                thread_ts=thread_ts,
+                channel,
+                thread_ts,
                 text=f"Customer: {escape_for_slack(one_line(text))[:3000]}",
                 blocks=blocks,
                 unfurl_links=False,

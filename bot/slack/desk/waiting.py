@@ -39,11 +39,10 @@ class Waiting(Cards):
         where = CHANNEL_NAMES.get(customer_channel, customer_channel)
         text = FOLLOW_UP_WANTED.format(channel=where) if wants else FOLLOW_UP_DECLINED
         await self._refresh_card(handoff.id, None)
-        await self._call(
+        await self._post_in_thread(
             "telling the thread about a follow-up",
-            self.client.chat_postMessage,
-            channel=handoff.channel,
-            thread_ts=handoff.thread,
+            handoff.channel,
+            handoff.thread,
             text=text,
         )
 
@@ -64,11 +63,10 @@ class Waiting(Cards):
                 continue  # the card is not posted yet (Slack failing): the customer still hears
             where = CHANNEL_NAMES.get(step.channel, step.channel)
             template = FOLLOW_UP_REALERT if step.step == handoff_waits.FOLLOW_UP else WAIT_REALERT
-            await self._call(
+            await self._post_in_thread(
                 "re-alerting a waiting handoff",
-                self.client.chat_postMessage,
-                channel=step.desk_channel,
-                thread_ts=step.desk_thread,
+                step.desk_channel,
+                step.desk_thread,
                 reply_broadcast=True,
                 text=template.format(wait=describe_wait(step.waited), channel=where),
             )
