@@ -9,7 +9,7 @@ the parse data Rasa keeps) read what the customer wrote.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -26,19 +26,26 @@ TYPED = "redress_typed_text"
 ORIGIN = "redress_text_origin"
 
 
-@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
-class RealTextNormaliser(GraphComponent):
-    """Mentions, links, hashtags, HTML entities, elongations, emoji and shouting, made plain."""
+_S = TypeVar("_S", bound="_Stateless")
+
+
+class _Stateless(GraphComponent):
+    """A component with no settings and nothing trained: created the same way every time."""
 
     @classmethod
     def create(
-        cls,
+        cls: type[_S],
         config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> RealTextNormaliser:
+    ) -> _S:
         return cls()
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
+class RealTextNormaliser(_Stateless):
+    """Mentions, links, hashtags, HTML entities, elongations, emoji and shouting, made plain."""
 
     def _normalise(self, message: Message) -> None:
         typed = message.get(TEXT)
@@ -63,18 +70,8 @@ class RealTextNormaliser(GraphComponent):
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
-class TypedTextRestorer(GraphComponent, IntentClassifier):
+class TypedTextRestorer(_Stateless, IntentClassifier):
     """The customer's text back as typed, with entity offsets that point into it."""
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> TypedTextRestorer:
-        return cls()
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
