@@ -35,7 +35,7 @@ test: install $(MODEL) lint ## Every tier: lint, Rasa data validation, unit, int
 
 # One tier at a time. Unit and integration tests need only our own environment: no Rasa
 # environment and no model (seconds, and a minute or two for integration).
-test-unit: $(VENV)/.installed ## The domain rules, no I/O
+test-unit: $(VENV)/.installed ## The domain rules, and every action on its own (SQLite files)
 	$(VENV)/bin/pytest tests/unit
 
 test-integration: $(VENV)/.installed ## Records on SQLite and PostgreSQL, the gateway's APIs, fakes
