@@ -1,2 +1,2 @@
-"""What a complaint is and how the assistant answers one: the categories and severity,
-the apology's wording, "since when", and the complaint records."""
+"""What a complaint is and how the assistant answers one: the categories and severity, the
+apology's wording, "since when", the complaint records, and filing a complaint (``filing``)."""

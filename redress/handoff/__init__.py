@@ -1,2 +1,3 @@
-"""Handing a conversation to a person: the handoff records (requested, taken over, handed
-back, resolved), posting each one to the agents, the customer's wait, and reply times."""
+"""What happens on a handoff to a person: its records (requested, taken over, handed back,
+resolved), posting it to the agents, the customer's wait, "is it fixed?" and the rating
+afterwards (``feedback``), and reply times."""

@@ -1,2 +1,3 @@
-"""Known incidents: the model and its plain-language explanation, the records that tie
-complaints to an incident, and the notices that keep affected customers informed."""
+"""Known incidents: the model and matching (``model``), what customers are told
+(``wording``), the records (``records``), the notices that keep affected customers informed
+(``notices``), and an incident as a conversation meets it (``in_conversation``)."""
