@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from bot.live import LiveHub
 from bot.rasa_client import AssistantReply, AssistantUnavailable, RasaClient
 from bot.shared_state import LocalTurns, Turns
+from bot.transactions import in_transaction
 from redress.clock import utcnow
 from redress.conversations import records as conversations
 from redress.db.models import Conversation, Message
@@ -125,11 +127,10 @@ class Relay:
     async def conversation_for(self, channel: str, external_id: str) -> str:
         """The conversation id for a chat on an outside channel, started on first contact."""
 
-        def find() -> str:
-            with unit_of_work(self._database_url) as session:
-                return conversations.conversation_on_channel(session, channel, external_id).id
+        def find(session: Session) -> str:
+            return conversations.conversation_on_channel(session, channel, external_id).id
 
-        return await run_in_threadpool(find)
+        return await in_transaction(self._database_url, find)
 
     async def handle(
         self,
@@ -207,23 +208,22 @@ class Relay:
     ) -> Outcome:
         """A photo, voice note, sticker or file: recorded as such, answered politely."""
 
-        def record() -> tuple[dict[str, Any], list[dict[str, Any]], bool]:
-            with unit_of_work(self._database_url) as session:
-                conversation = conversations.get_conversation(session, conversation_id)
-                if conversation is None:
-                    raise UnknownConversation(conversation_id)
-                with_agent = self._with_agent(conversation)
-                received = conversations.record_message(
-                    session, conversation, "customer", f"({kind})",
-                    details={"attachment": kind}, external_id=external_id,
-                )  # fmt: skip
-                if with_agent:  # the agent sees it in the thread; the assistant stays silent
-                    return message_json(received), [], True
-                handoff_records.reopen(session, conversation)
-                answer = conversations.record_message(session, conversation, "bot", reply)
-                return message_json(received), [message_json(answer)], False
+        def record(session: Session) -> tuple[dict[str, Any], list[dict[str, Any]], bool]:
+            conversation = conversations.get_conversation(session, conversation_id)
+            if conversation is None:
+                raise UnknownConversation(conversation_id)
+            with_agent = self._with_agent(conversation)
+            received = conversations.record_message(
+                session, conversation, "customer", f"({kind})",
+                details={"attachment": kind}, external_id=external_id,
+            )  # fmt: skip
+            if with_agent:  # the agent sees it in the thread; the assistant stays silent
+                return message_json(received), [], True
+            handoff_records.reopen(session, conversation)
+            answer = conversations.record_message(session, conversation, "bot", reply)
+            return message_json(received), [message_json(answer)], False
 
-        received, answers, with_agent = await run_in_threadpool(record)
+        received, answers, with_agent = await in_transaction(self._database_url, record)
         for message in (received, *answers):
             self._hub.publish(conversation_id, message)
         if with_agent and self._desk is not None:
@@ -247,23 +247,22 @@ class Relay:
         puts the author's name before the text on channels that show every message as the
         bot's (Telegram), as the agent desk does for agents' replies."""
 
-        def record() -> tuple[str, bool, dict[str, Any]]:
-            with unit_of_work(self._database_url) as session:
-                conversation = conversations.get_conversation(session, conversation_id)
-                if conversation is None:
-                    raise UnknownConversation(conversation_id)
-                kept = {**(details or {}), **({"author": author} if author else {})}
-                message = conversations.record_message(
-                    session,
-                    conversation,
-                    role,
-                    text,
-                    buttons=conversations.with_button_tokens(buttons or []),
-                    details=kept,
-                )
-                return conversation.channel, conversation.reachable, message_json(message)
+        def record(session: Session) -> tuple[str, bool, dict[str, Any]]:
+            conversation = conversations.get_conversation(session, conversation_id)
+            if conversation is None:
+                raise UnknownConversation(conversation_id)
+            kept = {**(details or {}), **({"author": author} if author else {})}
+            message = conversations.record_message(
+                session,
+                conversation,
+                role,
+                text,
+                buttons=conversations.with_button_tokens(buttons or []),
+                details=kept,
+            )
+            return conversation.channel, conversation.reachable, message_json(message)
 
-        channel, reachable, message = await run_in_threadpool(record)
+        channel, reachable, message = await in_transaction(self._database_url, record)
         if reachable:
             await self.deliver(conversation_id, channel, message, signed=signed)
         else:
@@ -297,20 +296,17 @@ class Relay:
     async def note_delivered(self, message_id: int, external_id: str) -> None:
         """Keeps the channel's id for a message we sent (a Telegram message id)."""
 
-        def note() -> None:
-            with unit_of_work(self._database_url) as session:
-                message = session.get(Message, message_id)
-                if message is not None:
-                    message.external_id = external_id
+        def note(session: Session) -> None:
+            message = session.get(Message, message_id)
+            if message is not None:
+                message.external_id = external_id
 
-        await run_in_threadpool(note)
+        await in_transaction(self._database_url, note)
 
     async def mark_unreachable(self, conversation_id: str, reason: str) -> None:
-        def mark() -> None:
-            with unit_of_work(self._database_url) as session:
-                conversations.mark_unreachable(session, conversation_id, reason)
-
-        await run_in_threadpool(mark)
+        await in_transaction(
+            self._database_url, conversations.mark_unreachable, conversation_id, reason
+        )
 
     def _record_customer(
         self,

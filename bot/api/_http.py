@@ -11,11 +11,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from redress.db.session import unit_of_work
+from bot.transactions import in_transaction as transaction
 
 
 def error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
@@ -79,13 +78,7 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 async def in_transaction(request: Request, work: Callable[[Session], T]) -> T:
     """Runs ``work`` in one transaction off the event loop; the admin APIs map what it
     raises to their own JSON errors."""
-    database_url = request.app.state.settings.database_url
-
-    def run() -> T:
-        with unit_of_work(database_url) as session:
-            return work(session)
-
-    return await run_in_threadpool(run)
+    return await transaction(request.app.state.settings.database_url, work)
 
 
 def admin_only(endpoint: Endpoint) -> Endpoint:

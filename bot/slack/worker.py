@@ -14,9 +14,8 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
-from starlette.concurrency import run_in_threadpool
 
-from redress.db.session import unit_of_work
+from bot.transactions import in_transaction
 
 Sleep = Callable[[float], Awaitable[None]]
 CALL_ERRORS = (SlackClientError, aiohttp.ClientError, asyncio.TimeoutError, OSError)
@@ -126,11 +125,7 @@ class SlackWorker:
         await self.idle()
 
     async def _db(self, work: Callable[..., Any], *args: Any) -> Any:
-        def run() -> Any:
-            with unit_of_work(self._database_url) as session:
-                return work(session, *args)
-
-        return await run_in_threadpool(run)
+        return await in_transaction(self._database_url, work, *args)
 
     async def _post_in_thread(self, what: str, channel: str, thread: str, **fields: Any) -> Any:
         """A message in a thread (``fields``: text, blocks, reply_broadcast...), as ``_call``."""
