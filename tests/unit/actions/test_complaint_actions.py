@@ -137,3 +137,37 @@ def _args(chat: Conversation, text: str) -> tuple:
     from rasa_sdk.executor import CollectingDispatcher
 
     return CollectingDispatcher(), chat.tracker(text, "inform"), {}
+
+
+def test_an_account_given_later_is_looked_up_and_filed_with_the_complaint(
+    records_url: str,
+) -> None:
+    chat = Conversation()
+    chat.run(ActionAcknowledgeComplaint(), BILL, "complain_billing")
+    text = "oh my account is BL-100002"
+    said = chat.run(
+        ActionUpdateDetails(),
+        text,
+        "give_details",
+        entities=[entity(text, "BL-100002", "account_number")],
+    )
+
+    assert said.responses == ["utter_details_updated"]
+    assert said.slot("customer_verified") is True
+    assert said.slot("customer_name") == "Priya"
+    (complaint,) = complaints_of(records_url, chat)
+    assert complaint.facts["account_ref"] == "BL-100002"
+    assert complaint.customer_id is not None
+
+
+def test_an_account_that_does_not_exist_is_said_so() -> None:
+    chat = Conversation()
+    chat.run(ActionAcknowledgeComplaint(), BILL, "complain_billing")
+    text = "account BL-999999"
+    said = chat.run(
+        ActionUpdateDetails(),
+        text,
+        "give_details",
+        entities=[entity(text, "BL-999999", "account_number")],
+    )
+    assert said.responses == ["utter_account_not_found"]
