@@ -22,6 +22,7 @@ from redress.handoff import records as handoff_records
 from redress.handoff import reply_times
 from redress.incidents import model as incidents
 from redress.incidents import notices as incident_notices
+from redress.incidents import possible
 from redress.incidents.in_conversation import incident_for
 
 SUMMARY_CHARS = 500
@@ -140,12 +141,12 @@ def _tie_to_incident(
     if incident is not None:
         return incident_notices.link_complaint(session, complaint, incident.id, at).status
     thresholds = business.alerts.possible_incident
-    incident_notices.check_possible_incident(
+    possible.check_possible_incident(
         session,
         complaint,
-        incident_notices.complaint_district(complaint),
+        possible.complaint_district(complaint),
         at,
-        incident_notices.Thresholds(
+        possible.Thresholds(
             complaints=thresholds.complaints,
             within=timedelta(minutes=thresholds.within_minutes),
         ),

@@ -20,6 +20,7 @@ from redress.db.models import (
 )
 from redress.db.session import unit_of_work
 from redress.incidents import notices as incident_notices
+from redress.incidents import possible
 from redress.incidents import records as incidents_records
 from redress.incidents.model import Change, incident_from_mapping
 from redress.incidents.notices import (
@@ -29,9 +30,8 @@ from redress.incidents.notices import (
     SERVICE_BACK_BUTTONS,
     SUBSCRIBED,
     UPDATE,
-    Thresholds,
-    complaint_district,
 )
+from redress.incidents.possible import Thresholds, complaint_district
 from tests.unit.incidents.test_incidents import REGIONS, data
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=timezone.utc)
@@ -256,7 +256,7 @@ def complain(
         complaint.created_at = at
         if incident_id is not None:
             incident_notices.link_complaint(session, complaint, incident_id, at)
-        raised = incident_notices.check_possible_incident(
+        raised = possible.check_possible_incident(
             session, complaint, complaint_district(complaint), at, RULE
         )
         return complaint.reference, raised
