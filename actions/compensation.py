@@ -18,6 +18,7 @@ from actions.context import business, now, settings
 from actions.intents import complaint_behind
 from redress.compensation import in_conversation as compensation
 from redress.compensation import ledger
+from redress.compensation.consent import is_plain_yes
 from redress.compensation.policy import offer_words, show_money
 from redress.complaints import records as complaint_records
 from redress.complaints.categories import Category
@@ -56,6 +57,12 @@ class ActionAskCompensation(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        if tracker.get_slot(names.PENDING) == names.COMPENSATION_OFFER and is_plain_yes(
+            replies.latest_text(tracker)
+        ):
+            # "Fine, I'll take the credit for now" after "that's not enough": a yes to the
+            # offer that is still open, whatever else was said before.
+            return replies.answer_offer(dispatcher, tracker, True)
         with unit_of_work(settings().database_url) as session:
             conversation = conversations.ensure_conversation(session, tracker.sender_id, "rasa")
             complained = bool(complaint_records.open_complaints(session, conversation.id))

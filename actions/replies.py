@@ -15,6 +15,7 @@ from actions import names
 from actions.context import business, now, settings
 from redress.compensation import in_conversation as compensation
 from redress.compensation import ledger
+from redress.compensation.consent import is_plain_yes
 from redress.compensation.policy import granted_words, offer_words
 from redress.complaints import filing
 from redress.complaints.apology import describe_problem
@@ -173,6 +174,17 @@ def present_next_offer(
     return [shown, SlotSet(names.PENDING, names.COMPENSATION_OFFER)]
 
 
+def confirm_offer(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+    """Puts the open offer again, asking for a plain yes or no."""
+    with unit_of_work(settings().database_url) as session:
+        offer = ledger.open_offer(session, tracker.sender_id)
+        words = offer_words(offer.remedy, offer.amount_pence) if offer is not None else None
+    if words is None:
+        return ask_anything_else(dispatcher)
+    dispatcher.utter_message(response="utter_compensation_confirm", offer_words=words)
+    return [SlotSet(names.PENDING, names.COMPENSATION_OFFER)]
+
+
 def next_offer_or_anything_else(
     dispatcher: CollectingDispatcher, tracker: Tracker, *, person_asked: bool = False
 ) -> list[EventType]:
@@ -184,7 +196,11 @@ def next_offer_or_anything_else(
 def answer_offer(
     dispatcher: CollectingDispatcher, tracker: Tracker, accepted: bool
 ) -> list[EventType]:
-    """The customer's yes or no to the offer they were shown."""
+    """The customer's yes or no to the offer they were shown. Money moves only on a plain
+    yes (its button, or a reply that is nothing but a yes): anything else read as a yes
+    ("will somebody ring me?") puts the offer again and grants nothing."""
+    if accepted and not is_plain_yes(latest_text(tracker)):
+        return confirm_offer(dispatcher, tracker)
     with unit_of_work(settings().database_url) as session:
         granted = compensation.accept_or_decline(
             session,

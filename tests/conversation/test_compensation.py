@@ -140,3 +140,18 @@ def test_a_complaint_told_with_a_demand_is_heard_as_the_complaint_first(stack: S
     assert "Tell me what went wrong first" not in said
     _, replies = stack.say(conversation_id, "BL-100001")
     assert "To make up for this, I'd like to" in texts(replies), texts(replies)
+
+
+def test_money_moves_only_on_a_plain_yes_to_the_offer(stack: Stack) -> None:
+    conversation_id, _ = stack.say(None, "BL-100007 you've taken my direct debit twice this month")
+    record = stack.record(conversation_id)
+    assert record["offers"], record["messages"][-1]["text"]
+
+    # A question after the offer is not a yes, whatever it is read as.
+    _, replies = stack.say(conversation_id, "will somebody ring me about this?")
+    assert "Done. I've" not in texts(replies), texts(replies)
+    assert stack.record(conversation_id)["grants"] == []
+
+    _, replies = stack.say(conversation_id, "yes please")
+    assert "Done. I've" in texts(replies), texts(replies)
+    assert len(stack.record(conversation_id)["grants"]) == 1

@@ -183,3 +183,33 @@ def _logged_outage() -> _Chat:
     chat.slots.update(found)
     chat.last = chat.run(ActionLogComplaint(), "B29 6EX", "inform")
     return chat
+
+
+def test_a_question_read_as_yes_grants_nothing_and_puts_the_offer_again(
+    records_url: str,
+) -> None:
+    chat = _logged_outage()
+    said = chat.run(ActionAnswerYesNo(), "will somebody ring me about it?", "affirm")
+
+    assert said.responses == ["utter_compensation_confirm"]
+    assert "credit" in said.said("utter_compensation_confirm")["offer_words"]
+    assert said.slot("pending_question") == "compensation_offer"
+    assert grants_in(records_url, chat) == []
+
+
+def test_the_offer_button_is_consent(records_url: str) -> None:
+    chat = _logged_outage()
+    said = chat.run(ActionAnswerYesNo(), "/affirm", "affirm")
+    assert "utter_compensation_granted" in said.responses
+    assert len(grants_in(records_url, chat)) == 1
+
+
+def test_taking_the_offer_after_asking_for_more_grants_it(records_url: str) -> None:
+    chat = _logged_outage()
+    more = chat.run(ActionAskCompensation(), "that's not enough", "ask_compensation")
+    assert "utter_compensation_most_i_can" in more.responses
+    said = chat.run(
+        ActionAskCompensation(), "fine, I'll take the credit for now", "ask_compensation"
+    )
+    assert "utter_compensation_granted" in said.responses
+    assert len(grants_in(records_url, chat)) == 1
