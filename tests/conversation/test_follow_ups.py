@@ -1,0 +1,38 @@
+"""Conversation tests: what customers say after the first message. The trained model, the
+action server and the gateway. The messages are written for these tests and are not in the
+training data."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.stack import Stack, texts
+
+pytestmark = pytest.mark.conversation
+
+
+def handoff_reasons(record: dict) -> list[str]:
+    return [e["detail"]["reason"] for e in record["events"] if e["kind"] == "handoff_requested"]
+
+
+def test_asking_if_it_is_a_bot_gets_an_honest_answer_and_no_person_nobody_asked_for(
+    stack: Stack,
+) -> None:
+    conversation_id, replies = stack.say(None, "hold on, am I actually talking to a bot here?")
+    said = texts(replies)
+    assert "not a person" in said, said
+    assert "take over whenever you like" in said, said
+    assert handoff_reasons(stack.record(conversation_id)) == []
+
+
+def test_asking_if_it_is_a_bot_mid_complaint_carries_on_with_the_details(stack: Stack) -> None:
+    conversation_id, replies = stack.say(
+        None, "my wifi keeps dropping every evening and I can't stream anything"
+    )
+    assert texts(replies).startswith("I'm sorry"), texts(replies)
+    _, replies = stack.say(conversation_id, "wait, is this a real person replying?")
+    said = texts(replies)
+    assert "not a person" in said, said
+    # The question it was waiting on is asked again, not forgotten.
+    assert "account number" in said.lower(), said
+    assert handoff_reasons(stack.record(conversation_id)) == []
