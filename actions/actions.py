@@ -14,6 +14,7 @@ from actions.conversation import (
     ActionHandleAbuse,
     ActionHandleMisunderstanding,
     ActionRequestHuman,
+    ActionWorkingAgain,
 )
 from actions.session import ActionSessionStart
 
@@ -29,5 +30,6 @@ __all__ = [
     "ActionRequestHuman",
     "ActionSessionStart",
     "ActionUpdateDetails",
+    "ActionWorkingAgain",
     "ValidateComplaintForm",
 ]

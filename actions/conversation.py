@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import replies
+from actions import names, replies
 from actions.context import business, now, settings
 from actions.intents import complaint_told
 from redress.complaints import records as complaint_records
@@ -17,7 +17,6 @@ from redress.complaints.categories import Category
 from redress.conversations import records as conversations
 from redress.db.session import unit_of_work
 from redress.handoff import records as handoff_records
-from redress.handoff.reply_times import describe_reply_time
 from redress.incidents.in_conversation import status_lines
 
 FALLBACK_INTENT = "nlu_fallback"
@@ -47,7 +46,7 @@ class ActionRequestHuman(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         already = _request_person(tracker, "customer_asked")
-        when = describe_reply_time(business().hours, now())
+        when = replies.when_reply()
         response = "utter_handoff_already_requested" if already else "utter_handoff_requested"
         dispatcher.utter_message(response=response, when_reply=when)
         return []
@@ -63,7 +62,7 @@ class ActionHandleAbuse(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         _request_person(tracker, "abuse", event=("abuse", {}))
-        when = describe_reply_time(business().hours, now())
+        when = replies.when_reply()
         dispatcher.utter_message(response="utter_abuse", when_reply=when)
         return []
 
@@ -112,7 +111,7 @@ class ActionHandleMisunderstanding(Action):
             dispatcher.utter_message(response="utter_misunderstood_first")
             return []
         already = _request_person(tracker, "misunderstood_twice")
-        when = describe_reply_time(business().hours, now())
+        when = replies.when_reply()
         response = "utter_handoff_already_requested" if already else "utter_misunderstood_twice"
         dispatcher.utter_message(response=response, when_reply=when)
         return []
@@ -164,3 +163,33 @@ class ActionGiveUpdate(Action):
         else:
             dispatcher.utter_message(response="utter_status_none")
         return []
+
+
+class ActionWorkingAgain(Action):
+    """ "Oh wait, it's back on, never mind": glad, and kept with the open complaints (not
+    closed: the team still sees what happened, and the customer can say it stopped again).
+    Nothing is asked for any more."""
+
+    def name(self) -> str:
+        return "action_working_again"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        text = str(tracker.latest_message.get("text") or "")[:500]
+        with unit_of_work(settings().database_url) as session:
+            conversation = conversations.ensure_conversation(session, tracker.sender_id, "rasa")
+            complaints = complaint_records.open_complaints(session, conversation.id)
+            for complaint in complaints:
+                complaint.facts = {**complaint.facts, "working_again": text}
+            references = [c.reference for c in complaints]
+            conversations.record_event(
+                session, conversation.id, "working_again", {"text": text, "complaints": references}
+            )
+        if references:
+            dispatcher.utter_message(
+                response="utter_working_again_noted", complaint_reference=" and ".join(references)
+            )
+        else:
+            dispatcher.utter_message(response="utter_working_again")
+        return [SlotSet(names.PENDING, None)]

@@ -22,7 +22,7 @@ from redress.complaints.apology import describe_problem
 from redress.complaints.categories import Category
 from redress.conversations import records as conversations
 from redress.db.session import unit_of_work
-from redress.handoff.reply_times import describe_reply_time
+from redress.handoff.reply_times import describe_reply
 from redress.incidents import model as incidents
 from redress.incidents import notices as incident_notices
 from redress.incidents import wording
@@ -34,8 +34,15 @@ def latest_text(tracker: Tracker) -> str:
 
 
 def when_reply() -> str:
-    """When a person will reply, by the business's opening hours."""
-    return describe_reply_time(business().hours, now())
+    """When a person will reply: by the opening hours when an agent desk is connected, and
+    never a time nobody will keep when it is not."""
+    config = business()
+    return describe_reply(
+        config.hours,
+        now(),
+        desk=settings().slack is not None,
+        without_desk=config.handoff.without_desk,
+    )
 
 
 def entities(tracker: Tracker) -> dict[str, str]:

@@ -298,6 +298,10 @@ class HandoffRules(_Strict):
     # An offer above the compensation policy's auto-approve line goes to a person.
     compensation_needs_approval: bool = True
     waiting: WaitingRule = WaitingRule()
+    # What the customer is told about a person's reply while no agent desk (Slack) is
+    # connected: a promise the team keeps another way. None: the assistant says plainly that
+    # it cannot promise when.
+    without_desk: str | None = Field(None, min_length=1, max_length=300)
 
 
 def pounds_to_pence(value: str) -> int:

@@ -13,6 +13,24 @@ REPEAT = "repeat_complaint"
 NEEDS_APPROVAL = "compensation_needs_approval"
 
 
+# While no agent desk is connected, nobody answers in the chat: no time is promised.
+NO_DESK = (
+    "No one from our team answers in this chat yet, so I can't promise when a person will "
+    "reply. Your request is saved."
+)
+
+
+def describe_reply(
+    hours: OpeningHours, now: datetime, *, desk: bool, without_desk: str | None = None
+) -> str:
+    """What the customer is told about a person's reply: when, by the opening hours, if an
+    agent desk is connected; otherwise the business's own promise (``without_desk`` in
+    business/handoff.yml), or plainly that no time can be promised."""
+    if desk:
+        return describe_reply_time(hours, now)
+    return without_desk or NO_DESK
+
+
 def describe_reply_time(hours: OpeningHours, now: datetime) -> str:
     """An honest sentence about when someone will reply, given the opening hours."""
     if hours.is_open(now):

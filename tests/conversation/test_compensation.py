@@ -143,15 +143,18 @@ def test_a_complaint_told_with_a_demand_is_heard_as_the_complaint_first(stack: S
 
 
 def test_money_moves_only_on_a_plain_yes_to_the_offer(stack: Stack) -> None:
-    conversation_id, _ = stack.say(None, "BL-100007 you've taken my direct debit twice this month")
+    conversation_id, _ = stack.say(None, "BL-100013 you've taken my direct debit twice this month")
     record = stack.record(conversation_id)
     assert record["offers"], record["messages"][-1]["text"]
 
-    # A question after the offer is not a yes, whatever it is read as.
-    _, replies = stack.say(conversation_id, "will somebody ring me about this?")
-    assert "Done. I've" not in texts(replies), texts(replies)
+    # A yes with a condition is not consent: the offer is put again, nothing is granted.
+    _, replies = stack.say(conversation_id, "yes but can I have it back on my card instead?")
+    said = texts(replies)
+    assert "Done. I've" not in said, said
     assert stack.record(conversation_id)["grants"] == []
 
     _, replies = stack.say(conversation_id, "yes please")
-    assert "Done. I've" in texts(replies), texts(replies)
-    assert len(stack.record(conversation_id)["grants"]) == 1
+    record = stack.record(conversation_id)
+    transcript = "\n".join(f"{m['role']}: {m['text']}" for m in record["messages"])
+    assert "Done. I've" in texts(replies), transcript
+    assert len(record["grants"]) == 1

@@ -145,7 +145,9 @@ def test_asking_for_a_person_is_recorded_and_answered_honestly(stack: Stack) -> 
     conversation_id, replies = stack.say(None, "can I please talk to an actual human being")
     said = texts(replies)
     assert "asked a person" in said
-    assert re.search(r"We're (open now|closed right now)", said), said
+    # No agent desk is connected in this stack, so no reply time is promised.
+    assert "can't promise when a person will reply" in said, said
+    assert "soon" not in said, said
     record = stack.record(conversation_id)
     assert [h["reason"] for h in record["handoffs"]] == ["customer_asked"]
 

@@ -36,3 +36,16 @@ def test_asking_if_it_is_a_bot_mid_complaint_carries_on_with_the_details(stack: 
     # The question it was waiting on is asked again, not forgotten.
     assert "account number" in said.lower(), said
     assert handoff_reasons(stack.record(conversation_id)) == []
+
+
+def test_it_coming_back_on_is_met_with_relief_not_a_form(stack: Stack) -> None:
+    conversation_id, replies = stack.say(None, "my internet just cut out completely, again")
+    assert texts(replies).startswith("I'm sorry"), texts(replies)
+    _, replies = stack.say(conversation_id, "oh hang on, it's back on now. never mind!")
+    said = texts(replies)
+    assert "good to hear" in said, said
+    assert "account number" not in said.lower(), said
+    record = stack.record(conversation_id)
+    assert handoff_reasons(record) == []
+    assert not [e for e in record["events"] if e["kind"] == "abuse"]
+    assert record["complaints"][0]["facts"]["working_again"]

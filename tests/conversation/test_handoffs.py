@@ -7,8 +7,6 @@ The messages here are written for these tests and are not in the training data.
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from tests.stack import Stack, texts
@@ -31,7 +29,8 @@ def test_a_dangerous_fault_brings_a_person_in_as_well(stack: Stack) -> None:
     _, replies = stack.say(conversation_id, "started this morning")
     said = texts(replies)
     assert "Because this is serious, I've also asked a person" in said, said
-    assert "someone should reply here soon" in said or "after we open" in said, said
+    # No agent desk is connected in this stack: no reply time is promised.
+    assert "can't promise when a person will reply" in said, said
 
     record = stack.record(conversation_id)
     assert record["complaints"][0]["severity"] == "critical"
@@ -74,7 +73,7 @@ def test_an_offer_above_the_auto_approve_line_waits_for_a_person(stack: Stack) -
     assert "Because this is serious, I've also asked a person" in said, said
     assert "The person I've asked to help will need to approve that first" in said, said
     # When to expect a person is said once.
-    assert len(re.findall(r"reply here (soon|after we open)", said)) == 1, said
+    assert said.count("can't promise when a person will reply") == 1, said
     record = stack.record(conversation_id)
     assert record["offers"][0]["status"] == "pending_approval"
     assert "compensation_needs_approval" in reasons(record)

@@ -20,7 +20,7 @@ LONDON = ZoneInfo("Europe/London")
 
 def test_real_business_folder_loads():
     business = load_business(BUSINESS_DIR)
-    assert len(business.demo_customers) == 12
+    assert len(business.demo_customers) == 13
     assert set(business.categories.categories) == {c.value for c in Category}
     assert len(business.categories.categories) == 10
     assert business.hours.timezone == "Europe/London"
@@ -62,7 +62,7 @@ def _problems(folder):
 
 
 def test_copy_of_real_folder_loads(folder):
-    assert len(load_business(folder).demo_customers) == 12
+    assert len(load_business(folder).demo_customers) == 13
 
 
 def test_unknown_time_zone(folder):

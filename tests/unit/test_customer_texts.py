@@ -170,3 +170,15 @@ def test_demo_incident_texts_read_plainly() -> None:
             assert check_text(text) == [], (incident.id, name, text)
         for part in explain(incident, OPEN).parts():
             assert check_text(part) == [], (incident.id, part)
+
+
+def test_without_an_agent_desk_no_reply_time_is_promised() -> None:
+    from redress.handoff.reply_times import NO_DESK, describe_reply
+
+    told = describe_reply(BUSINESS.hours, OPEN, desk=False)
+    assert told == NO_DESK
+    assert "soon" not in told and "reply here" not in told
+    assert check_text(told) == [], told
+    promise = "A person from our team will email you within one working day."
+    assert describe_reply(BUSINESS.hours, OPEN, desk=False, without_desk=promise) == promise
+    assert "reply here soon" in describe_reply(BUSINESS.hours, OPEN, desk=True)

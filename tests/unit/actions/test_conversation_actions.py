@@ -20,6 +20,7 @@ from actions.conversation import (
     ActionHandleAbuse,
     ActionHandleMisunderstanding,
     ActionRequestHuman,
+    ActionWorkingAgain,
 )
 from actions.session import ActionSessionStart
 from redress.db.models import CompensationGrant, CompensationOffer, ConversationEvent, Handoff
@@ -213,3 +214,21 @@ def test_taking_the_offer_after_asking_for_more_grants_it(records_url: str) -> N
     )
     assert "utter_compensation_granted" in said.responses
     assert len(grants_in(records_url, chat)) == 1
+
+
+def test_working_again_is_glad_and_kept_with_the_complaint(records_url: str) -> None:
+    chat = Conversation()
+    taken = chat.run(ActionAcknowledgeComplaint(), "no internet since lunch", "complain_outage")
+    said = chat.run(ActionWorkingAgain(), "oh wait it's back on, never mind!", "working_again")
+
+    reference = taken.slot("complaint_reference")
+    assert said.said("utter_working_again_noted")["complaint_reference"] == reference
+    assert handoffs(records_url, chat) == []
+    assert events_of(records_url, chat, "working_again")[0]["complaints"] == [reference]
+
+
+def test_working_again_with_nothing_logged_is_simply_glad() -> None:
+    said = Conversation().run(
+        ActionWorkingAgain(), "never mind, it's fixed itself", "working_again"
+    )
+    assert said.responses == ["utter_working_again"]
