@@ -13,7 +13,7 @@ from actions import names, replies
 from actions.context import business, now, settings
 from actions.intents import complaint_told
 from redress.complaints import records as complaint_records
-from redress.complaints.categories import Category
+from redress.complaints import status
 from redress.conversations import records as conversations
 from redress.db.session import unit_of_work
 from redress.handoff import records as handoff_records
@@ -139,19 +139,15 @@ class ActionGiveUpdate(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        config = business()
+        config, moment = business(), now()
         with unit_of_work(settings().database_url) as session:
             complaints = complaint_records.open_complaints(session, tracker.sender_id)
-            lines = [
-                f"Your complaint {c.reference} ({config.category_text(Category(c.category)).label.lower()}) "  # noqa: E501
-                + (
-                    "is part of a wider problem we're fixing."
-                    if c.incident_id
-                    else "is open, and our team has it."
-                )
-                for c in complaints
-            ]
-            incident_lines = status_lines(session, complaints, now(), config.hours.timezone)
+            standings = [status.standing(c, config, moment) for c in complaints]
+            if any(s.overdue for s in standings):
+                # The reply we promised is late: a person is asked to look now, as we say.
+                handoff_records.request_handoff(session, tracker.sender_id, "reply_overdue")
+            lines = [s.text for s in standings]
+            incident_lines = status_lines(session, complaints, moment, config.hours.timezone)
         if not complaints and (told := complaint_told(tracker)) is not None:
             # "any update on my order? it's two weeks late": nothing is logged yet, and the
             # message is the complaint itself, so it gets the complaint's answer.

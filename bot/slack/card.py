@@ -73,6 +73,7 @@ REASONS = {
     "compensation_review": "Compensation review",
     "compensation_alternative": "Declined the offer, wants another remedy",
     "compensation_rejected": "Offer rejected: follow up with the customer",
+    "reply_overdue": "Reply promise missed: the customer asked for an update",
 }
 DEFAULT_REASON = "Needs a person"
 

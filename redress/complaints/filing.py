@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from redress.business import Business
 from redress.compensation import in_conversation as compensation
 from redress.complaints import records as complaint_records
+from redress.complaints import status
 from redress.complaints.categories import Category, Severity
 from redress.complaints.severity import assess_severity
 from redress.complaints.since import Since, find_since
@@ -111,6 +112,7 @@ def file_all(
         if complaint.facts.get("logged"):
             continue
         _file_details(session, complaint, facts, conversation.customer_id, at)
+        status.keep_promise(complaint, business, at)
         category = Category(complaint.category)
         incident = incident_for(session, business, category, facts.get("postcode"), account, at)
         offer = _tie_to_incident(session, complaint, incident, business, at)

@@ -44,7 +44,8 @@ SAMPLES: dict[str, list[str]] = {
     "next_step": [BUSINESS.category_text(c).next_step for c in Category],
     "reply_within": [describe_hours(h) for h in BUSINESS.categories.reply_within_hours.values()],
     "status_lines": [
-        "Your complaint RD-7KQ2MZ (billing problem) is open, and our team has it.",
+        "Your complaint RD-7KQ2MZ (billing problem) is open. "
+        "I need a few details before our team can start.",
         "Your complaint RD-7KQ2MZ (service not working) is part of a wider problem we're fixing.",
     ],
     "explanation": [explain(i, OPEN, BUSINESS.hours.timezone).text() for i in DEMO_INCIDENTS],

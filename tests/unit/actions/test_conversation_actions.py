@@ -4,9 +4,13 @@ it?"."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import pytest
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
+from actions import context
 from actions.answers import ActionAnswerYesNo
 from actions.compensation import ActionAskCompensation
 from actions.complaints import (
@@ -25,7 +29,7 @@ from actions.conversation import (
 from actions.session import ActionSessionStart
 from redress.db.models import CompensationGrant, CompensationOffer, ConversationEvent, Handoff
 from redress.db.session import unit_of_work
-from tests.unit.actions.conftest import Conversation
+from tests.unit.actions.conftest import NOW, Conversation
 
 
 def handoffs(url: str, chat: Conversation) -> list[str]:
@@ -232,3 +236,17 @@ def test_working_again_with_nothing_logged_is_simply_glad() -> None:
         ActionWorkingAgain(), "never mind, it's fixed itself", "working_again"
     )
     assert said.responses == ["utter_working_again"]
+
+
+def test_any_update_after_filing_says_when_and_a_late_reply_brings_a_person(
+    records_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chat = _logged_outage()
+    said = chat.run(ActionGiveUpdate(), "any news?", "ask_update")
+    assert "you'll hear from us by" in said.said("utter_status_open")["status_lines"]
+    assert "reply_overdue" not in handoffs(records_url, chat)
+
+    monkeypatch.setattr(context, "clock", lambda: NOW + timedelta(days=7))
+    late = chat.run(ActionGiveUpdate(), "any news??", "ask_update")
+    assert "we haven't" in late.said("utter_status_open")["status_lines"]
+    assert "reply_overdue" in handoffs(records_url, chat)

@@ -1,0 +1,63 @@
+"""Where a complaint stands, for "any update?": the reply it was promised and by when, kept
+from the moment it was filed, and what happens when that time has passed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from redress.business import Business
+from redress.complaints.categories import Category, Severity
+from redress.db.models import Complaint
+from redress.incidents.wording import describe_time
+
+# The fact that keeps the promised reply time (ISO 8601, UTC), set when a complaint is filed.
+REPLY_DUE = "reply_due"
+OVERDUE = "reply_overdue"
+
+
+def reply_due(business: Business, severity: Severity, filed_at: datetime) -> datetime:
+    """When a complaint filed at ``filed_at`` was promised a reply: its category's reply
+    time for this severity, counted from then, or from opening when filed while closed
+    (the same promise the customer was told: "within 2 days of opening at 8am")."""
+    hours = business.hours
+    start = filed_at if hours.is_open(filed_at) else hours.next_opening(filed_at)
+    return start + business.reply_within(severity)
+
+
+def promised(complaint: Complaint) -> datetime | None:
+    """The reply time the complaint was promised when it was filed; None before that."""
+    due = complaint.facts.get(REPLY_DUE)
+    return datetime.fromisoformat(due) if isinstance(due, str) else None
+
+
+@dataclass(frozen=True)
+class Standing:
+    text: str
+    overdue: bool = False
+
+
+def standing(complaint: Complaint, business: Business, now: datetime) -> Standing:
+    """One or two plain sentences on where a complaint stands."""
+    label = business.category_text(Category(complaint.category)).label.lower()
+    named = f"Your complaint {complaint.reference} ({label})"
+    if complaint.incident_id:
+        return Standing(f"{named} is part of a wider problem we're fixing.")
+    due = promised(complaint)
+    if due is None:
+        return Standing(f"{named} is open. I need a few details before our team can start.")
+    when = describe_time(due, now, business.hours.timezone)
+    if due > now:
+        return Standing(f"{named} is with our team, and you'll hear from us by {when}.")
+    return Standing(
+        f"We promised to reply about {complaint.reference} ({label}) by {when}, and we "
+        f"haven't. I'm sorry. I've asked a person from our {business.brand.team_name} to "
+        "look at it now.",
+        overdue=True,
+    )
+
+
+def keep_promise(complaint: Complaint, business: Business, filed_at: datetime) -> None:
+    """Records the reply time promised when the complaint is filed."""
+    due = reply_due(business, Severity(complaint.severity), filed_at)
+    complaint.facts = {**complaint.facts, REPLY_DUE: due.isoformat()}
