@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -178,11 +179,12 @@ class ActionLogComplaint(Action):
             if tracker.get_slot(key) not in (None, "")
         }
         account = facts.get(names.ACCOUNT) if tracker.get_slot(names.VERIFIED) else None
+        moment = now()  # one time for filing and for what the customer is told
         with unit_of_work(settings().database_url) as session:
             conversation = conversations.ensure_conversation(session, tracker.sender_id, "rasa")
-            filed = filing.file_all(session, conversation, facts, account, business(), now())
+            filed = filing.file_all(session, conversation, facts, account, business(), moment)
         events: list[EventType] = [SlotSet(names.REQUESTED_SLOT, None)]
-        events += _tell_what_happens_next(dispatcher, filed)
+        events += _tell_what_happens_next(dispatcher, filed, moment)
         person_told = _tell_about_a_person(dispatcher, filed)
         if not any(f.updates_offer == incident_notices.OFFERED for f in filed.filed):
             events += replies.next_offer_or_anything_else(
@@ -192,11 +194,12 @@ class ActionLogComplaint(Action):
 
 
 def _tell_what_happens_next(
-    dispatcher: CollectingDispatcher, filed: filing.Filing
+    dispatcher: CollectingDispatcher, filed: filing.Filing, moment: datetime
 ) -> list[EventType]:
-    """For each complaint: the incident behind it, or its reference, team and reply time.
-    Updates are offered once, for the first incident that offers them."""
-    config, moment = business(), now()
+    """For each complaint: the incident behind it, or its reference, team and reply time
+    (the one kept with it). Updates are offered once, for the first incident that offers
+    them."""
+    config = business()
     events: list[EventType] = []
     offered = False
     for complaint in filed.filed:

@@ -142,9 +142,11 @@ class ActionGiveUpdate(Action):
         config, moment = business(), now()
         with unit_of_work(settings().database_url) as session:
             complaints = complaint_records.open_complaints(session, tracker.sender_id)
-            standings = [status.standing(c, config, moment) for c in complaints]
+            desk = settings().slack is not None
+            standings = [status.standing(c, config, moment, desk=desk) for c in complaints]
             if any(s.overdue for s in standings):
-                # The reply we promised is late: a person is asked to look now, as we say.
+                # The reply we promised is late: recorded, and with a desk a person is asked
+                # to look now, as we say.
                 handoff_records.request_handoff(session, tracker.sender_id, "reply_overdue")
             lines = [s.text for s in standings]
             incident_lines = status_lines(session, complaints, moment, config.hours.timezone)

@@ -181,13 +181,13 @@ def present_next_offer(
     return [shown, SlotSet(names.PENDING, names.COMPENSATION_OFFER)]
 
 
-def confirm_offer(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
-    """Puts the open offer again, asking for a plain yes or no."""
+def confirm_offer(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType] | None:
+    """Puts the open offer again, asking for a plain yes or no; None when no offer is open."""
     with unit_of_work(settings().database_url) as session:
         offer = ledger.open_offer(session, tracker.sender_id)
         words = offer_words(offer.remedy, offer.amount_pence) if offer is not None else None
     if words is None:
-        return ask_anything_else(dispatcher)
+        return None
     dispatcher.utter_message(response="utter_compensation_confirm", offer_words=words)
     return [SlotSet(names.PENDING, names.COMPENSATION_OFFER)]
 
@@ -207,7 +207,11 @@ def answer_offer(
     yes (its button, or a reply that is nothing but a yes): anything else read as a yes
     ("will somebody ring me?") puts the offer again and grants nothing."""
     if accepted and not is_plain_yes(latest_text(tracker)):
-        return confirm_offer(dispatcher, tracker)
+        confirmed = confirm_offer(dispatcher, tracker)
+        if confirmed is not None:
+            return confirmed
+        # The offer was decided meanwhile: nothing can be granted here, and a person
+        # follows up, as for a plain yes.
     with unit_of_work(settings().database_url) as session:
         granted = compensation.accept_or_decline(
             session,

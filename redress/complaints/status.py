@@ -37,8 +37,12 @@ class Standing:
     overdue: bool = False
 
 
-def standing(complaint: Complaint, business: Business, now: datetime) -> Standing:
-    """One or two plain sentences on where a complaint stands."""
+def standing(
+    complaint: Complaint, business: Business, now: datetime, *, desk: bool = True
+) -> Standing:
+    """One or two plain sentences on where a complaint stands. ``desk``: whether a person
+    can be brought in now (an agent desk is connected); without one, a late reply is owned
+    and marked on the record, and no person is promised."""
     label = business.category_text(Category(complaint.category)).label.lower()
     named = f"Your complaint {complaint.reference} ({label})"
     if complaint.incident_id:
@@ -49,10 +53,12 @@ def standing(complaint: Complaint, business: Business, now: datetime) -> Standin
     when = describe_time(due, now, business.hours.timezone)
     if due > now:
         return Standing(f"{named} is with our team, and you'll hear from us by {when}.")
+    late = f"We promised to reply about {complaint.reference} ({label}) by {when}, and we haven't."
+    if not desk:
+        return Standing(f"{late} I'm sorry. I've marked it as late on your record.", overdue=True)
     return Standing(
-        f"We promised to reply about {complaint.reference} ({label}) by {when}, and we "
-        f"haven't. I'm sorry. I've asked a person from our {business.brand.team_name} to "
-        "look at it now.",
+        f"{late} I'm sorry. I've asked a person from our {business.brand.team_name} to look "
+        "at it now.",
         overdue=True,
     )
 

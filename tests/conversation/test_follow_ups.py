@@ -49,3 +49,16 @@ def test_it_coming_back_on_is_met_with_relief_not_a_form(stack: Stack) -> None:
     assert handoff_reasons(record) == []
     assert not [e for e in record["events"] if e["kind"] == "abuse"]
     assert record["complaints"][0]["facts"]["working_again"]
+
+
+def test_any_update_after_logging_says_when_to_expect_a_reply(stack: Stack) -> None:
+    conversation_id, replies = stack.say(
+        None, "BL-100013 here, my broadband has been down since yesterday morning"
+    )
+    said = texts(replies)
+    assert "I've logged this as" in said, said
+    _, replies = stack.say(conversation_id, "any update on this?")
+    said = texts(replies)
+    reference = stack.record(conversation_id)["complaints"][0]["reference"]
+    assert reference in said, said
+    assert "you'll hear from us by" in said, said

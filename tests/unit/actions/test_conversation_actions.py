@@ -250,3 +250,18 @@ def test_any_update_after_filing_says_when_and_a_late_reply_brings_a_person(
     late = chat.run(ActionGiveUpdate(), "any news??", "ask_update")
     assert "we haven't" in late.said("utter_status_open")["status_lines"]
     assert "reply_overdue" in handoffs(records_url, chat)
+
+
+def test_a_yes_that_is_not_plain_after_the_offer_was_decided_still_brings_a_person(
+    records_url: str,
+) -> None:
+    chat = _logged_outage()
+    with unit_of_work(records_url) as session:
+        offer = session.scalars(
+            select(CompensationOffer).where(CompensationOffer.conversation_id == chat.sender_id)
+        ).one()
+        offer.status = "rejected"  # a person decided it meanwhile
+    said = chat.run(ActionAnswerYesNo(), "yes, will it be on my bill?", "affirm")
+    assert said.responses == ["utter_compensation_not_possible"]
+    assert "compensation_review" in handoffs(records_url, chat)
+    assert grants_in(records_url, chat) == []

@@ -59,3 +59,13 @@ def test_before_the_details_are_in_nothing_is_promised() -> None:
     told = standing(complaint(), BUSINESS, OPEN)
     assert "hear from us by" not in told.text
     assert not told.overdue
+
+
+def test_without_an_agent_desk_a_late_reply_is_owned_but_no_person_is_promised() -> None:
+    filed = complaint(logged=True)
+    keep_promise(filed, BUSINESS, OPEN)
+    told = standing(filed, BUSINESS, OPEN + timedelta(days=5), desk=False)
+    assert told.overdue
+    assert "we haven't" in told.text and "marked it as late" in told.text
+    assert "person" not in told.text
+    assert check_text(told.text) == [], told.text
