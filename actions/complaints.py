@@ -187,8 +187,9 @@ class ActionLogComplaint(Action):
         events += _tell_what_happens_next(dispatcher, filed, moment)
         person_told = _tell_about_a_person(dispatcher, filed)
         if not any(f.updates_offer == incident_notices.OFFERED for f in filed.filed):
+            # A person already asked for (a critical first message) approves it too.
             events += replies.next_offer_or_anything_else(
-                dispatcher, tracker, person_asked=person_told
+                dispatcher, tracker, person_asked=person_told or filed.person_already
             )
         return events
 

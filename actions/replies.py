@@ -71,8 +71,12 @@ def acknowledge(
         return [SlotSet(names.REFERENCE, taken.reference)]
     problem = describe_problem(category, text, moment)
     dispatcher.utter_message(response="utter_complaint_apology", problem=problem)
+    if taken.depends_on_it:
+        dispatcher.utter_message(response="utter_emergency_advice")
     if taken.safety_risk:
         dispatcher.utter_message(response="utter_safety_advice")
+    if taken.person_now:
+        dispatcher.utter_message(response="utter_handoff_serious", when_reply=when_reply())
     given = details_already_given(tracker)
     verified = bool(tracker.get_slot(names.VERIFIED))
     account_known = verified or any(event["name"] == names.ACCOUNT for event in given)

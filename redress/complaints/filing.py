@@ -38,6 +38,10 @@ class Taken:
     added: bool
     safety_risk: bool = False
     since: Since | None = None
+    # Someone's health or safety depends on the service (see severity.py).
+    depends_on_it: bool = False
+    # Critical from the first message: a person was asked for at once.
+    person_now: bool = False
 
 
 def take(
@@ -71,7 +75,19 @@ def take(
         summary=text[:SUMMARY_CHARS],
         facts={"since": since.phrase} if since else {},
     )
-    return Taken(complaint.reference, False, assessment.safety_risk, since)
+    person_now = assessment.severity is Severity.CRITICAL
+    if person_now:
+        # A safety risk, or someone who depends on the service: a person at once, before
+        # any details are asked for.
+        handoff_records.request_handoff(session, conversation.id, "critical_severity")
+    return Taken(
+        complaint.reference,
+        False,
+        assessment.safety_risk,
+        since,
+        depends_on_it=assessment.depends_on_it,
+        person_now=person_now,
+    )
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """Severity of a complaint, from what the customer said: deterministic rules with reasons.
 
-Each rule adds points and a reason a person can read. Points map to a severity; safety risks
-are always critical and vulnerable customers are never below high. The reasons are recorded
+Each rule adds points and a reason a person can read. Points map to a severity; safety risks,
+and someone whose health or safety depends on the service (a care alarm, the only way to
+reach a doctor, an elderly person living alone without it), are always critical; vulnerable
+customers are never below high. The reasons are recorded
 with the complaint so agents and reports can see why.
 """
 
@@ -34,6 +36,35 @@ VULNERABLE = _words(
     r"pacemaker", r"hospital", r"terminal(ly)? ill", r"cancer", r"chemo", r"new ?born",
     r"baby", r"pregnant", r"lives? alone", r"vulnerable", r"blind", r"deaf", r"dementia",
     r"relies on (the |her |his |my )?(landline|phone)",
+)  # fmt: skip
+# The service is how someone gets help: their health or safety depends on it working.
+DEPENDS_ON_IT = _words(
+    r"only way (to|i can|she can|he can|they can) (call|ring|phone|reach|contact|get)",
+    r"(can'?t|cannot|no way to|unable to) (call|ring|phone|reach|contact) "
+    r"(999|112|911|an ambulance|the doctor|my doctor|the gp|my gp|the surgery|for help|"
+    r"anyone|emergency services|the hospital)",
+    r"(care ?line|lifeline|telecare|personal alarm|pendant alarm|panic alarm|fall alarm|"
+    r"emergency alarm|alarm (button|pendant)|community alarm)",
+    r"(heart|blood pressure|glucose|sugar|oxygen|cardiac|dialysis) (monitor|machine|"
+    r"concentrator|device|pump)",
+    r"home dialysis", r"medical (device|equipment|alarm|monitor)",
+    r"(needs?|relies on|depends on) (it|the (landline|phone|line|internet)) "
+    r"(for|to) (her|his|my|their)? ?(health|medic\w*|doctor|safety|care)",
+)  # fmt: skip
+OLD_AGE = _words(
+    r"aged? (8\d|9\d|1[01]\d)", r"(8\d|9\d|1[01]\d)[- ]?(years?|yrs?)([- ]old)?",
+    r"(she's|he's|i'm|im|i am|she is|he is|(mum|mom|dad|nan|gran|grandma|grandad|mother|"
+    r"father)('s| is)) (8\d|9\d|1[01]\d)(?! ?(mb|mbps|meg|quid|pounds|p\b|%))",
+    r"elderly", r"pensioner",
+)  # fmt: skip
+ALONE = _words(
+    r"lives? (alone|on (her|his|my|their) own|by (her|him|my)self)", r"living alone",
+    r"on (her|his|my) own( at home)?", r"no one else (there|at home|in the house)",
+    r"no family nearby", r"widow(ed|er)?",
+)  # fmt: skip
+CHILD = _words(
+    r"toddler", r"baby", r"babies", r"new ?born", r"(my|our|the) (kids?|children|son|daughter)",
+    r"(little|young) (one|ones|boy|girl|child|children)", r"\d{1,2}[- ]?(month|year)[- ]old",
 )  # fmt: skip
 REPEAT_CONTACT = _words(
     r"(\d+|two|three|four|five|six|several|many|multiple|countless|numerous|so many) "
@@ -72,6 +103,9 @@ class SeverityAssessment:
     severity: Severity
     reasons: tuple[str, ...] = field(default_factory=tuple)
     safety_risk: bool = False
+    # Someone's health or safety depends on the service (or an old person alone without
+    # it): critical, a person at once, and how to get urgent help first.
+    depends_on_it: bool = False
 
 
 def assess_severity(
@@ -92,6 +126,14 @@ def assess_severity(
     vulnerable = bool(VULNERABLE.search(text))
     if vulnerable:
         add(2, "customer or someone in their home may be vulnerable")
+    depends = bool(DEPENDS_ON_IT.search(text))
+    if depends:
+        reasons.append("their health or safety depends on the service")
+    if OLD_AGE.search(text) and ALONE.search(text):
+        depends = True
+        reasons.append("an elderly person living alone")
+    if safety and CHILD.search(text):
+        reasons.append("a child is at risk")
     if category is Category.OUTAGE:
         add(1, "no service at all")
     if category is Category.ACCOUNT_ACCESS and COMPROMISE.search(text):
@@ -120,9 +162,11 @@ def assess_severity(
     )
     if vulnerable and severity.rank < Severity.HIGH.rank:
         severity = Severity.HIGH
-    if safety:
+    if safety or depends:
         severity = Severity.CRITICAL
-    return SeverityAssessment(severity=severity, reasons=tuple(reasons), safety_risk=safety)
+    return SeverityAssessment(
+        severity=severity, reasons=tuple(reasons), safety_risk=safety, depends_on_it=depends
+    )
 
 
 def _largest_amount(text: str) -> Decimal | None:

@@ -62,3 +62,20 @@ def test_any_update_after_logging_says_when_to_expect_a_reply(stack: Stack) -> N
     reference = stack.record(conversation_id)["complaints"][0]["reference"]
     assert reference in said, said
     assert "you'll hear from us by" in said, said
+
+
+def test_someone_who_depends_on_a_dead_line_is_told_how_to_get_help_and_gets_a_person(
+    stack: Stack,
+) -> None:
+    conversation_id, replies = stack.say(
+        None,
+        "my nan is 88 and lives on her own, her phone line has been dead since yesterday "
+        "and it's the only way she can call her doctor",
+    )
+    said = texts(replies)
+    assert said.startswith("I'm sorry"), said
+    assert "999" in said, said
+    assert "asked a person" in said, said
+    record = stack.record(conversation_id)
+    assert record["complaints"][0]["severity"] == "critical"
+    assert handoff_reasons(record) == ["critical_severity"]

@@ -25,12 +25,13 @@ def test_a_dangerous_fault_brings_a_person_in_as_well(stack: Stack) -> None:
     )
     said = texts(replies)
     assert said.startswith("I'm sorry"), said
-    stack.say(conversation_id, "its BL-100007")
-    _, replies = stack.say(conversation_id, "started this morning")
-    said = texts(replies)
+    # A person is asked for at once, before any details, and said once.
     assert "Because this is serious, I've also asked a person" in said, said
     # No agent desk is connected in this stack: no reply time is promised.
     assert "can't promise when a person will reply" in said, said
+    stack.say(conversation_id, "its BL-100007")
+    _, replies = stack.say(conversation_id, "started this morning")
+    assert "Because this is serious" not in texts(replies), texts(replies)
 
     record = stack.record(conversation_id)
     assert record["complaints"][0]["severity"] == "critical"
@@ -61,20 +62,22 @@ def test_the_same_problem_again_within_30_days_goes_to_a_person(stack: Stack) ->
 
 
 def test_an_offer_above_the_auto_approve_line_waits_for_a_person(stack: Stack) -> None:
-    conversation_id, _ = stack.say(
+    conversation_id, replies = stack.say(
         None,
         "our internet has been dead for over a week now, I work from home and I've lost "
         "a whole week of work. this is absolutely ridiculous",
     )
+    # Critical from the first message: a person is asked for at once.
+    assert "Because this is serious, I've also asked a person" in texts(replies)
     _, replies = stack.say(conversation_id, "BL-100004")
     said = texts(replies)
     # Tom pays £60 a month: a free month is above the £30 a person must approve.
     assert "give you a month free, which is £60 off your next bill" in said, said
-    assert "Because this is serious, I've also asked a person" in said, said
     assert "The person I've asked to help will need to approve that first" in said, said
-    # When to expect a person is said once.
-    assert said.count("can't promise when a person will reply") == 1, said
     record = stack.record(conversation_id)
+    # When to expect a person is said once in the whole conversation.
+    everything = " ".join(m["text"] for m in record["messages"] if m["role"] == "bot")
+    assert everything.count("can't promise when a person will reply") == 1, everything
     assert record["offers"][0]["status"] == "pending_approval"
     assert "compensation_needs_approval" in reasons(record)
     assert record["grants"] == []

@@ -171,3 +171,27 @@ def test_an_account_that_does_not_exist_is_said_so() -> None:
         entities=[entity(text, "BL-999999", "account_number")],
     )
     assert said.responses == ["utter_account_not_found"]
+
+
+def test_someone_who_depends_on_the_line_hears_how_to_get_help_and_gets_a_person_at_once(
+    records_url: str,
+) -> None:
+    from redress.db.models import Handoff
+
+    chat = Conversation()
+    said = chat.run(
+        ActionAcknowledgeComplaint(),
+        "my dad's careline alarm runs through the phone line and the line is dead",
+        "complain_outage",
+    )
+    assert said.responses[:4] == [
+        "utter_complaint_apology",
+        "utter_emergency_advice",
+        "utter_handoff_serious",
+        "utter_details_next",
+    ]
+    (complaint,) = complaints_of(records_url, chat)
+    assert complaint.severity == "critical"
+    with unit_of_work(records_url) as session:
+        reasons = [h.reason for h in session.scalars(select(Handoff))]
+    assert reasons == ["critical_severity"]

@@ -219,3 +219,50 @@ def test_automatic_handoff_reasons_follow_the_configured_rules():
     stricter = HandoffRules(severity_at_least=Severity.HIGH, repeat_within_days=0)
     assert automatic_reasons(stricter, Severity.HIGH, 3) == ["high_severity"]
     assert automatic_reasons(HandoffRules(severity_at_least=None), Severity.CRITICAL, 0) == []
+
+
+# Someone whose health or safety depends on the service ------------------------------------
+
+DEPENDS = [
+    "my mum's 87 and lives on her own, the phone line's been dead since yesterday",
+    "the landline is the only way she can call her doctor and it's been off for two days",
+    "his careline alarm goes through the phone line and it's not working",
+    "dad has a pendant alarm in case he falls and the line is dead",
+    "I can't call an ambulance, my landline has no dial tone and there's no mobile signal",
+    "the internet is down and my home dialysis machine reports over it",
+]
+
+
+@pytest.mark.parametrize("text", DEPENDS)
+def test_someone_who_depends_on_the_service_is_critical(text: str) -> None:
+    found = assess_severity(Category.OUTAGE, text, NOW)
+    assert found.severity is Severity.CRITICAL, found
+    assert found.depends_on_it
+
+
+def test_age_alone_without_living_alone_is_high_not_critical() -> None:
+    found = assess_severity(Category.OUTAGE, "my dad is 84 and his internet is down", NOW)
+    assert found.severity is Severity.HIGH
+    assert not found.depends_on_it
+
+
+def test_a_child_near_a_hazard_is_named() -> None:
+    found = assess_severity(
+        Category.FAULTY_EQUIPMENT,
+        "your engineer left bare wires hanging out of the wall and I've got a toddler",
+        NOW,
+    )
+    assert found.severity is Severity.CRITICAL
+    assert "a child is at risk" in found.reasons
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my internet is slow in the evenings, I'm 85 megabits short",
+        "I've been alone on hold for an hour",
+        "the alarm clock app won't sync",
+    ],
+)
+def test_ordinary_words_are_not_read_as_dependence(text: str) -> None:
+    assert not assess_severity(Category.SLOW_SERVICE, text, NOW).depends_on_it
