@@ -11,6 +11,7 @@ from actions.complaints import (
 from actions.conversation import (
     ActionAnswerOffTopic,
     ActionGiveUpdate,
+    ActionGreet,
     ActionHandleAbuse,
     ActionHandleMisunderstanding,
     ActionRequestHuman,
@@ -24,6 +25,7 @@ __all__ = [
     "ActionAnswerYesNo",
     "ActionAskCompensation",
     "ActionGiveUpdate",
+    "ActionGreet",
     "ActionHandleAbuse",
     "ActionHandleMisunderstanding",
     "ActionLogComplaint",

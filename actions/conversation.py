@@ -191,3 +191,32 @@ class ActionWorkingAgain(Action):
         else:
             dispatcher.utter_message(response="utter_working_again")
         return [SlotSet(names.PENDING, None)]
+
+
+class ActionGreet(Action):
+    """A hello: the opening greeting the first time; later, where the customer stands
+    ("hello?? is anyone coming?" while waiting for a person gets an honest answer, not the
+    greeting again)."""
+
+    def name(self) -> str:
+        return "action_greet"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        config, moment = business(), now()
+        with unit_of_work(settings().database_url) as session:
+            waiting = handoff_records.open_handoff(session, tracker.sender_id)
+            complaints = complaint_records.open_complaints(session, tracker.sender_id)
+            desk = settings().slack is not None
+            lines = [status.standing(c, config, moment, desk=desk).text for c in complaints]
+        if waiting is not None and waiting.status == handoff_records.REQUESTED:
+            dispatcher.utter_message(
+                response="utter_still_waiting", when_reply=replies.when_reply()
+            )
+            return []
+        if lines:
+            dispatcher.utter_message(response="utter_greet_back", status_lines=" ".join(lines))
+            return [SlotSet(names.PENDING, names.ANYTHING_ELSE)]
+        dispatcher.utter_message(response="utter_greet")
+        return []

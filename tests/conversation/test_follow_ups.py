@@ -79,3 +79,12 @@ def test_someone_who_depends_on_a_dead_line_is_told_how_to_get_help_and_gets_a_p
     record = stack.record(conversation_id)
     assert record["complaints"][0]["severity"] == "critical"
     assert handoff_reasons(record) == ["critical_severity"]
+
+
+def test_hello_while_waiting_for_a_person_is_answered_honestly(stack: Stack) -> None:
+    conversation_id, replies = stack.say(None, "I need to speak to a real person please")
+    assert "asked a person" in texts(replies), texts(replies)
+    _, replies = stack.say(conversation_id, "hello?? anyone there?")
+    said = texts(replies)
+    assert "waiting for a person" in said, said
+    assert "Hi, I'm" not in said, said

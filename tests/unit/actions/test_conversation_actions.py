@@ -21,6 +21,7 @@ from actions.complaints import (
 from actions.conversation import (
     ActionAnswerOffTopic,
     ActionGiveUpdate,
+    ActionGreet,
     ActionHandleAbuse,
     ActionHandleMisunderstanding,
     ActionRequestHuman,
@@ -265,3 +266,22 @@ def test_a_yes_that_is_not_plain_after_the_offer_was_decided_still_brings_a_pers
     assert said.responses == ["utter_compensation_not_possible"]
     assert "compensation_review" in handoffs(records_url, chat)
     assert grants_in(records_url, chat) == []
+
+
+def test_hello_the_first_time_is_the_greeting() -> None:
+    assert Conversation().run(ActionGreet(), "hi", "greet").responses == ["utter_greet"]
+
+
+def test_hello_while_waiting_for_a_person_says_so_instead_of_greeting_again() -> None:
+    chat = Conversation()
+    chat.run(ActionRequestHuman(), "get me a person", "request_human")
+    said = chat.run(ActionGreet(), "hello?? it's been ten minutes, anyone there?", "greet")
+    assert said.responses == ["utter_still_waiting"]
+    assert "can't promise" in said.said("utter_still_waiting")["when_reply"]
+
+
+def test_hello_after_a_complaint_says_where_it_stands() -> None:
+    chat = Conversation()
+    taken = chat.run(ActionAcknowledgeComplaint(), "you charged me twice", "complain_billing")
+    said = chat.run(ActionGreet(), "hello", "greet")
+    assert taken.slot("complaint_reference") in said.said("utter_greet_back")["status_lines"]
