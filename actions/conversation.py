@@ -13,7 +13,6 @@ from actions import names, replies
 from actions.context import business, now, settings
 from actions.intents import complaint_told
 from redress.complaints import records as complaint_records
-from redress.complaints import status
 from redress.conversations import records as conversations
 from redress.db.session import unit_of_work
 from redress.handoff import records as handoff_records
@@ -142,13 +141,7 @@ class ActionGiveUpdate(Action):
         config, moment = business(), now()
         with unit_of_work(settings().database_url) as session:
             complaints = complaint_records.open_complaints(session, tracker.sender_id)
-            desk = settings().slack is not None
-            standings = [status.standing(c, config, moment, desk=desk) for c in complaints]
-            if any(s.overdue for s in standings):
-                # The reply we promised is late: recorded, and with a desk a person is asked
-                # to look now, as we say.
-                handoff_records.request_handoff(session, tracker.sender_id, "reply_overdue")
-            lines = [s.text for s in standings]
+            lines = replies.where_complaints_stand(session, complaints)
             incident_lines = status_lines(session, complaints, moment, config.hours.timezone)
         if not complaints and (told := complaint_told(tracker)) is not None:
             # "any update on my order? it's two weeks late": nothing is logged yet, and the
@@ -174,7 +167,7 @@ class ActionWorkingAgain(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        text = str(tracker.latest_message.get("text") or "")[:500]
+        text = replies.latest_text(tracker)[:500]
         with unit_of_work(settings().database_url) as session:
             conversation = conversations.ensure_conversation(session, tracker.sender_id, "rasa")
             complaints = complaint_records.open_complaints(session, conversation.id)
@@ -204,12 +197,10 @@ class ActionGreet(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        config, moment = business(), now()
         with unit_of_work(settings().database_url) as session:
             waiting = handoff_records.open_handoff(session, tracker.sender_id)
             complaints = complaint_records.open_complaints(session, tracker.sender_id)
-            desk = settings().slack is not None
-            lines = [status.standing(c, config, moment, desk=desk).text for c in complaints]
+            lines = replies.where_complaints_stand(session, complaints)
         if waiting is not None and waiting.status == handoff_records.REQUESTED:
             dispatcher.utter_message(
                 response="utter_still_waiting", when_reply=replies.when_reply()

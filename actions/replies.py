@@ -10,6 +10,7 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import Session
 
 from actions import names
 from actions.context import business, now, settings
@@ -17,11 +18,13 @@ from redress.compensation import in_conversation as compensation
 from redress.compensation import ledger
 from redress.compensation.consent import is_plain_yes
 from redress.compensation.policy import granted_words, offer_words
-from redress.complaints import filing
+from redress.complaints import filing, status
 from redress.complaints.apology import describe_problem
 from redress.complaints.categories import Category
 from redress.conversations import records as conversations
+from redress.db.models import Complaint
 from redress.db.session import unit_of_work
+from redress.handoff import records as handoff_records
 from redress.handoff.reply_times import describe_reply
 from redress.incidents import model as incidents
 from redress.incidents import notices as incident_notices
@@ -33,16 +36,28 @@ def latest_text(tracker: Tracker) -> str:
     return str(tracker.latest_message.get("text") or "")
 
 
+def desk_connected() -> bool:
+    """Whether an agent desk (Slack) is connected, so a person can reply in the chat."""
+    return settings().slack is not None
+
+
 def when_reply() -> str:
     """When a person will reply: by the opening hours when an agent desk is connected, and
     never a time nobody will keep when it is not."""
     config = business()
     return describe_reply(
-        config.hours,
-        now(),
-        desk=settings().slack is not None,
-        without_desk=config.handoff.without_desk,
+        config.hours, now(), desk=desk_connected(), without_desk=config.handoff.without_desk
     )
+
+
+def where_complaints_stand(session: Session, complaints: list[Complaint]) -> list[str]:
+    """A line for each open complaint. When a promised reply is late, that is recorded as
+    a handoff (``reply_overdue``), so what the line says about it is true."""
+    config, moment, desk = business(), now(), desk_connected()
+    standings = [status.standing(c, config, moment, desk=desk) for c in complaints]
+    if complaints and any(s.overdue for s in standings):
+        handoff_records.request_handoff(session, complaints[0].conversation_id, "reply_overdue")
+    return [s.text for s in standings]
 
 
 def entities(tracker: Tracker) -> dict[str, str]:

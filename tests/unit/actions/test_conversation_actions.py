@@ -285,3 +285,13 @@ def test_hello_after_a_complaint_says_where_it_stands() -> None:
     taken = chat.run(ActionAcknowledgeComplaint(), "you charged me twice", "complain_billing")
     said = chat.run(ActionGreet(), "hello", "greet")
     assert taken.slot("complaint_reference") in said.said("utter_greet_back")["status_lines"]
+
+
+def test_hello_after_a_late_reply_records_it_as_late_too(
+    records_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chat = _logged_outage()
+    monkeypatch.setattr(context, "clock", lambda: NOW + timedelta(days=7))
+    said = chat.run(ActionGreet(), "hello", "greet")
+    assert "we haven't" in said.said("utter_greet_back")["status_lines"]
+    assert "reply_overdue" in handoffs(records_url, chat)
