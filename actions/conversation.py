@@ -68,7 +68,7 @@ class ActionHandleAbuse(Action):
 
 def _record_message_event(tracker: Tracker, kind: str, **detail: Any) -> None:
     """Records an event about the customer's latest message, with its text (cut short)."""
-    text = str(tracker.latest_message.get("text") or "")[:500]
+    text = replies.latest_text(tracker)[:500]
     with unit_of_work(settings().database_url) as session:
         conversations.ensure_conversation(session, tracker.sender_id, "rasa")
         conversations.record_event(session, tracker.sender_id, kind, {"text": text, **detail})

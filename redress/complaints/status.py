@@ -13,7 +13,6 @@ from redress.incidents.wording import describe_time
 
 # The fact that keeps the promised reply time (ISO 8601, UTC), set when a complaint is filed.
 REPLY_DUE = "reply_due"
-OVERDUE = "reply_overdue"
 
 
 def reply_due(business: Business, severity: Severity, filed_at: datetime) -> datetime:
