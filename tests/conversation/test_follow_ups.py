@@ -88,3 +88,16 @@ def test_hello_while_waiting_for_a_person_is_answered_honestly(stack: Stack) -> 
     said = texts(replies)
     assert "waiting for a person" in said, said
     assert "Hi, I'm" not in said, said
+
+
+def test_hello_mid_complaint_while_waiting_for_a_person_is_not_called_off_topic(
+    stack: Stack,
+) -> None:
+    conversation_id, replies = stack.say(
+        None, "my gran's pendant alarm runs on the landline and the line has gone dead"
+    )
+    assert "asked a person" in texts(replies), texts(replies)
+    _, replies = stack.say(conversation_id, "hello? anyone there?")
+    said = texts(replies)
+    assert "waiting for a person" in said, said
+    assert "I can only help with problems" not in said, said
