@@ -1,6 +1,8 @@
 """Every custom action, in one module for the action server to load."""
 
 from actions.answers import ActionAnswerYesNo
+from actions.asking import ActionAskAccountRef, ActionAskPostcode, ActionAskSince
+from actions.case_questions import ActionAnswerCaseQuestion
 from actions.compensation import ActionAskCompensation
 from actions.complaints import (
     ActionAcknowledgeComplaint,
@@ -11,26 +13,34 @@ from actions.complaints import (
 from actions.conversation import (
     ActionAnswerOffTopic,
     ActionGiveUpdate,
+    ActionGoodbye,
     ActionGreet,
     ActionHandleAbuse,
     ActionHandleMisunderstanding,
     ActionRequestHuman,
+    ActionThanks,
     ActionWorkingAgain,
 )
 from actions.session import ActionSessionStart
 
 __all__ = [
     "ActionAcknowledgeComplaint",
+    "ActionAnswerCaseQuestion",
     "ActionAnswerOffTopic",
     "ActionAnswerYesNo",
+    "ActionAskAccountRef",
     "ActionAskCompensation",
+    "ActionAskPostcode",
+    "ActionAskSince",
     "ActionGiveUpdate",
+    "ActionGoodbye",
     "ActionGreet",
     "ActionHandleAbuse",
     "ActionHandleMisunderstanding",
     "ActionLogComplaint",
     "ActionRequestHuman",
     "ActionSessionStart",
+    "ActionThanks",
     "ActionUpdateDetails",
     "ActionWorkingAgain",
     "ValidateComplaintForm",

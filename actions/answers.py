@@ -11,6 +11,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import names, replies
+from actions.case_questions import SPECIFIC, case_question
+from actions.case_questions import answer as answer_case_question
 from actions.context import business, now, settings
 from actions.intents import complaint_told
 from redress.complaints import records as complaint_records
@@ -49,6 +51,10 @@ class ActionAnswerYesNo(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         yes = (tracker.latest_message.get("intent") or {}).get("name") == "affirm"
+        if (question := case_question(tracker, topics=SPECIFIC)) is not None:
+            # "yes but when does it come off my bill?": a question, answered; the question
+            # it was waiting on is asked again, and nothing is taken as agreed.
+            return answer_case_question(dispatcher, tracker, question)
         answered = _record_answer(tracker, yes)
         if not answered.question and (told := _complaint_in_answer(tracker)) is not None:
             # "no, still waiting for my refund": nothing was asked and nothing is logged, so
@@ -63,7 +69,7 @@ class ActionAnswerYesNo(Action):
         if answered.question == OFFER:
             return _answer_updates(dispatcher, tracker, yes, answered.next_update)
         if answered.question == names.ANYTHING_ELSE and not yes:
-            dispatcher.utter_message(response="utter_goodbye")
+            dispatcher.utter_message(response=replies.farewell(tracker))
             return [SlotSet(names.PENDING, None)]
         if yes:
             dispatcher.utter_message(response="utter_what_else")

@@ -14,6 +14,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import names, replies
+from actions.case_questions import answer as answer_case_question
+from actions.case_questions import case_question
 from actions.context import business, now, settings
 from actions.intents import complaint_behind
 from redress.compensation import in_conversation as compensation
@@ -22,6 +24,7 @@ from redress.compensation.consent import is_plain_yes
 from redress.compensation.policy import offer_words, show_money
 from redress.complaints import records as complaint_records
 from redress.complaints.categories import Category
+from redress.complaints.questions import Topic
 from redress.conversations import records as conversations
 from redress.db.session import unit_of_work
 
@@ -34,6 +37,8 @@ _DEMAND_WORDS = {
     "get", "what", "will", "going", "make", "about", "now", "please", "just", "its", "it's",
 }  # fmt: skip
 MIN_STORY_WORDS = 4
+# Questions about money already offered or given, answered from the records.
+MONEY_QUESTIONS = {Topic.REFUND_TIME, Topic.APPROVAL, Topic.REMEDY_FORM}
 MIN_COMPLAINT_CONFIDENCE = 0.1
 
 
@@ -63,6 +68,9 @@ class ActionAskCompensation(Action):
             # "Fine, I'll take the credit for now" after "that's not enough": a yes to the
             # offer that is still open, whatever else was said before.
             return replies.answer_offer(dispatcher, tracker, True)
+        if (question := case_question(tracker, topics=MONEY_QUESTIONS)) is not None:
+            # "when does the credit come off my bill?", "can it go on my card instead?"
+            return answer_case_question(dispatcher, tracker, question)
         with unit_of_work(settings().database_url) as session:
             conversation = conversations.ensure_conversation(session, tracker.sender_id, "rasa")
             complained = bool(complaint_records.open_complaints(session, conversation.id))

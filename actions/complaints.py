@@ -7,19 +7,23 @@ from datetime import datetime
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import names, replies
+from actions.asking import MAX_ASKS, times_asked
+from actions.case_questions import SPECIFIC, case_question
+from actions.case_questions import answer as answer_case_question
 from actions.context import business, now, settings
 from actions.intents import complaint_behind, complaint_told
 from redress.complaints import filing
 from redress.complaints import records as complaint_records
 from redress.complaints.categories import Category
-from redress.complaints.since import find_since
+from redress.complaints.since import find_since, find_start
 from redress.conversations import customers
 from redress.conversations import records as conversations
+from redress.conversations.customers import cannot_give
 from redress.db.models import Customer
 from redress.db.session import unit_of_work
 from redress.handoff import reply_times
@@ -28,11 +32,6 @@ from redress.incidents import notices as incident_notices
 
 MAX_ACCOUNT_ATTEMPTS = 2
 MAX_POSTCODE_ATTEMPTS = 2
-_DONT_KNOW = re.compile(
-    r"\b(don'?t|do not|dont|can'?t|cannot) (know|have|remember|find|recall)|\bno idea\b|"
-    r"\bnot sure\b|\bdunno\b|\bnot a customer\b|^\s*(no|nope|nah)\s*[.!]*\s*$",
-    re.IGNORECASE,
-)
 _POSTCODE = re.compile(r"\b([A-Z]{1,2}\d[A-Z\d]?)\s*(\d[A-Z]{2})\b", re.IGNORECASE)
 
 
@@ -47,6 +46,11 @@ class ActionAcknowledgeComplaint(Action):
     ) -> list[EventType]:
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         category = Category.from_intent(intent) or Category.OTHER
+        if (question := case_question(tracker, category)) is not None:
+            # "when am I getting my refund then??" once the refund complaint is told: a
+            # question about it, not the same complaint again (and no details form).
+            answered = answer_case_question(dispatcher, tracker, question)
+            return [*answered, FollowupAction(names.LISTEN)]
         return replies.acknowledge(dispatcher, tracker, category)
 
 
@@ -90,7 +94,13 @@ class ValidateComplaintForm(FormValidationAction):
             tracker, category, getattr(self, "_incident_memo", None)
         ):
             needed.append(names.SINCE)
-        return needed
+        # A question asked twice and still not answered is not asked a third time: the
+        # complaint goes on without it.
+        return [
+            slot
+            for slot in needed
+            if tracker.get_slot(slot) is not None or times_asked(tracker, slot) < MAX_ASKS
+        ]
 
     def validate_account_ref(
         self,
@@ -103,9 +113,13 @@ class ValidateComplaintForm(FormValidationAction):
         value = str(slot_value or "").strip()
         if value == names.UNVERIFIED:
             return {names.ACCOUNT: names.UNVERIFIED}
+        if tracker.get_slot(names.VERIFIED) and value == tracker.get_slot(names.ACCOUNT):
+            # The account already found (a second complaint in the same conversation): not
+            # found, and thanked for, again.
+            return {names.ACCOUNT: value}
         attempts = int(tracker.get_slot(names.ACCOUNT_ATTEMPTS) or 0) + 1
         unverified = {names.ACCOUNT: names.UNVERIFIED, names.ACCOUNT_ATTEMPTS: attempts}
-        if _DONT_KNOW.search(value):
+        if cannot_give(value):
             dispatcher.utter_message(response="utter_account_unverified")
             return unverified
         with unit_of_work(settings().database_url) as session:
@@ -117,6 +131,10 @@ class ValidateComplaintForm(FormValidationAction):
         if customer is not None:
             name = found[names.CUSTOMER_NAME]
             dispatcher.utter_message(response="utter_account_found", customer_name=name)
+            since = find_start(replies.latest_text(tracker), now())
+            if since is not None and not tracker.get_slot(names.SINCE):
+                # "BL-100004, it went off about 7 this morning": not asked again.
+                found[names.SINCE] = since.phrase
             return found
         if attempts >= MAX_ACCOUNT_ATTEMPTS:
             dispatcher.utter_message(response="utter_account_unverified")
@@ -135,7 +153,7 @@ class ValidateComplaintForm(FormValidationAction):
         if match:
             return {names.POSTCODE: f"{match[1]} {match[2]}".upper(), names.POSTCODE_ATTEMPTS: 0}
         attempts = int(tracker.get_slot(names.POSTCODE_ATTEMPTS) or 0) + 1
-        if attempts >= MAX_POSTCODE_ATTEMPTS or _DONT_KNOW.search(str(slot_value or "")):
+        if attempts >= MAX_POSTCODE_ATTEMPTS or cannot_give(str(slot_value or "")):
             return {names.POSTCODE: names.NOT_SURE, names.POSTCODE_ATTEMPTS: attempts}
         dispatcher.utter_message(response="utter_postcode_invalid")
         return {names.POSTCODE: None, names.POSTCODE_ATTEMPTS: attempts}
@@ -149,7 +167,7 @@ class ValidateComplaintForm(FormValidationAction):
     ) -> dict[str, Any]:
         """Keeps the customer's own words; "not sure" is a fine answer."""
         value = " ".join(str(slot_value or "").split())
-        if not value or _DONT_KNOW.search(value):
+        if not value or cannot_give(value):
             return {names.SINCE: names.NOT_SURE}
         moment = now()
         # Answers are often bare: "monday", "3 days", "last night".
@@ -157,7 +175,7 @@ class ValidateComplaintForm(FormValidationAction):
             (
                 since
                 for candidate in (value, f"since {value}", f"for {value}")
-                if (since := find_since(candidate, moment))
+                if (since := find_start(candidate, moment))
             ),
             None,
         )
@@ -179,23 +197,38 @@ class ActionLogComplaint(Action):
             if tracker.get_slot(key) not in (None, "")
         }
         account = facts.get(names.ACCOUNT) if tracker.get_slot(names.VERIFIED) else None
+        if names.ACCOUNT not in facts:
+            # Asked twice and not given, or the customer left first: said, not hidden.
+            dispatcher.utter_message(response="utter_account_unverified")
         moment = now()  # one time for filing and for what the customer is told
         with unit_of_work(settings().database_url) as session:
             conversation = conversations.ensure_conversation(session, tracker.sender_id, "rasa")
             filed = filing.file_all(session, conversation, facts, account, business(), moment)
         events: list[EventType] = [SlotSet(names.REQUESTED_SLOT, None)]
-        events += _tell_what_happens_next(dispatcher, filed, moment)
+        events += _tell_what_happens_next(dispatcher, tracker, filed, moment)
         person_told = _tell_about_a_person(dispatcher, filed)
-        if not any(f.updates_offer == incident_notices.OFFERED for f in filed.filed):
-            # A person already asked for (a critical first message) approves it too.
-            events += replies.next_offer_or_anything_else(
-                dispatcher, tracker, person_asked=person_told or filed.person_already
-            )
-        return events
+        if any(f.updates_offer == incident_notices.OFFERED for f in filed.filed):
+            return events
+        # A person already asked for (a critical first message) approves it too.
+        person_asked = person_told or filed.person_already
+        if _leaving(tracker):
+            # "thanks, bye" before the details were all in: logged with what was given; an
+            # offer is still put (it can be taken later), but "anything else?" is not asked.
+            offered = replies.present_next_offer(dispatcher, tracker, person_asked=person_asked)
+            if offered is None:
+                dispatcher.utter_message(response=replies.farewell(tracker))
+            return events + (offered or [])
+        return events + replies.next_offer_or_anything_else(
+            dispatcher, tracker, person_asked=person_asked
+        )
+
+
+def _leaving(tracker: Tracker) -> bool:
+    return (tracker.latest_message.get("intent") or {}).get("name") in {"goodbye", "thanks"}
 
 
 def _tell_what_happens_next(
-    dispatcher: CollectingDispatcher, filed: filing.Filing, moment: datetime
+    dispatcher: CollectingDispatcher, tracker: Tracker, filed: filing.Filing, moment: datetime
 ) -> list[EventType]:
     """For each complaint: the incident behind it, or its reference, team and reply time
     (the one kept with it). Updates are offered once, for the first incident that offers
@@ -203,6 +236,13 @@ def _tell_what_happens_next(
     config = business()
     events: list[EventType] = []
     offered = False
+    # Said once, before the first complaint it covers ("these" for several).
+    unexplained = [
+        c
+        for c in filed.filed
+        if c.incident is None and config.category_text(c.category).wider_problem
+    ]
+    checked = False
     for complaint in filed.filed:
         if complaint.incident is not None:
             offer = "" if offered else complaint.updates_offer
@@ -212,8 +252,13 @@ def _tell_what_happens_next(
             offered = offered or offer == incident_notices.OFFERED
             continue
         text = config.category_text(complaint.category)
-        if text.wider_problem:
-            dispatcher.utter_message(response="utter_no_known_incident")
+        if text.wider_problem and not checked:
+            several = len(unexplained) > 1
+            response = "utter_no_known_incident" + ("_for_these" if several else "")
+            if replies.said_before(tracker, "utter_no_known_incident"):
+                response = "utter_no_known_incident_again"
+            dispatcher.utter_message(response=response)
+            checked = True
         hours = config.categories.reply_within_hours[complaint.severity.value]
         dispatcher.utter_message(
             response="utter_complaint_logged",
@@ -246,6 +291,8 @@ class ActionUpdateDetails(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        if (question := case_question(tracker, topics=SPECIFIC)) is not None:
+            return answer_case_question(dispatcher, tracker, question)
         hidden = _complaint_behind_details(tracker)
         if hidden is not None and not _has_open_complaint(tracker):
             # "BL-100005 here. my wifi has been down since yesterday": the details stood out,

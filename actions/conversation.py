@@ -10,9 +10,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import names, replies
+from actions.case_questions import SPECIFIC, case_question
+from actions.case_questions import answer as answer_case_question
 from actions.context import business, now, settings
 from actions.intents import complaint_told
+from redress.compensation.consent import accepts
 from redress.complaints import records as complaint_records
+from redress.complaints.questions import Topic, asks_what_will_happen
 from redress.conversations import records as conversations
 from redress.db.session import unit_of_work
 from redress.handoff import records as handoff_records
@@ -44,9 +48,22 @@ class ActionRequestHuman(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        if asks_what_will_happen(replies.latest_text(tracker)) and (
+            question := case_question(tracker, topics={Topic.CALLBACK})
+        ):
+            # "Will somebody ring me?" asks what happens next; it is not a request.
+            return answer_case_question(dispatcher, tracker, question)
         already = _request_person(tracker, "customer_asked")
         when = replies.when_reply()
-        response = "utter_handoff_already_requested" if already else "utter_handoff_requested"
+        said = [
+            e
+            for e in tracker.events
+            if e.get("event") == "user" and (e.get("text") or "/")[:1] != "/"
+        ]
+        told = len(said) > 1 or bool(tracker.get_slot(names.REFERENCE))
+        response = "utter_handoff_requested" if told else "utter_handoff_requested_first"
+        if already:
+            response = "utter_handoff_already_requested"
         dispatcher.utter_message(response=response, when_reply=when)
         return []
 
@@ -85,6 +102,8 @@ class ActionAnswerOffTopic(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        if (question := case_question(tracker)) is not None:
+            return answer_case_question(dispatcher, tracker, question)
         decision = tracker.latest_message.get("complaint_first") or {}
         thing = decision.get("not_ours") if isinstance(decision, dict) else None
         if not isinstance(thing, str) or not thing:
@@ -104,10 +123,20 @@ class ActionHandleMisunderstanding(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        if (question := case_question(tracker)) is not None:
+            return answer_case_question(dispatcher, tracker, question)
         misses = _misses_in_a_row(tracker)
         _record_message_event(tracker, "misunderstood", in_a_row=misses)
         if misses < business().handoff.misunderstandings_in_a_row:
-            dispatcher.utter_message(response="utter_misunderstood_first")
+            with unit_of_work(settings().database_url) as session:
+                complaints = complaint_records.open_complaints(session, tracker.sender_id)
+                references = " and ".join(c.reference for c in complaints)
+            if references:
+                dispatcher.utter_message(
+                    response="utter_misunderstood_with_complaint", complaint_reference=references
+                )
+            else:
+                dispatcher.utter_message(response="utter_misunderstood_first")
             return []
         already = _request_person(tracker, "misunderstood_twice")
         when = replies.when_reply()
@@ -138,6 +167,10 @@ class ActionGiveUpdate(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        if (question := case_question(tracker, topics=SPECIFIC - {Topic.FIX_TIME})) is not None:
+            # "when's the engineer actually coming?": the specific answer, not the status
+            # (which already says when it will be fixed, with an incident's history).
+            return answer_case_question(dispatcher, tracker, question)
         config, moment = business(), now()
         with unit_of_work(settings().database_url) as session:
             complaints = complaint_records.open_complaints(session, tracker.sender_id)
@@ -184,6 +217,47 @@ class ActionWorkingAgain(Action):
         else:
             dispatcher.utter_message(response="utter_working_again")
         return [SlotSet(names.PENDING, None)]
+
+
+def _taking_the_offer(tracker: Tracker) -> bool:
+    """ "ok fine, I'll take it for now" while an offer is put: a plain yes to it, whatever
+    the NLU made of the politeness around it."""
+    return tracker.get_slot(names.PENDING) == names.COMPENSATION_OFFER and accepts(
+        replies.latest_text(tracker)
+    )
+
+
+class ActionGoodbye(Action):
+    """Goodbye, said once in full; a second goodbye gets a shorter one, not the same line."""
+
+    def name(self) -> str:
+        return "action_goodbye"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        if _taking_the_offer(tracker):
+            return replies.answer_offer(dispatcher, tracker, True)
+        dispatcher.utter_message(response=replies.farewell(tracker))
+        return [SlotSet(names.PENDING, None)]
+
+
+class ActionThanks(Action):
+    """Thanks: you're welcome, once; or, while an offer is put, a plain yes to it."""
+
+    def name(self) -> str:
+        return "action_thanks"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        if _taking_the_offer(tracker):
+            return replies.answer_offer(dispatcher, tracker, True)
+        if replies.said_before(tracker, "utter_you_are_welcome"):
+            dispatcher.utter_message(response=replies.farewell(tracker))
+        else:
+            dispatcher.utter_message(response="utter_you_are_welcome")
+        return []
 
 
 class ActionGreet(Action):

@@ -16,6 +16,7 @@ CUSTOMER_NAME = "customer_name"
 ACCOUNT_ATTEMPTS = "account_attempts"
 POSTCODE_ATTEMPTS = "postcode_attempts"
 REQUESTED_SLOT = "requested_slot"
+ASKED = "asked_for"  # the form's questions asked so far, once per time asked
 
 # What PENDING can hold.
 ANYTHING_ELSE = "anything_else"
@@ -28,3 +29,4 @@ UNVERIFIED = "unverified"
 NOT_SURE = "not sure"
 
 COMPLAINT_FORM = "complaint_form"
+LISTEN = "action_listen"

@@ -18,9 +18,12 @@ from redress.compensation import in_conversation as compensation
 from redress.compensation import ledger
 from redress.compensation.consent import is_plain_yes
 from redress.compensation.policy import granted_words, offer_words
-from redress.complaints import filing, status
+from redress.complaints import filing, mentions, status
 from redress.complaints.apology import describe_problem
 from redress.complaints.categories import Category
+from redress.complaints.severity import BEREAVEMENT, FINANCIAL_HARDSHIP
+from redress.complaints.since import find_start
+from redress.conversations import customers
 from redress.conversations import records as conversations
 from redress.db.models import Complaint
 from redress.db.session import unit_of_work
@@ -30,6 +33,9 @@ from redress.incidents import model as incidents
 from redress.incidents import notices as incident_notices
 from redress.incidents import wording
 from redress.incidents.in_conversation import incident_for, still_broken_after_fix
+
+# The responses that apologise for a complaint: said once in a conversation.
+APOLOGIES = ("utter_complaint_apology", "utter_complaint_condolences")
 
 
 def latest_text(tracker: Tracker) -> str:
@@ -60,6 +66,21 @@ def where_complaints_stand(session: Session, complaints: list[Complaint]) -> lis
     return [s.text for s in standings]
 
 
+def said_before(tracker: Tracker, *responses: str) -> bool:
+    """Whether the assistant already said one of these responses in this conversation."""
+    return any(
+        event.get("event") == "bot"
+        and (event.get("metadata") or {}).get("utter_action") in responses
+        for event in tracker.events
+    )
+
+
+def farewell(tracker: Tracker) -> str:
+    """The goodbye response, or a shorter one when goodbye was already said (no line is
+    said twice in one conversation)."""
+    return "utter_goodbye_again" if said_before(tracker, "utter_goodbye") else "utter_goodbye"
+
+
 def entities(tracker: Tracker) -> dict[str, str]:
     return {e.get("entity"): e.get("value") for e in tracker.latest_message.get("entities", [])}
 
@@ -78,18 +99,38 @@ def acknowledge(
         # Nothing more to ask: the complaint is already logged, with its details.
         since = tracker.get_slot(names.SINCE) or names.NOT_SURE
         return [SlotSet(names.PENDING, None), SlotSet(names.SINCE, since)]
+    problems = mentions.problems_in(text, category, ranked_categories(tracker))
     with unit_of_work(settings().database_url) as session:
         conversation = conversations.ensure_conversation(session, tracker.sender_id, "rasa")
-        taken = filing.take(session, conversation, category, text, moment)
-    if taken.added:
-        dispatcher.utter_message(response="utter_complaint_added")
-        return [SlotSet(names.REFERENCE, taken.reference)]
-    problem = describe_problem(category, text, moment)
-    dispatcher.utter_message(response="utter_complaint_apology", problem=problem)
+        # Every problem told is logged, one complaint each; each is rated on the whole
+        # message, which is the customer's account of all of them.
+        taken_each = [
+            (problem, filing.take(session, conversation, problem.category, text, moment))
+            for problem in problems
+        ]
+    new = [(problem, taken) for problem, taken in taken_each if not taken.added]
+    if not new:
+        reference = taken_each[0][1].reference
+        dispatcher.utter_message(response="utter_complaint_added", complaint_reference=reference)
+        return [SlotSet(names.REFERENCE, reference)]
+    category, taken = new[0][0].category, filing.together([t for _, t in new])
+    problem = _and(
+        [describe_problem(p.category, p.text if len(new) > 1 else text, moment) for p, _ in new]
+    )
+    if said_before(tracker, *APOLOGIES):
+        # One apology in a conversation: a problem told later is taken as seriously, and
+        # logged on its own, without a second "I'm sorry".
+        dispatcher.utter_message(response="utter_complaint_another", problem=problem)
+    elif BEREAVEMENT in taken.circumstances:
+        dispatcher.utter_message(response="utter_complaint_condolences")
+    else:
+        dispatcher.utter_message(response="utter_complaint_apology", problem=problem)
     if taken.depends_on_it:
         dispatcher.utter_message(response="utter_emergency_advice")
     if taken.safety_risk:
         dispatcher.utter_message(response="utter_safety_advice")
+    if FINANCIAL_HARDSHIP in taken.circumstances:
+        dispatcher.utter_message(response="utter_hardship_advice")
     if taken.person_now:
         dispatcher.utter_message(response="utter_handoff_serious", when_reply=when_reply())
     given = details_already_given(tracker)
@@ -98,15 +139,39 @@ def acknowledge(
     asks_since = business().category_text(category).ask_since and not (
         verified and explained_by_incident(tracker, category)
     )
-    if not account_known or (asks_since and taken.since is None):
+    # With a person on the way, "when did it start?" can wait for them.
+    # When it started, if the message says so even loosely ("the box you sent last week
+    # doesn't work"), so it is not asked.
+    start = taken.since or find_start(text, moment)
+    since = start.phrase if start else (names.NOT_SURE if taken.person_now else None)
+    if (not account_known or (asks_since and since is None)) and not said_before(
+        tracker, "utter_details_next"
+    ):
         dispatcher.utter_message(response="utter_details_next")
     return [
         SlotSet(names.CATEGORY, category.value),
         SlotSet(names.REFERENCE, taken.reference),
-        SlotSet(names.SINCE, taken.since.phrase if taken.since else None),
+        SlotSet(names.SINCE, since),
         SlotSet(names.PENDING, None),
         *given,
     ]
+
+
+def ranked_categories(tracker: Tracker) -> dict[Category, float]:
+    """The NLU's weight for each complaint category over the latest message."""
+    weights: dict[Category, float] = {}
+    for ranked in tracker.latest_message.get("intent_ranking") or []:
+        category = Category.from_intent(ranked.get("name"))
+        if category is not None:
+            weights[category] = max(
+                weights.get(category, 0.0), float(ranked.get("confidence") or 0)
+            )
+    return weights
+
+
+def _and(parts: list[str]) -> str:
+    """ "a", "a, and b", "a, b, and c": several problems named in one apology."""
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + ", and " + parts[-1]
 
 
 def explained_by_incident(
@@ -145,6 +210,8 @@ def details_already_given(tracker: Tracker) -> list[EventType]:
     events: list[EventType] = []
     if reference := found.get("account_number") or found.get("email"):
         events.append(SlotSet(names.ACCOUNT, str(reference)))
+    elif customers.has_no_account_details(latest_text(tracker)):
+        events.append(SlotSet(names.ACCOUNT, names.UNVERIFIED))
     if postcode := found.get("postcode"):
         events.append(SlotSet(names.POSTCODE, str(postcode)))
     return events
@@ -207,7 +274,9 @@ def confirm_offer(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[Ev
         words = offer_words(offer.remedy, offer.amount_pence) if offer is not None else None
     if words is None:
         return None
-    dispatcher.utter_message(response="utter_compensation_confirm", offer_words=words)
+    again = said_before(tracker, "utter_compensation_confirm")
+    response = "utter_compensation_confirm" + ("_again" if again else "")
+    dispatcher.utter_message(response=response, offer_words=words)
     return [SlotSet(names.PENDING, names.COMPENSATION_OFFER)]
 
 

@@ -304,6 +304,19 @@ class HandoffRules(_Strict):
     without_desk: str | None = Field(None, min_length=1, max_length=300)
 
 
+class Answers(_Strict):
+    """The business's own answers to questions customers ask about their complaint that
+    only the business can answer (answers.yml). Left out, the assistant says plainly that
+    it can't see that from here and offers a person."""
+
+    # "Will I have to pay an exit fee?"
+    exit_fee: str | None = Field(None, min_length=1, max_length=300)
+    # "Can I have it on my card instead of credit?"
+    remedy_form: str | None = Field(None, min_length=1, max_length=300)
+    # "Is there anything you can do about the speed itself?"
+    speed: str | None = Field(None, min_length=1, max_length=300)
+
+
 def pounds_to_pence(value: str) -> int:
     """Converts '32.50' to 3250 exactly; money is never a float."""
     try:
@@ -333,6 +346,7 @@ class Business:
     products: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # What it plainly does not provide, in the same form (products.yml, not_ours).
     not_ours: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    answers: Answers = field(default_factory=Answers)
 
     def category_text(self, category: Category) -> CategoryText:
         return self.categories.categories[category.value]
@@ -353,6 +367,7 @@ def load_business(folder: Path) -> Business:
     handoff = _load(folder / "handoff.yml", HandoffRules, problems, optional=True)
     products = _load(folder / "products.yml", ProductsFile, problems, optional=True)
     compensation = _load_policy(folder / "compensation.yml", problems)
+    answers = _load(folder / "answers.yml", Answers, problems, optional=True)
     if customers is not None:
         seen: set[str] = set()
         for customer in customers.customers:
@@ -378,6 +393,7 @@ def load_business(folder: Path) -> Business:
         compensation=compensation,
         products={n: tuple(p.words) for n, p in products.products.items()} if products else {},
         not_ours={n: tuple(w) for n, w in products.not_ours.items()} if products else {},
+        answers=answers or Answers(),
     )
 
 

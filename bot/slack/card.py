@@ -61,6 +61,7 @@ REASONS = {
     "misunderstood_twice": "Misunderstood twice",
     "abuse": "Abusive messages",
     "critical_severity": "Critical severity",
+    "vulnerable_customer": "Bereaved or in financial hardship",
     "high_severity": "High severity",
     "medium_severity": "Medium severity",
     "low_severity": "Low severity",

@@ -25,6 +25,19 @@ _PLAIN_YES = re.compile(rf"^\s*(?:(?:{_YES})[\s,.!]*)+$", re.IGNORECASE)
 _CONDITION = re.compile(r"\b(but|if|instead|unless|only|rather|card|cash|bank|refund)\b", re.I)
 
 
+_ACCEPTING = re.compile(
+    r"\b(y|ya|yes|yeah|yep|yup|aye|ok|okay|k|sure|fine|alright|go on|go ahead|please|do it|"
+    r"take|accept\w*|like that|go for it)\b|👍",
+    re.IGNORECASE,
+)
+
+
+def accepts(text: str) -> bool:
+    """A plain yes that says yes, not only thanks ("thanks" alone after an offer is
+    politeness, not consent): for replies the NLU read as thanks or goodbye."""
+    return is_plain_yes(text) and bool(_ACCEPTING.search(text))
+
+
 def is_plain_yes(text: str) -> bool:
     """True for the offer button's payload, or a typed reply that is a yes and nothing else:
     no question, no condition, no other request."""

@@ -27,6 +27,7 @@ from redress.incidents import possible
 from redress.incidents.in_conversation import incident_for
 
 SUMMARY_CHARS = 500
+VULNERABLE_CUSTOMER = "vulnerable_customer"  # the handoff reason for grief or hardship
 NOT_SURE = "not sure"
 
 
@@ -40,8 +41,10 @@ class Taken:
     since: Since | None = None
     # Someone's health or safety depends on the service (see severity.py).
     depends_on_it: bool = False
-    # Critical from the first message: a person was asked for at once.
+    # Critical, or grief or hardship, from the first message: a person was asked for at once.
     person_now: bool = False
+    # Grief or hardship (severity.BEREAVEMENT, severity.FINANCIAL_HARDSHIP).
+    circumstances: tuple[str, ...] = ()
 
 
 def take(
@@ -75,11 +78,13 @@ def take(
         summary=text[:SUMMARY_CHARS],
         facts={"since": since.phrase} if since else {},
     )
-    person_now = assessment.severity is Severity.CRITICAL
+    critical = assessment.severity is Severity.CRITICAL
+    person_now = critical or bool(assessment.circumstances)
     if person_now:
-        # A safety risk, or someone who depends on the service: a person at once, before
-        # any details are asked for.
-        handoff_records.request_handoff(session, conversation.id, "critical_severity")
+        # A safety risk, someone who depends on the service, grief or hardship: a person at
+        # once, before any details are asked for.
+        reason = "critical_severity" if critical else VULNERABLE_CUSTOMER
+        handoff_records.request_handoff(session, conversation.id, reason)
     return Taken(
         complaint.reference,
         False,
@@ -87,6 +92,22 @@ def take(
         since,
         depends_on_it=assessment.depends_on_it,
         person_now=person_now,
+        circumstances=assessment.circumstances,
+    )
+
+
+def together(taken: list[Taken]) -> Taken:
+    """Several complaints opened from one message, as one: the first's reference and what
+    any of them calls for (a person, safety or emergency advice)."""
+    first = taken[0]
+    return Taken(
+        first.reference,
+        added=all(t.added for t in taken),
+        safety_risk=any(t.safety_risk for t in taken),
+        since=next((t.since for t in taken if t.since), None),
+        depends_on_it=any(t.depends_on_it for t in taken),
+        person_now=any(t.person_now for t in taken),
+        circumstances=tuple(dict.fromkeys(c for t in taken for c in t.circumstances)),
     )
 
 

@@ -66,6 +66,23 @@ CHILD = _words(
     r"toddler", r"baby", r"babies", r"new ?born", r"(my|our|the) (kids?|children|son|daughter)",
     r"(little|young) (one|ones|boy|girl|child|children)", r"\d{1,2}[- ]?(month|year)[- ]old",
 )  # fmt: skip
+# Circumstances that call for a person at once, though nothing is dangerous: grief, and
+# money so short that our mistake hurts now.
+BEREAVED = _words(
+    r"passed away", r"(has |had |just )?died", r"death", r"bereave\w*", r"funeral",
+    r"(late|deceased) (mum|mother|dad|father|husband|wife|partner|son|daughter|nan|gran)",
+    r"lost my (mum|mother|dad|father|husband|wife|partner|son|daughter)", r"probate",
+    r"executor",
+)  # fmt: skip
+HARDSHIP = _words(
+    r"can'?t afford", r"cannot afford", r"food ?banks?", r"universal credit", r"on benefits",
+    r"struggling (to pay|financially|with money|for money)", r"overdra(wn|ft)", r"skint",
+    r"lost my job", r"made redundant", r"money is (tight|short)", r"hardship",
+    r"(£|\$|€)\s?\d{1,2}(\.\d{2})? left", r"(nothing|no money|not a penny) left",
+    r"(kids|children|family) to feed", r"can'?t pay (my|the) (rent|mortgage|bills?)",
+)  # fmt: skip
+BEREAVEMENT = "bereaved"
+FINANCIAL_HARDSHIP = "financial hardship"
 REPEAT_CONTACT = _words(
     r"(\d+|two|three|four|five|six|several|many|multiple|countless|numerous|so many) "
     r"(times|calls|emails|attempts|chats)",
@@ -106,6 +123,9 @@ class SeverityAssessment:
     # Someone's health or safety depends on the service (or an old person alone without
     # it): critical, a person at once, and how to get urgent help first.
     depends_on_it: bool = False
+    # Grief or financial hardship: a person at once, and said with care (BEREAVEMENT,
+    # FINANCIAL_HARDSHIP).
+    circumstances: tuple[str, ...] = ()
 
 
 def assess_severity(
@@ -134,6 +154,14 @@ def assess_severity(
         reasons.append("an elderly person living alone")
     if safety and CHILD.search(text):
         reasons.append("a child is at risk")
+    circumstances = tuple(
+        name
+        for name, words in ((BEREAVEMENT, BEREAVED), (FINANCIAL_HARDSHIP, HARDSHIP))
+        if words.search(text)
+    )
+    for name in circumstances:
+        reasons.append(f"customer is {name}" if name == BEREAVEMENT else name)
+    vulnerable = vulnerable or bool(circumstances)
     if category is Category.OUTAGE:
         add(1, "no service at all")
     if category is Category.ACCOUNT_ACCESS and COMPROMISE.search(text):
@@ -165,7 +193,11 @@ def assess_severity(
     if safety or depends:
         severity = Severity.CRITICAL
     return SeverityAssessment(
-        severity=severity, reasons=tuple(reasons), safety_risk=safety, depends_on_it=depends
+        severity=severity,
+        reasons=tuple(reasons),
+        safety_risk=safety,
+        depends_on_it=depends,
+        circumstances=circumstances,
     )
 
 

@@ -112,3 +112,54 @@ def _duration(number: str, unit: str) -> Since:
         else ""
     )
     return Since(f"for {number} {word}{plural}", count * UNIT_DAYS[unit])
+
+
+# Looser ways of saying when it started, read only as the answer to "when did this start?"
+# (or to save asking it): in a whole complaint they could be about something else.
+_CLOCK = r"(?:at |about |around |from |since )*\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm|o'?clock)?"
+_START_RE = re.compile(
+    r"\b(?:since|from|for)\s+(?P<count>one|two|three|four|five|six|a|an|\d{1,2})\s+"
+    r"(?P<unit>day|week|month|hour)s?\b"
+    rf"|\b(?P<clock>{_CLOCK})\s+(?P<part>this morning|this afternoon|this evening|today|"
+    r"last night|yesterday)\b"
+    r"|\b(?:since|from|at|about|around)\s+(?P<bare>\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm))\b"
+    r"|\b(?P<relative>this morning|this afternoon|this evening|earlier today|today|last night|"
+    r"yesterday(?: morning| afternoon| evening)?|last week|last weekend|the weekend|last month)\b"
+    r"|\b(?:on|last)\s+(?P<weekday>" + "|".join(w for w in WEEKDAYS if len(w) > 3) + r")\b"
+    r"|\b(?P<ago>an?|one|two|three|four|five|six|\d{1,2})\s+(?P<ago_unit>hour|day|week)s?\s+ago\b",
+)
+_PART_DAYS = {"this morning": 0.25, "this afternoon": 0.15, "this evening": 0.1, "today": 0.25,
+              "earlier today": 0.2, "last night": 1, "yesterday": 1, "yesterday morning": 1.25,
+              "yesterday afternoon": 1.1, "yesterday evening": 0.9, "last week": 7,
+              "last weekend": 7, "the weekend": 3, "last month": 30}  # fmt: skip
+
+
+def find_start(text: str, now: datetime) -> Since | None:
+    """When the problem started, from an answer like "about 7 this morning", "since one
+    week", "on Saturday", "two days ago" (and everything find_since reads)."""
+    if found := find_since(text, now):
+        return found
+    match = _START_RE.search(text.lower())
+    if match is None:
+        return None
+    if match["count"]:
+        number = match["count"]
+        count = int(number) if number.isdigit() else NUMBER_WORDS[number]
+        return _duration(str(count), match["unit"])
+    if match["clock"]:
+        part = match["part"]
+        words = match["clock"].split()
+        while words and words[0] in {"since", "from", "at"}:
+            words = words[1:]
+        return Since(f"since {' '.join(words)} {part}", _PART_DAYS.get(part, 0.25))
+    if match["bare"]:
+        return Since(f"since {' '.join(match['bare'].split())}", 0.25)
+    if match["relative"]:
+        return Since(f"since {match['relative']}", _PART_DAYS[match["relative"]])
+    if match["weekday"]:
+        days_back = (now.weekday() - WEEKDAYS[match["weekday"]]) % 7 or 7
+        return Since(f"since {_weekday_name(match['weekday'])}", float(days_back))
+    number = match["ago"]
+    count = int(number) if number.isdigit() else NUMBER_WORDS[number]
+    unit = match["ago_unit"]
+    return Since(f"since {number} {unit}{'s' if count != 1 else ''} ago", count * UNIT_DAYS[unit])

@@ -45,3 +45,28 @@ def attach_customer(session: Session, conversation: Conversation, customer: Cust
         if complaint.customer_id is None:
             complaint.customer_id = customer.id
     session.flush()
+
+
+# "I don't know it", "no have number", "it's in my husband's name", "not giving you that":
+# the customer can't or won't give what was asked, and the conversation goes on without it.
+_CANNOT_GIVE = re.compile(
+    r"\b(don'?t|do not|dont|can'?t|cannot|no) (know|have|remember|find|recall)|\bno idea\b|"
+    r"\bnot sure\b|\bdunno\b|\bnot a customer\b|^\s*(no|nope|nah)\s*[.!]*\s*$|"
+    r"^\s*no[.,!]?\s+(just|i don'?t|sorry|thanks|log|not)\b|"
+    r"\b(not|won'?t|will not|rather not|not going to) (giv|shar|tell|send)\w*|"
+    r"\b(in|under) (my|his|her) (husband|wife|partner|dad|father|mum|mother|son|daughter|"
+    r"landlord)'?s? name\b|\byou (already )?(know|have) (who i am|my details|it)\b",
+    re.IGNORECASE,
+)
+_ACCOUNT_WORD = re.compile(r"\b(account|acc|acct)\b", re.IGNORECASE)
+
+
+def cannot_give(text: str) -> bool:
+    """Whether ``text`` says the customer can't or won't give what was asked."""
+    return bool(_CANNOT_GIVE.search(text))
+
+
+def has_no_account_details(text: str) -> bool:
+    """Whether a message says the customer has no account number to give ("don't know my
+    account number, but my postcode is ..."), so it is not asked for."""
+    return cannot_give(text) and bool(_ACCOUNT_WORD.search(text))

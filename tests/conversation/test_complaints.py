@@ -88,7 +88,7 @@ def test_first_reply_apologises_once_naming_the_problem(
 
 
 def test_details_are_collected_with_a_correction_and_the_complaint_logged(stack: Stack) -> None:
-    conversation_id, replies = stack.say(None, "no wifi at all today, nothing connects")
+    conversation_id, replies = stack.say(None, "no wifi at all, nothing connects")
     assert "account number" in texts(replies)
     _, replies = stack.say(conversation_id, "its BL-999999")
     assert "couldn't find an account" in texts(replies)

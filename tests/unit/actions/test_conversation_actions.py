@@ -66,9 +66,19 @@ def test_asking_for_a_person_records_one_request_and_says_when(records_url: str)
     first = chat.run(ActionRequestHuman(), "can I talk to a real person", "request_human")
     again = chat.run(ActionRequestHuman(), "a human please", "request_human")
 
-    assert first.said("utter_handoff_requested")["when_reply"]
+    # Nothing told yet, so nothing is said to be kept.
+    assert first.said("utter_handoff_requested_first")["when_reply"]
     assert again.responses == ["utter_handoff_already_requested"]
     assert handoffs(records_url, chat) == ["customer_asked"]
+
+
+def test_asking_for_a_person_after_telling_the_problem_says_it_is_kept(records_url: str) -> None:
+    chat = Conversation()
+    chat.run(
+        ActionAcknowledgeComplaint(), "my phone line has been dead all week", "complain_outage"
+    )
+    asked = chat.run(ActionRequestHuman(), "let me talk to someone please", "request_human")
+    assert asked.responses == ["utter_handoff_requested"]
 
 
 def test_abuse_is_answered_calmly_and_brings_a_person(records_url: str) -> None:
@@ -197,7 +207,9 @@ def test_a_question_read_as_yes_grants_nothing_and_puts_the_offer_again(
     chat = _logged_outage()
     said = chat.run(ActionAnswerYesNo(), "will somebody ring me about it?", "affirm")
 
-    assert said.responses == ["utter_compensation_confirm"]
+    # The question is answered (no phone call is promised), then the offer is put again.
+    assert "not by phone" in said.responses[0], said.responses
+    assert said.responses[1:] == ["utter_compensation_confirm"]
     assert "credit" in said.said("utter_compensation_confirm")["offer_words"]
     assert said.slot("pending_question") == "compensation_offer"
     assert grants_in(records_url, chat) == []

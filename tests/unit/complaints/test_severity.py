@@ -266,3 +266,28 @@ def test_a_child_near_a_hazard_is_named() -> None:
 )
 def test_ordinary_words_are_not_read_as_dependence(text: str) -> None:
     assert not assess_severity(Category.SLOW_SERVICE, text, NOW).depends_on_it
+
+
+def test_grief_calls_for_a_person_and_is_recorded() -> None:
+    from redress.complaints.severity import BEREAVEMENT
+
+    text = "my husband passed away last month and you're still billing his account"
+    assessed = assess_severity(Category.BILLING, text, datetime(2026, 3, 10, tzinfo=timezone.utc))
+    assert BEREAVEMENT in assessed.circumstances
+    assert assessed.severity.rank >= Severity.HIGH.rank
+    assert "customer is bereaved" in assessed.reasons
+
+
+def test_hardship_calls_for_a_person_and_is_recorded() -> None:
+    from redress.complaints.severity import FINANCIAL_HARDSHIP
+
+    text = "you took the direct debit twice and I've got £4 left till payday with kids to feed"
+    assessed = assess_severity(Category.BILLING, text, datetime(2026, 3, 10, tzinfo=timezone.utc))
+    assert FINANCIAL_HARDSHIP in assessed.circumstances
+    assert assessed.severity.rank >= Severity.HIGH.rank
+
+
+def test_an_ordinary_bill_complaint_has_no_circumstances() -> None:
+    text = "my bill went up by £5 this month and nobody told me"
+    assessed = assess_severity(Category.BILLING, text, datetime(2026, 3, 10, tzinfo=timezone.utc))
+    assert assessed.circumstances == ()
