@@ -71,6 +71,14 @@ class ActionAnswerYesNo(Action):
         if answered.question == names.ANYTHING_ELSE and not yes:
             dispatcher.utter_message(response=replies.farewell(tracker))
             return [SlotSet(names.PENDING, None)]
+        if (
+            yes
+            and not answered.question
+            and (confirmed := replies.confirm_offer(dispatcher, tracker)) is not None
+        ):
+            # A yes to nothing asked while an offer is open: the offer is put plainly, so
+            # the yes is given to it (or not), never assumed.
+            return confirmed
         if yes:
             dispatcher.utter_message(response="utter_what_else")
             return [SlotSet(names.PENDING, None)]

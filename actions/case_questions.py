@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
-from actions import names, replies
+from actions import replies
 from actions.context import business, now, settings
 from actions.intents import complaint_behind, complaint_told
 from redress.compensation import ledger
@@ -29,7 +29,6 @@ from redress.incidents import wording
 # A first message read as a question about a complaint, when no complaint is open, is the
 # complaint itself if a complaint intent ranks at least this high.
 MIN_COMPLAINT_CONFIDENCE = 0.1
-CONFIRMATIONS = ("utter_compensation_confirm", "utter_compensation_confirm_again")
 # Every topic but the general one.
 SPECIFIC = frozenset(questions.Topic) - {questions.Topic.GENERAL}
 REMEDY_NAMES = {
@@ -116,25 +115,7 @@ def answer(
             line = "No change since I last said: " + line[0].lower() + line[1:]
         if line:
             dispatcher.utter_message(text=line)
-    if tracker.get_slot(names.PENDING) == names.COMPENSATION_OFFER and not _asked_again(tracker):
-        return replies.confirm_offer(dispatcher, tracker) or []
-    return []
-
-
-def _asked_again(tracker: Tracker) -> bool:
-    """Whether the open offer was already put again since it was made (then it waits
-    quietly: asked again once, not at every turn)."""
-    for event in reversed(tracker.events):
-        said = (
-            (event.get("metadata") or {}).get("utter_action")
-            if event.get("event") == "bot"
-            else None
-        )
-        if said in CONFIRMATIONS:
-            return True
-        if said == "utter_compensation_offer":
-            return False
-    return False
+    return replies.offer_again_once(dispatcher, tracker)
 
 
 def _case(session: Session, conversation_id: str, complaints: list[Complaint]) -> questions.Case:

@@ -19,6 +19,7 @@ from redress.compensation import ledger
 from redress.compensation.consent import is_plain_yes
 from redress.compensation.policy import granted_words, offer_words
 from redress.complaints import filing, mentions, status
+from redress.complaints import records as complaint_records
 from redress.complaints.apology import describe_problem
 from redress.complaints.categories import Category
 from redress.complaints.severity import BEREAVEMENT, FINANCIAL_HARDSHIP
@@ -102,6 +103,11 @@ def acknowledge(
     problems = mentions.problems_in(text, category, ranked_categories(tracker))
     with unit_of_work(settings().database_url) as session:
         conversation = conversations.ensure_conversation(session, tracker.sender_id, "rasa")
+        told = complaint_records.open_complaints(session, conversation.id)
+        if told and not _another_problem(tracker, text, told):
+            # Said after a complaint is told, and nothing in it names another kind of
+            # problem: more about the one told, added to it, not a new complaint.
+            problems = [mentions.Problem(Category(told[-1].category), text)]
         # Every problem told is logged, one complaint each; each is rated on the whole
         # message, which is the customer's account of all of them.
         taken_each = [
@@ -110,9 +116,7 @@ def acknowledge(
         ]
     new = [(problem, taken) for problem, taken in taken_each if not taken.added]
     if not new:
-        reference = taken_each[0][1].reference
-        dispatcher.utter_message(response="utter_complaint_added", complaint_reference=reference)
-        return [SlotSet(names.REFERENCE, reference)]
+        return _added(dispatcher, tracker, taken_each[0][1].reference)
     category, taken = new[0][0].category, filing.together([t for _, t in new])
     problem = _and(
         [describe_problem(p.category, p.text if len(new) > 1 else text, moment) for p, _ in new]
@@ -155,6 +159,41 @@ def acknowledge(
         SlotSet(names.PENDING, None),
         *given,
     ]
+
+
+# How sure the NLU must be that a message said after a complaint is a new kind of problem,
+# when no words in it name one.
+MIN_NEW_PROBLEM_CONFIDENCE = 0.6
+
+
+def _added(dispatcher: CollectingDispatcher, tracker: Tracker, reference: str) -> list[EventType]:
+    """More about a complaint already told: added to it. Once everything told is logged,
+    there is nothing to ask, so the details form does not run; an offer waiting for its
+    answer is put again once."""
+    with unit_of_work(settings().database_url) as session:
+        told = complaint_records.open_complaints(session, tracker.sender_id)
+        all_logged = all(c.facts.get("logged") for c in told)
+        person = handoff_records.open_handoff(session, tracker.sender_id) is not None
+    if person:
+        dispatcher.utter_message(
+            response="utter_complaint_added_for_person", complaint_reference=reference
+        )
+    else:
+        dispatcher.utter_message(response="utter_complaint_added", complaint_reference=reference)
+    events: list[EventType] = [SlotSet(names.REFERENCE, reference)]
+    if not all_logged:
+        return events
+    return [*events, *offer_again_once(dispatcher, tracker), FollowupAction(names.LISTEN)]
+
+
+def _another_problem(tracker: Tracker, text: str, told: list[Complaint]) -> bool:
+    intent = tracker.latest_message.get("intent") or {}
+    category = Category.from_intent(intent.get("name"))
+    open_categories = {Category(c.category) for c in told}
+    if category in open_categories:
+        return False
+    confident = float(intent.get("confidence") or 0) >= MIN_NEW_PROBLEM_CONFIDENCE
+    return confident or mentions.tells_another_problem(text, open_categories)
 
 
 def ranked_categories(tracker: Tracker) -> dict[Category, float]:
@@ -278,6 +317,24 @@ def confirm_offer(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[Ev
     response = "utter_compensation_confirm" + ("_again" if again else "")
     dispatcher.utter_message(response=response, offer_words=words)
     return [SlotSet(names.PENDING, names.COMPENSATION_OFFER)]
+
+
+CONFIRMATIONS = ("utter_compensation_confirm", "utter_compensation_confirm_again")
+
+
+def offer_again_once(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+    """After answering something else while an offer waits for its yes or no: the offer is
+    put again, once since it was made (then it waits quietly, neither forgotten nor
+    assumed)."""
+    if tracker.get_slot(names.PENDING) != names.COMPENSATION_OFFER:
+        return []
+    for event in reversed(tracker.events):
+        said = (event.get("metadata") or {}).get("utter_action")
+        if event.get("event") == "bot" and said in CONFIRMATIONS:
+            return []
+        if event.get("event") == "bot" and said == "utter_compensation_offer":
+            break
+    return confirm_offer(dispatcher, tracker) or []
 
 
 def next_offer_or_anything_else(

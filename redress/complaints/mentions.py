@@ -86,6 +86,15 @@ CUES: tuple[tuple[Category, re.Pattern[str]], ...] = (
         r"cancel\w*", r"leav(e|ing) you", r"switch(ing)? (provider|to)",
     )),
 )  # fmt: skip
+# A wrong charge and wanting the money back are usually one problem; they are two only when
+# the other part has a history of its own ("the refund you promised in August never came").
+SAME_PROBLEM = (frozenset({Category.BILLING, Category.REFUND}),)
+_OWN_HISTORY = _words(
+    r"promised", r"still", r"never", r"waiting", r"hasn'?t (come|arrived)", r"weeks? ago",
+    r"months? ago", r"last (month|year)", r"in (january|february|march|april|may|june|july|"
+    r"august|september|october|november|december)",
+)  # fmt: skip
+
 # Which problem leads when a message has several: the service first, then money, then the
 # rest (what the customer pays for comes first).
 LEAD_ORDER = (
@@ -138,6 +147,8 @@ def problems_in(
             if not kinds or main in cued(clause):
                 continue  # this clause tells the main problem (or nothing we can name)
             best = max(kinds, key=lambda c: weights.get(c, 0.0))
+            if frozenset({main, best}) in SAME_PROBLEM and not _OWN_HISTORY.search(clause):
+                continue
             if all(p.category is not best for p in found):
                 found.append(Problem(best, clause))
     found = found[:MAX_PROBLEMS]

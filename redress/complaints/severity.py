@@ -47,7 +47,10 @@ DEPENDS_ON_IT = _words(
     r"emergency alarm|alarm (button|pendant)|community alarm)",
     r"(heart|blood pressure|glucose|sugar|oxygen|cardiac|dialysis) (monitor|machine|"
     r"concentrator|device|pump)",
-    r"home dialysis", r"medical (device|equipment|alarm|monitor)",
+    r"\w*dialysis", r"medical (device|equipment|alarm|monitor)", r"ventilator",
+    r"insulin pump", r"oxygen (supply|machine|concentrator)",
+    # A deaf customer's phone calls go through a text relay over the line.
+    r"text ?relay", r"relay uk", r"textphone", r"minicom", r"typetalk",
     r"(needs?|relies on|depends on) (it|the (landline|phone|line|internet)) "
     r"(for|to) (her|his|my|their)? ?(health|medic\w*|doctor|safety|care)",
 )  # fmt: skip

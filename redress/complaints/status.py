@@ -51,7 +51,8 @@ def standing(
         return Standing(f"{named} is open. I need a few details before our team can start.")
     when = describe_time(due, now, business.hours.timezone)
     if due > now:
-        return Standing(f"{named} is with our team, and you'll hear from us by {when}.")
+        next_step = business.category_text(Category(complaint.category)).next_step
+        return Standing(f"{named} is with our team, and you'll hear from us by {when}. {next_step}")
     late = f"We promised to reply about {complaint.reference} ({label}) by {when}, and we haven't."
     if not desk:
         return Standing(f"{late} I'm sorry. I've marked it as late on your record.", overdue=True)

@@ -65,3 +65,10 @@ def test_short_fragments_are_not_clauses() -> None:
 def test_a_new_kind_of_problem_is_told_from_a_question_about_an_open_one() -> None:
     assert tells_another_problem("and why have you overcharged me??", {Category.OUTAGE})
     assert not tells_another_problem("so when will it be fixed?", {Category.OUTAGE})
+
+
+def test_wanting_a_wrong_charge_back_is_one_problem_but_an_old_refund_is_another() -> None:
+    text = "you took my direct debit twice this month, i want that money back today please"
+    assert kinds(text, Category.BILLING) == ["billing"]
+    text = "you charged me twice for november, and the refund you promised in august never came"
+    assert kinds(text, Category.BILLING) == ["billing", "refund"]
