@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from actions import replies
 from actions.context import business, now, settings
-from actions.intents import complaint_behind, complaint_told
+from actions.intents import complaint_told
 from redress.compensation import ledger
 from redress.compensation.policy import granted_words, offer_words
 from redress.complaints import mentions, questions
@@ -26,9 +26,6 @@ from redress.db.session import unit_of_work
 from redress.incidents import records as incident_records
 from redress.incidents import wording
 
-# A first message read as a question about a complaint, when no complaint is open, is the
-# complaint itself if a complaint intent ranks at least this high.
-MIN_COMPLAINT_CONFIDENCE = 0.1
 # Every topic but the general one.
 SPECIFIC = frozenset(questions.Topic) - {questions.Topic.GENERAL}
 REMEDY_NAMES = {
@@ -52,7 +49,8 @@ class ActionAnswerCaseQuestion(Action):
         if not _has_open_complaint(tracker):
             # "when will my internet be back, it's been down since monday": with nothing
             # logged, the question is the complaint.
-            told = complaint_behind(tracker, MIN_COMPLAINT_CONFIDENCE) or complaint_told(tracker)
+            # The same test as "any update?" with nothing logged: the complaint detector.
+            told = complaint_told(tracker)
             if told is not None:
                 return replies.start_complaint(dispatcher, tracker, told)
         return answer(dispatcher, tracker, question)

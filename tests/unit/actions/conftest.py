@@ -96,11 +96,12 @@ class Conversation:
         *,
         entities: list[dict[str, Any]] | None = None,
         ranking: list[tuple[str, float]] | None = None,
+        confidence: float = 0.9,
         **parse: Any,
     ) -> Tracker:
         message = {
             "text": text,
-            "intent": {"name": intent, "confidence": 0.9},
+            "intent": {"name": intent, "confidence": confidence},
             "intent_ranking": [
                 {"name": name, "confidence": p} for name, p in (ranking or [(intent, 0.9)])
             ],
@@ -120,6 +121,12 @@ class Conversation:
         for event in events:
             if event.get("event") == "slot":
                 self.slots[event["name"]] = event["value"]
+        # What was said joins the history, named by its response, as Rasa records it.
+        for message in dispatcher.messages:
+            said = message.get("response")
+            self.events.append(
+                {"event": "bot", "text": message.get("text"), "metadata": {"utter_action": said}}
+            )
         return Said(dispatcher.messages, events)
 
 

@@ -25,10 +25,17 @@ from actions.conversation import (
     ActionHandleAbuse,
     ActionHandleMisunderstanding,
     ActionRequestHuman,
+    ActionThanks,
     ActionWorkingAgain,
 )
 from actions.session import ActionSessionStart
-from redress.db.models import CompensationGrant, CompensationOffer, ConversationEvent, Handoff
+from redress.db.models import (
+    CompensationGrant,
+    CompensationOffer,
+    Complaint,
+    ConversationEvent,
+    Handoff,
+)
 from redress.db.session import unit_of_work
 from tests.unit.actions.conftest import NOW, Conversation
 
@@ -307,3 +314,60 @@ def test_hello_after_a_late_reply_records_it_as_late_too(
     said = chat.run(ActionGreet(), "hello", "greet")
     assert "we haven't" in said.said("utter_greet_back")["status_lines"]
     assert "reply_overdue" in handoffs(records_url, chat)
+
+
+def complaints_in(url: str, chat: Conversation) -> list[str]:
+    with unit_of_work(url) as session:
+        rows = session.scalars(select(Complaint).where(Complaint.conversation_id == chat.sender_id))
+        return [row.category for row in rows]
+
+
+def test_a_question_about_the_complaint_read_as_the_complaint_again_is_answered(
+    records_url: str,
+) -> None:
+    chat = _logged_outage()
+    said = chat.run(
+        ActionAcknowledgeComplaint(), "so how long till it's fixed??", "complain_outage"
+    )
+
+    text = " ".join(said.responses)
+    assert "won't guess" in text and chat.slots["complaint_reference"] in text
+    assert "utter_complaint_apology" not in said.responses
+    # No details form after an answer: the conversation waits for the customer.
+    assert {"event": "followup", "name": "action_listen"} in [
+        {k: e.get(k) for k in ("event", "name")} for e in said.events
+    ]
+    assert complaints_in(records_url, chat) == ["outage"]
+
+
+def test_more_words_about_the_problem_are_added_not_a_second_complaint(records_url: str) -> None:
+    chat = _logged_outage()
+    said = chat.run(
+        ActionAcknowledgeComplaint(),
+        "honestly I have had enough of this",
+        "complain_staff_conduct",
+        confidence=0.4,
+    )
+    assert said.responses[0] == "utter_complaint_added"
+    assert complaints_in(records_url, chat) == ["outage"]
+
+
+def test_another_kind_of_problem_later_is_logged_without_a_second_apology(
+    records_url: str,
+) -> None:
+    chat = _logged_outage()
+    said = chat.run(
+        ActionAcknowledgeComplaint(), "and you've overcharged me on top of that", "complain_billing"
+    )
+    assert "utter_complaint_another" in said.responses
+    assert complaints_in(records_url, chat) == ["outage", "billing"]
+
+
+def test_thanks_is_not_a_yes_to_an_offer_but_ill_take_it_is(records_url: str) -> None:
+    chat = _logged_outage()
+    polite = chat.run(ActionThanks(), "thanks", "thanks")
+    assert polite.responses == ["utter_you_are_welcome"]
+    assert grants_in(records_url, chat) == []
+    taken = chat.run(ActionThanks(), "ok fine, I'll take it for now, thanks", "thanks")
+    assert "utter_compensation_granted" in taken.responses
+    assert len(grants_in(records_url, chat)) == 1
