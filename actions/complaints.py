@@ -247,7 +247,7 @@ def _tell_what_happens_next(
         if complaint.incident is not None:
             offer = "" if offered else complaint.updates_offer
             events += replies.explain_incident(
-                dispatcher, complaint.incident, complaint.reference, offer
+                dispatcher, complaint.incident, complaint.reference, offer, complaint.category
             )
             offered = offered or offer == incident_notices.OFFERED
             continue

@@ -261,9 +261,15 @@ def explain_incident(
     incident: incidents.Incident,
     reference: str,
     subscription_status: str,
+    category: Category | None = None,
 ) -> list[EventType]:
-    """Explains the incident behind a complaint and offers updates unless already answered."""
+    """Explains the incident behind a complaint and offers updates unless already answered.
+    A complaint of another kind than the incident's main one ("slow" under a cable cut)
+    is told that this is the likely cause of what they see, not that their service is down."""
     explanation = wording.explain(incident, now(), business().hours.timezone).text()
+    if category is not None and incident.categories and category.value != incident.categories[0]:
+        label = business().category_text(category).label.lower()
+        explanation += f" It's the most likely reason for what you told me about ({label})."
     dispatcher.utter_message(
         response="utter_incident_explained", explanation=explanation, complaint_reference=reference
     )

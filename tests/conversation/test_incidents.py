@@ -110,6 +110,18 @@ def test_a_complaint_a_known_incident_explains_is_told_what_is_going_on(
     assert [c["incident"] for c in record["complaints"]] == [york_outage["id"]]
 
 
+def test_a_slow_line_under_an_outage_is_told_it_is_the_likely_reason_not_that_it_is_down(
+    stack: Stack, york_outage: dict[str, Any]
+) -> None:
+    conversation_id = _to_postcode_question(
+        stack, "my broadband is crawling tonight, pages take ages and video keeps buffering"
+    )
+    _, replies = stack.say(conversation_id, "YO1 9QQ")
+    said = texts(replies)
+    assert "Broadband is down for some homes in York." in said, said
+    assert "most likely reason for what you told me about (slow or unreliable service)" in said
+
+
 def test_subscribed_customers_hear_every_change_and_are_asked_if_the_fix_worked(
     stack: Stack, york_outage: dict[str, Any]
 ) -> None:
