@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from redress.complaints.categories import Category
-from redress.complaints.severity import COMPROMISE, SAFETY
+from redress.complaints.severity import COMPROMISE, DISCLOSURE, SAFETY
 from redress.complaints.since import Since, find_since
 
 SERVICES = (
@@ -32,6 +32,9 @@ DEVICES = (
 def describe_problem(category: Category, text: str, now: datetime) -> str:
     """A phrase that completes "I'm sorry ..." for this complaint."""
     lowered = text.lower()
+    if DISCLOSURE.search(text):
+        # Whatever else it is about, someone seeing their details is what it is.
+        return "your details reached someone who should never have seen them"
     return DESCRIBERS[category](lowered, find_since(text, now))
 
 

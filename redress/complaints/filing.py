@@ -16,7 +16,7 @@ from redress.compensation import in_conversation as compensation
 from redress.complaints import records as complaint_records
 from redress.complaints import status
 from redress.complaints.categories import Category, Severity
-from redress.complaints.severity import assess_severity
+from redress.complaints.severity import DISCLOSED, assess_severity
 from redress.complaints.since import Since, find_since
 from redress.db.models import Complaint, Conversation
 from redress.handoff import records as handoff_records
@@ -27,7 +27,8 @@ from redress.incidents import possible
 from redress.incidents.in_conversation import incident_for
 
 SUMMARY_CHARS = 500
-VULNERABLE_CUSTOMER = "vulnerable_customer"  # the handoff reason for grief or hardship
+VULNERABLE_CUSTOMER = "vulnerable_customer"  # the handoff reason for a vulnerable customer
+DETAILS_DISCLOSED = "details_disclosed"  # and for personal details seen by someone else
 NOT_SURE = "not sure"
 
 
@@ -79,11 +80,13 @@ def take(
         facts={"since": since.phrase} if since else {},
     )
     critical = assessment.severity is Severity.CRITICAL
-    person_now = critical or bool(assessment.circumstances)
+    person_now = critical or assessment.vulnerable or assessment.disclosed
     if person_now:
         # A safety risk, someone who depends on the service, grief or hardship: a person at
         # once, before any details are asked for.
         reason = "critical_severity" if critical else VULNERABLE_CUSTOMER
+        if not critical and assessment.disclosed and not assessment.vulnerable:
+            reason = DETAILS_DISCLOSED
         handoff_records.request_handoff(session, conversation.id, reason)
     return Taken(
         complaint.reference,
@@ -151,7 +154,11 @@ def file_all(
         _file_details(session, complaint, facts, conversation.customer_id, at)
         status.keep_promise(complaint, business, at)
         category = Category(complaint.category)
-        incident = incident_for(session, business, category, facts.get("postcode"), account, at)
+        incident = (
+            None
+            if DISCLOSED in (complaint.severity_reasons or [])
+            else incident_for(session, business, category, facts.get("postcode"), account, at)
+        )
         offer = _tie_to_incident(session, complaint, incident, business, at)
         severity = Severity(complaint.severity)
         filing.filed.append(Filed(complaint.reference, category, severity, incident, offer))

@@ -72,7 +72,11 @@ CHILD = _words(
 # Circumstances that call for a person at once, though nothing is dangerous: grief, and
 # money so short that our mistake hurts now.
 BEREAVED = _words(
-    r"passed away", r"(has |had |just )?died", r"death", r"bereave\w*", r"funeral",
+    r"passed away", r"bereave\w*", r"funeral", r"death in the family",
+    # "died" of a person, never of a router or a battery.
+    r"(mum|mother|mom|dad|father|husband|wife|partner|son|daughter|nan|gran|grandma|grandad|"
+    r"grandmother|grandfather|brother|sister|aunt|uncle|he|she)( has| had| just| recently)* "
+    r"(died|passed)", r"(mum|mother|mom|dad|father|husband|wife|partner)'?s death",
     r"(late|deceased) (mum|mother|dad|father|husband|wife|partner|son|daughter|nan|gran)",
     r"lost my (mum|mother|dad|father|husband|wife|partner|son|daughter)", r"probate",
     r"executor",
@@ -84,6 +88,20 @@ HARDSHIP = _words(
     r"(£|\$|€)\s?\d{1,2}(\.\d{2})? left", r"(nothing|no money|not a penny) left",
     r"(kids|children|family) to feed", r"can'?t pay (my|the) (rent|mortgage|bills?)",
 )  # fmt: skip
+# Someone else saw the customer's personal details: never explained away by an incident.
+DISCLOSURE = _words(
+    r"data breach", r"privacy breach", r"gdpr breach",
+    r"(he|she|they|someone|somebody|ex|partner|neighbours?|strangers?|people|tenants?)"
+    r"( \w+)? (opened|read|saw|has seen|have seen|got hold of) (my|our|all my) "
+    r"(post|mail|letters?|bills?|statements?)",
+    r"(sent|posted|mailed|delivered) (my|our|the) (bills?|letters?|post|mail|statements?|details) "
+    r"to (an? |my |the )?"
+    r"(old|wrong|previous|former|ex'?s?|someone else'?s?)( \w+)? (address|house|email)",
+    r"(someone else'?s?|another customer'?s?|a stranger'?s?) (details|bill|account|name|address)",
+    r"(my|our) (details|bill|account|address) (sent|shown|given) to (someone|a stranger|"
+    r"another customer|my ex)",
+)  # fmt: skip
+DISCLOSED = "personal details may have been seen by someone else"
 BEREAVEMENT = "bereaved"
 FINANCIAL_HARDSHIP = "financial hardship"
 REPEAT_CONTACT = _words(
@@ -129,6 +147,11 @@ class SeverityAssessment:
     # Grief or financial hardship: a person at once, and said with care (BEREAVEMENT,
     # FINANCIAL_HARDSHIP).
     circumstances: tuple[str, ...] = ()
+    # Health, age, disability, a baby or pregnancy, grief, hardship: a person at once.
+    vulnerable: bool = False
+    # Personal details seen by someone else (DISCLOSED): a person at once, and no incident
+    # explains it away.
+    disclosed: bool = False
 
 
 def assess_severity(
@@ -157,6 +180,8 @@ def assess_severity(
         reasons.append("an elderly person living alone")
     if safety and CHILD.search(text):
         reasons.append("a child is at risk")
+    if DISCLOSURE.search(text):
+        add(3, DISCLOSED)
     circumstances = tuple(
         name
         for name, words in ((BEREAVEMENT, BEREAVED), (FINANCIAL_HARDSHIP, HARDSHIP))
@@ -165,6 +190,7 @@ def assess_severity(
     for name in circumstances:
         reasons.append(f"customer is {name}" if name == BEREAVEMENT else name)
     vulnerable = vulnerable or bool(circumstances)
+    disclosed = DISCLOSED in reasons
     if category is Category.OUTAGE:
         add(1, "no service at all")
     if category is Category.ACCOUNT_ACCESS and COMPROMISE.search(text):
@@ -201,6 +227,8 @@ def assess_severity(
         safety_risk=safety,
         depends_on_it=depends,
         circumstances=circumstances,
+        vulnerable=vulnerable,
+        disclosed=disclosed,
     )
 
 

@@ -243,3 +243,14 @@ def test_apology_for_every_nlu_example_is_plain_language(message):
 )
 def test_faulty_equipment_says_what_the_device_does(text, phrase):
     assert describe_problem(Category.FAULTY_EQUIPMENT, text, NOW) == phrase
+
+
+def test_details_seen_by_someone_else_are_named_as_such_whatever_the_category() -> None:
+    from datetime import datetime, timezone
+
+    from redress.complaints.apology import describe_problem
+    from redress.complaints.categories import Category
+
+    text = "you posted my statement to a previous address and the new people there opened it"
+    said = describe_problem(Category.BILLING, text, datetime(2026, 3, 10, tzinfo=timezone.utc))
+    assert said == "your details reached someone who should never have seen them"

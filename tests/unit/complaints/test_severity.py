@@ -291,3 +291,31 @@ def test_an_ordinary_bill_complaint_has_no_circumstances() -> None:
     text = "my bill went up by £5 this month and nobody told me"
     assessed = assess_severity(Category.BILLING, text, datetime(2026, 3, 10, tzinfo=timezone.utc))
     assert assessed.circumstances == ()
+
+
+def test_details_seen_by_someone_else_are_serious_and_recorded() -> None:
+    from redress.complaints.severity import DISCLOSED
+
+    text = "you sent my bills to my old address and my ex opened them, she knows everything now"
+    assessed = assess_severity(Category.BILLING, text, datetime(2026, 3, 10, tzinfo=timezone.utc))
+    assert assessed.disclosed and DISCLOSED in assessed.reasons
+    assert assessed.severity.rank >= Severity.HIGH.rank
+    ordinary = "my bill went to the right address but the amount is wrong"
+    plain = assess_severity(Category.BILLING, ordinary, datetime(2026, 3, 10, tzinfo=timezone.utc))
+    assert not plain.disclosed
+
+
+def test_a_vulnerable_customer_is_flagged_for_a_person() -> None:
+    text = "I'm disabled and can't get to the shop, and the router you sent doesn't work"
+    assessed = assess_severity(
+        Category.FAULTY_EQUIPMENT, text, datetime(2026, 3, 10, tzinfo=timezone.utc)
+    )
+    assert assessed.vulnerable
+
+
+def test_a_router_that_died_is_not_a_bereavement() -> None:
+    text = "my router died last night and the spare's battery died too"
+    assessed = assess_severity(
+        Category.FAULTY_EQUIPMENT, text, datetime(2026, 3, 10, tzinfo=timezone.utc)
+    )
+    assert assessed.circumstances == ()
