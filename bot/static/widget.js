@@ -495,6 +495,9 @@
           });
         });
         adopt(body.conversation_id); // after the messages, so the socket starts after them
+        // 503: recorded but not read, and the customer was asked to send it again: their
+        // words go back in the box, so sending again is one key.
+        if (result.status === 503 && typed) { restore(text); }
         return;
       }
       var replies = Array.isArray(body.replies) ? body.replies : [];

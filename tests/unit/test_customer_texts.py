@@ -183,3 +183,14 @@ def test_without_an_agent_desk_no_reply_time_is_promised() -> None:
     promise = "A person from our team will email you within one working day."
     assert describe_reply(BUSINESS.hours, OPEN, desk=False, without_desk=promise) == promise
     assert "reply here soon" in describe_reply(BUSINESS.hours, OPEN, desk=True)
+
+
+# What the gateway says when the assistant could not read a message: it must not claim what
+# the system does not do (nothing replays an unread message).
+UNKEPT_PROMISES = ("nothing is lost", "i'll answer", "i will answer", "someone will", "we'll reply")
+
+
+def test_the_unavailable_apology_promises_nothing_that_is_not_done() -> None:
+    text = load_business(REPO_ROOT / "business").brand.assistant_unavailable.lower()
+    assert not [p for p in UNKEPT_PROMISES if p in text], text
+    assert "again" in text  # it asks the customer to send it again
