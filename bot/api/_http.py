@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import hmac
 import json
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -15,6 +16,24 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot.transactions import in_transaction as transaction
+
+# Conversation ids are made by secrets.token_urlsafe: anything else names no conversation
+# (and a NUL or a megabyte of text never reaches the database).
+CONVERSATION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Row ids are 32-bit integers in the records; a larger number names no row.
+MAX_ROW_ID = 2**31 - 1
+
+
+def is_conversation_id(value: object) -> bool:
+    return isinstance(value, str) and bool(CONVERSATION_ID.match(value))
+
+
+def row_id(raw: str) -> int | None:
+    """A row id from a path or query string, or None when it cannot name a row."""
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 10:
+        return None
+    value = int(raw)
+    return value if 0 < value <= MAX_ROW_ID else None
 
 
 def error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
@@ -65,6 +84,14 @@ def json_object(raw: bytes, shape: str) -> dict[str, Any]:
     except json.JSONDecodeError as problem:
         raise BadInput(
             400, "invalid_json", f"The request body is not valid JSON: {problem.msg}."
+        ) from None
+    except RecursionError:
+        raise BadInput(400, "invalid_json", "The request body is nested too deeply.") from None
+    except ValueError:
+        # json.JSONDecodeError is a ValueError too; what is left is a number too long to
+        # read (Python refuses integers of more than 4,300 digits).
+        raise BadInput(
+            400, "invalid_json", "The request body has a number too long to read."
         ) from None
     if not isinstance(body, dict):
         raise BadInput(400, "invalid_body", f"Send a JSON object: {shape}.")

@@ -5,7 +5,6 @@ GET /api/alerts[?status=open|all] (newest first), POST /api/alerts/{id}/acknowle
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -13,11 +12,9 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.api._http import admin_only, error, in_transaction
+from bot.api._http import admin_only, error, in_transaction, row_id
 from redress import alerts
 from redress.clock import utcnow
-
-ALERT_ID = re.compile(r"^[0-9]{1,18}$")
 
 
 @admin_only
@@ -35,10 +32,9 @@ async def list_alerts(request: Request) -> Response:
 
 @admin_only
 async def acknowledge_alert(request: Request) -> Response:
-    raw_id = request.path_params["alert_id"]
-    if not ALERT_ID.match(raw_id):
+    alert_id = row_id(request.path_params["alert_id"])
+    if alert_id is None:
         return _unknown()
-    alert_id = int(raw_id)
 
     def work(session: Session) -> dict[str, Any]:
         return alerts.alert_json(alerts.acknowledge(session, alert_id, utcnow()))

@@ -6,7 +6,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.api._http import admin_only, error
+from bot.api._http import admin_only, error, is_conversation_id
 from redress.conversations import views as record_views
 from redress.db.session import unit_of_work
 
@@ -15,6 +15,8 @@ from redress.db.session import unit_of_work
 async def get_conversation(request: Request) -> Response:
     """The whole record of one conversation."""
     conversation_id = request.path_params["conversation_id"]
+    if not is_conversation_id(conversation_id):
+        return error(404, "unknown_conversation", "There is no conversation with that id.")
     record = await run_in_threadpool(
         _record, request.app.state.settings.database_url, conversation_id
     )

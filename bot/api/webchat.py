@@ -13,7 +13,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from bot.api._http import BadInput, admin_only, bounded_body, error, json_object
+from bot.api._http import (
+    MAX_ROW_ID,
+    BadInput,
+    admin_only,
+    bounded_body,
+    error,
+    is_conversation_id,
+    json_object,
+)
 from bot.relay import Relay, UnknownConversation, message_json
 from redress.conversations import records as conversations
 from redress.db.models import Message
@@ -109,7 +117,7 @@ def parse_message(raw: bytes, max_chars: int) -> tuple[str | None, str]:
         raise BadInput(
             400, "invalid_conversation_id", "conversation_id must be a string, or null to start."
         )
-    if isinstance(conversation_id, str) and not (0 < len(conversation_id) <= 64):
+    if isinstance(conversation_id, str) and not is_conversation_id(conversation_id):
         raise BadInput(404, "unknown_conversation", "There is no conversation with that id.")
     return conversation_id, valid_text(body.get("text"), max_chars)
 
@@ -145,8 +153,17 @@ async def live(websocket: WebSocket) -> None:
     if not _origin_allowed(websocket):
         await websocket.close(code=4403, reason="origin not allowed")
         return
+    if not is_conversation_id(conversation_id):
+        await websocket.close(code=4404, reason="unknown conversation")
+        return
     after_raw = websocket.query_params.get("after", "0")
-    after = int(after_raw) if after_raw.isdigit() else 0
+    after = 0
+    if after_raw.isascii() and after_raw.isdigit():
+        if len(after_raw) > 12 or int(after_raw) > MAX_ROW_ID:
+            # No message can have that id: refused plainly, not read as "seen everything".
+            await websocket.close(code=4400, reason="after is not a message id")
+            return
+        after = int(after_raw)
     database_url = websocket.app.state.settings.database_url
     hub = websocket.app.state.hub
     queue = hub.subscribe(conversation_id)  # before catching up, so nothing falls in between

@@ -37,6 +37,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from bot.api._http import error
 from bot.slack.alerts import ACKNOWLEDGE, AlertPoster
 from bot.slack.card import APPROVE, HAND_BACK, REJECT, RESOLVE, TAKE_OVER
 from bot.slack.desk import Desk
@@ -147,8 +148,21 @@ class SlackChannel:
         self._connecting: asyncio.Task[None] | None = None
 
     async def endpoint(self, request: Request) -> Response:
-        """POST /slack/events: events and button presses, signed by Slack."""
-        return await self._handler.handle(request)
+        """POST /slack/events: events and button presses, signed by Slack. A request that
+        cannot be signed (no signature, a timestamp that is not a number) is refused with
+        401 before anything reads it; anything else the handler cannot read is a 400, with
+        one log line, never a stack trace."""
+        timestamp = request.headers.get("x-slack-request-timestamp", "")
+        signature = request.headers.get("x-slack-signature", "")
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12) or not (
+            signature.startswith("v0=")
+        ):
+            return error(401, "unauthorised", "This request is not signed by Slack.")
+        try:
+            return await self._handler.handle(request)
+        except Exception as problem:
+            logger.warning("Refused a Slack request the handler could not read: %r", problem)
+            return error(400, "bad_request", "The gateway could not read this Slack request.")
 
     async def start(self) -> None:
         """In Socket Mode, connects to Slack in the background; an outage is only logged."""

@@ -160,3 +160,12 @@ def test_the_command_line_lists_and_acknowledges(
 
     assert main(["alerts", "ack", "999999"]) == 2
     assert "no alert 999999" in caplog.text
+
+
+@pytest.mark.parametrize("alert_id", ["999999999999999999", "2147483648", "0", "12a", "٣"])
+def test_alert_ids_that_cannot_exist_are_404_not_a_crash(
+    rasa_down_client: TestClient, alert_id: str
+) -> None:
+    response = rasa_down_client.post(f"/api/alerts/{alert_id}/acknowledge", headers=AUTH)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "unknown_alert"

@@ -40,3 +40,28 @@ def test_unknown_conversations_cannot_be_watched(rasa_down_client: TestClient) -
     ):
         socket.receive_json()
     assert closed.value.code == 4404
+
+
+def test_a_conversation_id_that_cannot_exist_is_refused_before_the_database(
+    rasa_down_client: TestClient,
+) -> None:
+    with (
+        pytest.raises(WebSocketDisconnect) as closed,
+        rasa_down_client.websocket_connect("/api/conversations/bad%00id/live") as socket,
+    ):
+        socket.receive_json()
+    assert closed.value.code == 4404
+
+
+def test_an_after_too_large_for_any_message_id_is_refused(rasa_down_client: TestClient) -> None:
+    response = rasa_down_client.post(
+        "/api/messages", json={"conversation_id": None, "text": "my phone line is dead"}
+    )
+    conversation_id = response.json()["conversation_id"]
+    live = f"/api/conversations/{conversation_id}/live?after={'9' * 25}"
+    with (
+        pytest.raises(WebSocketDisconnect) as closed,
+        rasa_down_client.websocket_connect(live) as socket,
+    ):
+        socket.receive_json()
+    assert closed.value.code == 4400

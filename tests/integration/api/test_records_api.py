@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from starlette.testclient import TestClient
 
 from bot.app import create_app
@@ -60,3 +61,14 @@ def test_without_a_configured_token_the_records_api_is_off(sqlite_url: str, busi
         response = client.get("/api/conversations/x", headers={"Authorization": "Bearer "})
         assert response.status_code == 401
         assert "REDRESS_ADMIN_TOKEN" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("name", ["bad%00id", "a" * 65, "%E2%98%83"])
+def test_ids_that_cannot_name_a_conversation_are_404_not_a_crash(
+    rasa_down_client: TestClient, name: str
+) -> None:
+    response = rasa_down_client.get(
+        f"/api/conversations/{name}", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    )
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "unknown_conversation"

@@ -399,8 +399,17 @@ def test_forged_stale_and_tampered_requests_are_refused(gateway: Desk_) -> None:
     unsigned = g.client.post(
         "/slack/events", content=press.body, headers={"content-type": press.content_type}
     )
+    not_a_time = g.client.post(
+        "/slack/events",
+        content=press.body,
+        headers={**press.headers(SECRET), "X-Slack-Request-Timestamp": "yesterday"},
+    )
+    junk = g.client.post("/slack/events", content=b"\x00\xff{{{", headers={"content-type": "x/y"})
     g.settle()
-    assert [r.status_code for r in (forged, stale, tampered, unsigned)] == [401, 401, 401, 401]
+    refused = (forged, stale, tampered, unsigned, not_a_time, junk)
+    assert [r.status_code for r in refused] == [401] * 6
+    # Refused before anything read them, in the gateway's own error shape.
+    assert not_a_time.json()["error"]["code"] == junk.json()["error"]["code"] == "unauthorised"
     assert conversation_status(g.database_url, conversation_id) == "open"
     with unit_of_work(g.database_url) as session:
         assert session.scalar(select(func.count()).select_from(DeskEvent)) == 0
