@@ -48,8 +48,8 @@ class ActionAnswerCaseQuestion(Action):
         question = questions.read_question(text) or questions.Question(questions.Topic.GENERAL)
         if not _has_open_complaint(tracker):
             # "when will my internet be back, it's been down since monday": with nothing
-            # logged, the question is the complaint.
-            # The same test as "any update?" with nothing logged: the complaint detector.
+            # logged, the question is the complaint if the complaint detector says so (the
+            # same test as "any update?" with nothing logged).
             told = complaint_told(tracker)
             if told is not None:
                 return replies.start_complaint(dispatcher, tracker, told)
@@ -64,8 +64,8 @@ def case_question(
 ) -> questions.Question | None:
     """A question about an open complaint in the latest message, for actions the NLU chose
     for something else: about a specific part of it, or a general one ("so is it logged or
-    not?") that the complaint detector does not read as a complaint. ``told``: the
-    complaint category the NLU read in it; ``topics``: only these."""
+    not?") whose words name no other kind of problem. ``told``: the complaint category the
+    NLU read in it; ``topics``: only these."""
     text = replies.latest_text(tracker)
     question = questions.read_question(text)
     if question is None or (topics is not None and question.topic not in topics):
@@ -93,12 +93,10 @@ def answer(
         conversation = conversations.ensure_conversation(session, tracker.sender_id, "rasa")
         complaints = complaint_records.open_complaints(session, conversation.id)
         case = _case(session, conversation.id, complaints)
+        # None: the answer is where each complaint stands (there is at least one then).
         said = questions.answer(question, case, config, moment)
         if said is None:
-            said = replies.where_complaints_stand(session, complaints) or [
-                questions.answer(questions.Question(questions.Topic.GENERAL), case, config, moment)
-                or ""
-            ]
+            said = replies.where_complaints_stand(session, complaints)
         answered = questions.about(question, complaints)
         if question.topic is questions.Topic.CALLBACK and answered is not None:
             answered.facts = {**answered.facts, "wants_call": replies.latest_text(tracker)[:200]}
@@ -107,12 +105,13 @@ def answer(
         )
         reminder = questions.urgent_reminder(complaints)
     before = {str(e.get("text")) for e in tracker.events if e.get("event") == "bot"}
-    for line in [*said, reminder]:
-        if line and line in before:
+    for line in said:
+        if line in before:
             # Asked again: the same answer, said as such rather than word for word.
             line = "No change since I last said: " + line[0].lower() + line[1:]
-        if line:
-            dispatcher.utter_message(text=line)
+        dispatcher.utter_message(text=line)
+    if reminder is not None and reminder not in before:
+        dispatcher.utter_message(text=reminder)
     return replies.offer_again_once(dispatcher, tracker)
 
 

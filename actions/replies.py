@@ -106,8 +106,10 @@ def acknowledge(
         told = complaint_records.open_complaints(session, conversation.id)
         if told and not _another_problem(tracker, text, told):
             # Said after a complaint is told, and nothing in it names another kind of
-            # problem: more about the one told, added to it, not a new complaint.
-            problems = [mentions.Problem(Category(told[-1].category), text)]
+            # problem: more about the one told (of the kind the NLU read, if it is open),
+            # added to it, not a new complaint.
+            same = [c for c in told if c.category == category.value]
+            problems = [mentions.Problem(Category((same or told)[-1].category), text)]
         # Every problem told is logged, one complaint each; each is rated on the whole
         # message, which is the customer's account of all of them.
         taken_each = [
@@ -143,9 +145,8 @@ def acknowledge(
     asks_since = business().category_text(category).ask_since and not (
         verified and explained_by_incident(tracker, category)
     )
-    # With a person on the way, "when did it start?" can wait for them.
     # When it started, if the message says so even loosely ("the box you sent last week
-    # doesn't work"), so it is not asked.
+    # doesn't work"), so it is not asked; with a person on the way, it can wait for them.
     start = taken.since or find_start(text, moment)
     since = start.phrase if start else (names.NOT_SURE if taken.person_now else None)
     if (not account_known or (asks_since and since is None)) and not said_before(
@@ -187,6 +188,8 @@ def _added(dispatcher: CollectingDispatcher, tracker: Tracker, reference: str) -
 
 
 def _another_problem(tracker: Tracker, text: str, told: list[Complaint]) -> bool:
+    """Whether a complaint message said after others were told is a new kind of problem:
+    not one already open, and the NLU is sure of it or the words name it."""
     intent = tracker.latest_message.get("intent") or {}
     category = Category.from_intent(intent.get("name"))
     open_categories = {Category(c.category) for c in told}
