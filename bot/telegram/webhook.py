@@ -33,6 +33,10 @@ async def receive_update(request: Request) -> Response:
     if not hmac.compare_digest(given.encode(), channel.webhook_secret.encode()):
         logger.warning("refused a Telegram webhook call without the right secret")
         return error(403, "forbidden", "Missing or wrong secret token.")
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        # Telegram always sends JSON; anything else is not an update from it.
+        return error(415, "unsupported_media_type", "Telegram updates are sent as JSON.")
     try:
         body = await bounded_body(request, MAX_UPDATE_BYTES)
     except BadInput as refused:

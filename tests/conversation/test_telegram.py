@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import itertools
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -225,6 +226,22 @@ def test_a_forged_or_missing_secret_is_refused(telegram: TelegramGateway) -> Non
     with unit_of_work(telegram.stack.database_url) as session:
         assert session.get(TelegramUpdate, forged["update_id"]) is None
         assert not session.scalars(select(Message).where(Message.text.contains("forged"))).all()
+
+
+def test_a_body_that_is_not_json_is_refused_even_with_the_secret(
+    telegram: TelegramGateway,
+) -> None:
+    chat = new_chat()
+    update = text_update(chat, "plain text: refund me")
+    answer = telegram.stack.http.post(
+        f"{telegram.url}/telegram/webhook",
+        content=json.dumps(update),
+        headers={SECRET_HEADER: SECRET, "content-type": "text/plain"},
+    )
+    assert answer.status_code == 415
+    assert answer.json()["error"]["code"] == "unsupported_media_type"
+    with unit_of_work(telegram.stack.database_url) as session:
+        assert session.get(TelegramUpdate, update["update_id"]) is None
 
 
 def test_a_customer_who_blocked_the_bot_is_marked_unreachable(

@@ -33,6 +33,7 @@ def _post_raw(client: TestClient, body: bytes) -> tuple[int, dict]:
 BAD_BODIES = [
     (b'{"conversation_id": null, "text": ""}', 400, "empty_text"),
     (b'{"conversation_id": null, "text": "   \\n\\t "}', 400, "empty_text"),
+    (b'{"conversation_id": null, "text": "\\u200b\\u200d \\ufeff\\u2060"}', 400, "empty_text"),
     (json.dumps({"conversation_id": None, "text": "x" * 4001}).encode(), 400, "text_too_long"),
     (b'{"conversation_id": null, "text": "unfinished', 400, "invalid_json"),
     (b"not json at all", 400, "invalid_json"),
