@@ -10,7 +10,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import names, replies
+from actions import names, replies, taking
 from actions.case_questions import SPECIFIC, case_question
 from actions.case_questions import answer as answer_case_question
 from actions.context import business, now, settings
@@ -59,7 +59,7 @@ class ActionAnswerYesNo(Action):
         if not answered.question and (told := _complaint_in_answer(tracker)) is not None:
             # "no, still waiting for my refund": nothing was asked and nothing is logged, so
             # it is the complaint itself.
-            return replies.start_complaint(dispatcher, tracker, told)
+            return taking.start_complaint(dispatcher, tracker, told)
         if answered.question == names.COMPENSATION_OFFER:
             return replies.answer_offer(dispatcher, tracker, yes)
         if answered.question == names.ALTERNATIVE:

@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
-from actions import replies
+from actions import replies, taking
 from actions.context import business, now, settings
 from actions.intents import complaint_told
 from redress.compensation import ledger
@@ -52,7 +52,7 @@ class ActionAnswerCaseQuestion(Action):
             # same test as "any update?" with nothing logged).
             told = complaint_told(tracker)
             if told is not None:
-                return replies.start_complaint(dispatcher, tracker, told)
+                return taking.start_complaint(dispatcher, tracker, told)
         return answer(dispatcher, tracker, question)
 
 

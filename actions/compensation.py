@@ -13,7 +13,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import names, replies
+from actions import names, replies, taking
 from actions.case_questions import answer as answer_case_question
 from actions.case_questions import case_question
 from actions.context import business, now, settings
@@ -77,7 +77,7 @@ class ActionAskCompensation(Action):
         if not complained and (hidden := complaint_in_message(tracker)) is not None:
             # "No internet for a week, I want compensation": the complaint comes first; the
             # offer follows once it is logged.
-            return replies.start_complaint(dispatcher, tracker, hidden)
+            return taking.start_complaint(dispatcher, tracker, hidden)
         with unit_of_work(settings().database_url) as session:
             stands = compensation.asked_for_more(
                 session,

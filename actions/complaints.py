@@ -11,7 +11,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import names, replies
+from actions import names, replies, taking
 from actions.asking import MAX_ASKS, times_asked
 from actions.case_questions import SPECIFIC, case_question
 from actions.case_questions import answer as answer_case_question
@@ -51,7 +51,7 @@ class ActionAcknowledgeComplaint(Action):
             # question about it, not the same complaint again (and no details form).
             answered = answer_case_question(dispatcher, tracker, question)
             return [*answered, FollowupAction(names.LISTEN)]
-        return replies.acknowledge(dispatcher, tracker, category)
+        return taking.acknowledge(dispatcher, tracker, category)
 
 
 def _verified_customer_slots(customer: Customer) -> dict[str, Any]:
@@ -297,7 +297,7 @@ class ActionUpdateDetails(Action):
         if hidden is not None and not _has_open_complaint(tracker):
             # "BL-100005 here. my wifi has been down since yesterday": the details stood out,
             # but there is a complaint in it, and it deserves the complaint's answer.
-            return replies.start_complaint(dispatcher, tracker, hidden)
+            return taking.start_complaint(dispatcher, tracker, hidden)
         given = replies.entities(tracker)
         reference = given.get("account_number") or given.get("email")
         with unit_of_work(settings().database_url) as session:

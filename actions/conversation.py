@@ -9,7 +9,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import names, replies
+from actions import names, replies, taking
 from actions.case_questions import SPECIFIC, case_question
 from actions.case_questions import answer as answer_case_question
 from actions.context import business, now, settings
@@ -179,7 +179,7 @@ class ActionGiveUpdate(Action):
         if not complaints and (told := complaint_told(tracker)) is not None:
             # "any update on my order? it's two weeks late": nothing is logged yet, and the
             # message is the complaint itself, so it gets the complaint's answer.
-            return replies.start_complaint(dispatcher, tracker, told)
+            return taking.start_complaint(dispatcher, tracker, told)
         if lines:
             dispatcher.utter_message(response="utter_status_open", status_lines=" ".join(lines))
             for text in incident_lines:

@@ -154,82 +154,111 @@ class SeverityAssessment:
     disclosed: bool = False
 
 
+@dataclass
+class _Tally:
+    """Points towards the severity, and every reason recorded, in the order found."""
+
+    points: int = 0
+    reasons: list[str] = field(default_factory=list)
+
+    def add(self, score: int, reason: str) -> None:
+        self.points += score
+        self.reasons.append(reason)
+
+
+@dataclass(frozen=True)
+class _Risk:
+    safety: bool
+    depends: bool
+    vulnerable: bool
+    circumstances: tuple[str, ...]
+    disclosed: bool
+
+
 def assess_severity(
     category: Category, text: str, now: datetime, *, earlier_complaints: int = 0
 ) -> SeverityAssessment:
     """Rates how badly the customer has been let down, with the reasons for the rating."""
-    points = 0
-    reasons: list[str] = []
+    tally = _Tally()
+    risk = _who_is_at_risk(text, tally)
+    _how_much_harm(category, text, now, earlier_complaints, tally)
+    points = tally.points
+    severity = Severity.from_rank(
+        0 if points == 0 else 1 if points <= 2 else 2 if points <= 4 else 3
+    )
+    if risk.vulnerable and severity.rank < Severity.HIGH.rank:
+        severity = Severity.HIGH
+    if risk.safety or risk.depends:
+        severity = Severity.CRITICAL
+    return SeverityAssessment(
+        severity=severity,
+        reasons=tuple(tally.reasons),
+        safety_risk=risk.safety,
+        depends_on_it=risk.depends,
+        circumstances=risk.circumstances,
+        vulnerable=risk.vulnerable,
+        disclosed=risk.disclosed,
+    )
 
-    def add(score: int, reason: str) -> None:
-        nonlocal points
-        points += score
-        reasons.append(reason)
 
+def _who_is_at_risk(text: str, tally: _Tally) -> _Risk:
+    """Safety, someone who depends on the service, vulnerability, grief, hardship, and
+    personal details seen by someone else."""
     safety = bool(SAFETY.search(text))
     if safety:
-        reasons.append("safety risk mentioned")
+        tally.reasons.append("safety risk mentioned")
     vulnerable = bool(VULNERABLE.search(text))
     if vulnerable:
-        add(2, "customer or someone in their home may be vulnerable")
+        tally.add(2, "customer or someone in their home may be vulnerable")
     depends = bool(DEPENDS_ON_IT.search(text))
     if depends:
-        reasons.append("their health or safety depends on the service")
+        tally.reasons.append("their health or safety depends on the service")
     if OLD_AGE.search(text) and ALONE.search(text):
         depends = True
-        reasons.append("an elderly person living alone")
+        tally.reasons.append("an elderly person living alone")
     if safety and CHILD.search(text):
-        reasons.append("a child is at risk")
-    if DISCLOSURE.search(text):
-        add(3, DISCLOSED)
+        tally.reasons.append("a child is at risk")
+    disclosed = bool(DISCLOSURE.search(text))
+    if disclosed:
+        tally.add(3, DISCLOSED)
     circumstances = tuple(
         name
         for name, words in ((BEREAVEMENT, BEREAVED), (FINANCIAL_HARDSHIP, HARDSHIP))
         if words.search(text)
     )
     for name in circumstances:
-        reasons.append(f"customer is {name}" if name == BEREAVEMENT else name)
+        tally.reasons.append(f"customer is {name}" if name == BEREAVEMENT else name)
     vulnerable = vulnerable or bool(circumstances)
-    disclosed = DISCLOSED in reasons
+    return _Risk(safety, depends, vulnerable, circumstances, disclosed)
+
+
+def _how_much_harm(
+    category: Category, text: str, now: datetime, earlier_complaints: int, tally: _Tally
+) -> None:
+    """No service, a compromised account, how long, how much money, repeated contact, an
+    earlier complaint, anger and work."""
     if category is Category.OUTAGE:
-        add(1, "no service at all")
+        tally.add(1, "no service at all")
     if category is Category.ACCOUNT_ACCESS and COMPROMISE.search(text):
-        add(2, "account may have been used by someone else")
+        tally.add(2, "account may have been used by someone else")
     since = find_since(text, now)
     if since and since.days >= 7:
-        add(2, f"going on {since.phrase}")
+        tally.add(2, f"going on {since.phrase}")
     elif since and since.days >= 2:
-        add(1, f"going on {since.phrase}")
+        tally.add(1, f"going on {since.phrase}")
     money = _largest_amount(text)
     if money is not None and money >= 100:
-        add(2, f"£{money:,.2f} involved")
+        tally.add(2, f"£{money:,.2f} involved")
     elif money is not None and money > 0:
-        add(1, f"£{money:,.2f} involved")
+        tally.add(1, f"£{money:,.2f} involved")
     if REPEAT_CONTACT.search(text):
-        add(1, "has contacted us about this before")
+        tally.add(1, "has contacted us about this before")
     if earlier_complaints:
-        add(1, f"{earlier_complaints} earlier complaint(s) on record in the last 30 days")
+        tally.add(1, f"{earlier_complaints} earlier complaint(s) on record in the last 30 days")
     if _sounds_angry(text):
-        add(1, "customer is angry")
+        tally.add(1, "customer is angry")
     if LIVELIHOOD.search(text):
-        add(1, "affects their work or livelihood")
-
-    severity = Severity.from_rank(
-        0 if points == 0 else 1 if points <= 2 else 2 if points <= 4 else 3
-    )
-    if vulnerable and severity.rank < Severity.HIGH.rank:
-        severity = Severity.HIGH
-    if safety or depends:
-        severity = Severity.CRITICAL
-    return SeverityAssessment(
-        severity=severity,
-        reasons=tuple(reasons),
-        safety_risk=safety,
-        depends_on_it=depends,
-        circumstances=circumstances,
-        vulnerable=vulnerable,
-        disclosed=disclosed,
-    )
+        tally.add(1, "affects their work or livelihood")
 
 
 def _largest_amount(text: str) -> Decimal | None:
