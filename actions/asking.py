@@ -35,10 +35,9 @@ class _AskAtMostTwice(Action, metaclass=ABCMeta):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        asked = list(tracker.get_slot(names.ASKED) or [])
-        again = asked.count(self.slot) >= 1
+        again = times_asked(tracker, self.slot) >= 1
         dispatcher.utter_message(response=f"utter_ask_{self.slot}{'_again' if again else ''}")
-        return [SlotSet(names.ASKED, [*asked, self.slot])]
+        return [SlotSet(names.ASKED, [*(tracker.get_slot(names.ASKED) or []), self.slot])]
 
 
 class ActionAskAccountRef(_AskAtMostTwice):

@@ -16,7 +16,7 @@ from actions import replies, taking
 from actions.context import business, now, settings
 from actions.intents import complaint_told
 from redress.compensation import ledger
-from redress.compensation.policy import granted_words, offer_words
+from redress.compensation.policy import REMEDY_KINDS, granted_words, offer_words
 from redress.complaints import mentions, questions
 from redress.complaints import records as complaint_records
 from redress.complaints.categories import Category
@@ -28,13 +28,6 @@ from redress.incidents import wording
 
 # Every topic but the general one.
 SPECIFIC = frozenset(questions.Topic) - {questions.Topic.GENERAL}
-REMEDY_NAMES = {
-    "account_credit": "credit on your account",
-    "refund": "a refund",
-    "voucher": "a voucher",
-    "free_month": "a free month",
-    "priority_repair": "a faster repair",
-}
 
 
 class ActionAnswerCaseQuestion(Action):
@@ -46,7 +39,7 @@ class ActionAnswerCaseQuestion(Action):
     ) -> list[EventType]:
         text = replies.latest_text(tracker)
         question = questions.read_question(text) or questions.Question(questions.Topic.GENERAL)
-        if not _has_open_complaint(tracker):
+        if not replies.has_open_complaint(tracker):
             # "when will my internet be back, it's been down since monday": with nothing
             # logged, the question is the complaint if the complaint detector says so (the
             # same test as "any update?" with nothing logged).
@@ -125,7 +118,7 @@ def _case(session: Session, conversation_id: str, complaints: list[Complaint]) -
         incident = incident_records.to_domain(incident_records.get_row(session, linked.incident_id))
         incident_text = wording.explain(incident, moment, config.hours.timezone).text()
     policy = config.compensation
-    remedies = tuple(dict.fromkeys(REMEDY_NAMES[r.remedy] for r in policy.rules) if policy else ())
+    remedies = tuple(dict.fromkeys(REMEDY_KINDS[r.remedy] for r in policy.rules) if policy else ())
     return questions.Case(
         complaints=complaints,
         offer_words=offer_words(offer.remedy, offer.amount_pence) if offer else None,
@@ -136,8 +129,3 @@ def _case(session: Session, conversation_id: str, complaints: list[Complaint]) -
         when_reply=replies.when_reply(),
         remedies=remedies,
     )
-
-
-def _has_open_complaint(tracker: Tracker) -> bool:
-    with unit_of_work(settings().database_url) as session:
-        return bool(complaint_records.open_complaints(session, tracker.sender_id))

@@ -294,7 +294,7 @@ class ActionUpdateDetails(Action):
         if (question := case_question(tracker, topics=SPECIFIC)) is not None:
             return answer_case_question(dispatcher, tracker, question)
         hidden = _complaint_behind_details(tracker)
-        if hidden is not None and not _has_open_complaint(tracker):
+        if hidden is not None and not replies.has_open_complaint(tracker):
             # "BL-100005 here. my wifi has been down since yesterday": the details stood out,
             # but there is a complaint in it, and it deserves the complaint's answer.
             return taking.start_complaint(dispatcher, tracker, hidden)
@@ -365,8 +365,3 @@ def _complaint_behind_details(tracker: Tracker) -> Category | None:
     if len(story) < MIN_STORY_WORDS:
         return None
     return complaint_behind(tracker, MIN_COMPLAINT_CONFIDENCE) or complaint_told(tracker)
-
-
-def _has_open_complaint(tracker: Tracker) -> bool:
-    with unit_of_work(settings().database_url) as session:
-        return bool(complaint_records.open_complaints(session, tracker.sender_id))

@@ -18,6 +18,7 @@ from redress.compensation import in_conversation as compensation
 from redress.compensation import ledger
 from redress.compensation.consent import is_plain_yes
 from redress.compensation.policy import granted_words, offer_words
+from redress.complaints import records as complaint_records
 from redress.complaints import status
 from redress.complaints.categories import Category
 from redress.db.models import Complaint
@@ -56,6 +57,11 @@ def where_complaints_stand(session: Session, complaints: list[Complaint]) -> lis
     if complaints and any(s.overdue for s in standings):
         handoff_records.request_handoff(session, complaints[0].conversation_id, "reply_overdue")
     return [s.text for s in standings]
+
+
+def has_open_complaint(tracker: Tracker) -> bool:
+    with unit_of_work(settings().database_url) as session:
+        return bool(complaint_records.open_complaints(session, tracker.sender_id))
 
 
 def said_before(tracker: Tracker, *responses: str) -> bool:

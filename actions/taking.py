@@ -57,7 +57,7 @@ def acknowledge(
     if not new:
         return _added(dispatcher, tracker, taken_each[0][1].reference)
     category, taken = new[0][0].category, filing.together([t for _, t in new])
-    _say_first(dispatcher, tracker, new, text, moment)
+    _say_first(dispatcher, tracker, new, taken, text, moment)
     given = details_already_given(tracker)
     verified = bool(tracker.get_slot(names.VERIFIED))
     account_known = verified or any(event["name"] == names.ACCOUNT for event in given)
@@ -106,13 +106,13 @@ def _say_first(
     dispatcher: CollectingDispatcher,
     tracker: Tracker,
     new: list[tuple[mentions.Problem, filing.Taken]],
+    taken: filing.Taken,
     text: str,
     moment: datetime,
 ) -> None:
     """The one apology, naming every new problem (or, later in a conversation, that it is
     noted too), then what fits who the customer is: urgent help, safety, hardship, a
-    person."""
-    taken = filing.together([t for _, t in new])
+    person. ``taken``: the new complaints together (filing.together)."""
     problem = _and(
         [describe_problem(p.category, p.text if len(new) > 1 else text, moment) for p, _ in new]
     )

@@ -245,6 +245,16 @@ def offer_words(remedy: str, pence: int) -> str:
     }[remedy]
 
 
+# Each remedy as a kind, to follow "I can only give": "credit on your account".
+REMEDY_KINDS = {
+    "account_credit": "credit on your account",
+    "refund": "a refund",
+    "voucher": "a voucher",
+    "free_month": "a free month",
+    "priority_repair": "a faster repair",
+}
+
+
 def granted_words(remedy: str, pence: int) -> str:
     """What we did, to follow "I've"."""
     money = show_money(pence)

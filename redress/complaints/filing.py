@@ -42,7 +42,8 @@ class Taken:
     since: Since | None = None
     # Someone's health or safety depends on the service (see severity.py).
     depends_on_it: bool = False
-    # Critical, or grief or hardship, from the first message: a person was asked for at once.
+    # Critical, a vulnerable customer, or details seen by someone else, from the first
+    # message: a person was asked for at once.
     person_now: bool = False
     # Grief or hardship (severity.BEREAVEMENT, severity.FINANCIAL_HARDSHIP).
     circumstances: tuple[str, ...] = ()

@@ -18,8 +18,10 @@ from datetime import datetime
 from enum import Enum
 
 from redress.business import Business
+from redress.compensation import ledger
 from redress.complaints import status
 from redress.complaints.categories import Category
+from redress.complaints.severity import DEPENDS, OLD_AND_ALONE, SAFETY_RISK
 from redress.db.models import Complaint
 from redress.incidents.wording import describe_time
 
@@ -159,7 +161,7 @@ class Case:
 
 
 # The reasons (severity.py) for which someone relies on the service for help.
-_RELIES_ON_IT = ("their health or safety depends on the service", "an elderly person living alone")
+_RELIES_ON_IT = (DEPENDS, OLD_AND_ALONE)
 URGENT_REMINDER = (
     "Until it's working again, if you need urgent help, call 999 from a mobile, or ask a "
     "neighbour to call for you."
@@ -174,11 +176,11 @@ SAFETY_REMINDER = (
 
 def urgent_reminder(complaints: list[Complaint]) -> str | None:
     """For someone who relies on the service for help, how to get urgent help meanwhile;
-    for a safety risk, how to stay safe: with every answer about the complaint."""
+    for a safety risk, how to stay safe (said once, with the first answer about it)."""
     reasons = [r for c in complaints for r in (c.severity_reasons or [])]
     if any(r in reasons for r in _RELIES_ON_IT):
         return URGENT_REMINDER
-    return SAFETY_REMINDER if "safety risk mentioned" in reasons else None
+    return SAFETY_REMINDER if SAFETY_RISK in reasons else None
 
 
 PERSON = 'If you\'d like a person to look at it, just say "speak to a person".'
@@ -247,10 +249,11 @@ def about(question: Question, complaints: list[Complaint]) -> Complaint | None:
     return (matching or complaints or [None])[0]
 
 
-def _reply_by(named: str, when: str | None) -> str:
+def _reply_by(named: str, when: str | None, promise: str = "you'll hear from us") -> str:
+    """Who has the complaint and, when a reply was promised, what comes by then."""
     if when is None:
         return f"Your complaint {named} is logged, and our team has it."
-    return f"Our team has {named}, and you'll hear from us by {when}."
+    return f"Our team has {named}, and {promise} by {when}."
 
 
 def _fix_time(case: Case, named: str, when: str | None, business: Business) -> list[str]:
@@ -275,23 +278,23 @@ def _callback(case: Case, named: str, when: str | None, business: Business) -> l
 def _visit(case: Case, named: str, when: str | None, business: Business) -> list[str]:
     return [
         "I can't see engineer bookings from here, so I won't guess a time. "
-        + _reply_by(named, when).replace("you'll hear from us", "they'll give you a firm time")
+        + _reply_by(named, when, "they'll give you a firm time")
     ]
 
 
 def _delivery(case: Case, named: str, when: str | None, business: Business) -> list[str]:
     return [
         "I can't see delivery dates from here, so I won't guess. "
-        + _reply_by(named, when).replace("you'll hear from us", "they'll give you a firm date")
+        + _reply_by(named, when, "they'll give you a firm date")
     ]
 
 
 def _refund_time(case: Case, named: str, when: str | None, business: Business) -> list[str]:
     if case.granted and case.grant_reference:
         return [f"It's already done: I've {case.granted} (reference {case.grant_reference})."]
-    if case.offer_status == "pending_approval" and case.offer_words:
+    if case.offer_status == ledger.PENDING_APPROVAL and case.offer_words:
         return _approval(case, named, when, business)
-    if case.offer_status == "offered" and case.offer_words:
+    if case.offer_status == ledger.OFFERED and case.offer_words:
         return [
             f"I can {case.offer_words} as soon as you say yes. Nothing has been paid yet.",
         ]
@@ -300,7 +303,7 @@ def _refund_time(case: Case, named: str, when: str | None, business: Business) -
 
 
 def _approval(case: Case, named: str, when: str | None, business: Business) -> list[str]:
-    if case.offer_status != "pending_approval" or not case.offer_words:
+    if case.offer_status != ledger.PENDING_APPROVAL or not case.offer_words:
         return [f"Nothing is waiting for approval on {named}. " + _reply_by(named, when)]
     return [f"A person needs to approve my offer to {case.offer_words}. {case.when_reply}"]
 

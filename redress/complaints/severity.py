@@ -102,6 +102,10 @@ DISCLOSURE = _words(
     r"another customer|my ex)",
 )  # fmt: skip
 DISCLOSED = "personal details may have been seen by someone else"
+# Reasons other code reads back from a complaint's record.
+SAFETY_RISK = "safety risk mentioned"
+DEPENDS = "their health or safety depends on the service"
+OLD_AND_ALONE = "an elderly person living alone"
 BEREAVEMENT = "bereaved"
 FINANCIAL_HARDSHIP = "financial hardship"
 REPEAT_CONTACT = _words(
@@ -206,16 +210,16 @@ def _who_is_at_risk(text: str, tally: _Tally) -> _Risk:
     personal details seen by someone else."""
     safety = bool(SAFETY.search(text))
     if safety:
-        tally.reasons.append("safety risk mentioned")
+        tally.reasons.append(SAFETY_RISK)
     vulnerable = bool(VULNERABLE.search(text))
     if vulnerable:
         tally.add(2, "customer or someone in their home may be vulnerable")
     depends = bool(DEPENDS_ON_IT.search(text))
     if depends:
-        tally.reasons.append("their health or safety depends on the service")
+        tally.reasons.append(DEPENDS)
     if OLD_AGE.search(text) and ALONE.search(text):
         depends = True
-        tally.reasons.append("an elderly person living alone")
+        tally.reasons.append(OLD_AND_ALONE)
     if safety and CHILD.search(text):
         tally.reasons.append("a child is at risk")
     disclosed = bool(DISCLOSURE.search(text))

@@ -128,10 +128,10 @@ _START_RE = re.compile(
     r"|\b(?:on|last)\s+(?P<weekday>" + "|".join(w for w in WEEKDAYS if len(w) > 3) + r")\b"
     r"|\b(?P<ago>an?|one|two|three|four|five|six|\d{1,2})\s+(?P<ago_unit>hour|day|week)s?\s+ago\b",
 )
-_PART_DAYS = {"this morning": 0.25, "this afternoon": 0.15, "this evening": 0.1, "today": 0.25,
-              "earlier today": 0.2, "last night": 1, "yesterday": 1, "yesterday morning": 1.25,
-              "yesterday afternoon": 1.1, "yesterday evening": 0.9, "last week": 7,
-              "last weekend": 7, "the weekend": 3, "last month": 30}  # fmt: skip
+# The phrases "since ..." already reads, and the parts of a day it does not.
+_PART_DAYS = {**_RELATIVE_DAYS, "this afternoon": 0.15, "this evening": 0.1, "today": 0.25,
+              "earlier today": 0.2, "yesterday morning": 1.25, "yesterday afternoon": 1.1,
+              "yesterday evening": 0.9}  # fmt: skip
 
 
 def find_start(text: str, now: datetime) -> Since | None:
