@@ -220,6 +220,13 @@ def test_a_question_read_as_yes_grants_nothing_and_puts_the_offer_again(
     assert "credit" in said.said("utter_compensation_confirm")["offer_words"]
     assert said.slot("pending_question") == "compensation_offer"
     assert grants_in(records_url, chat) == []
+    # "I've noted on your complaint that you'd like a call": it is, for the team to see.
+    assert "noted on your complaint" in said.responses[0]
+    with unit_of_work(records_url) as session:
+        complaint = session.scalars(
+            select(Complaint).where(Complaint.conversation_id == chat.sender_id)
+        ).one()
+        assert complaint.facts["wants_call"] == "will somebody ring me about it?"
 
 
 def test_the_offer_button_is_consent(records_url: str) -> None:
