@@ -53,6 +53,11 @@ class Settings:
     redis_url: str | None = None
     # Load balancers whose X-Forwarded-For the gateway believes (for per-address limits).
     trusted_proxies: tuple[str, ...] = ()
+    # REDRESS_ENV=production: every secret comes from the environment, none is made up.
+    production: bool = False
+    # Shared by the gateway, the Rasa server and the action server. None: outside
+    # production, redress/internal_secret.py makes one in var/ that all three read.
+    internal_secret: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -88,7 +93,43 @@ class Settings:
             ),
             redis_url=_redis_url(env),
             trusted_proxies=_proxies(env.get("GATEWAY_TRUSTED_PROXIES", "")),
+            production=is_production(env),
+            internal_secret=internal_secret_from_env(env),
         )
+
+
+# What an HTTP bearer token may hold (RFC 6750's b64token).
+_BEARER_TOKEN = re.compile(r"^[A-Za-z0-9._~+/-]+=*$")
+
+
+def is_production(env: Mapping[str, str]) -> bool:
+    """Whether REDRESS_ENV says this is a real deployment; anything but the two names is
+    refused, so a typo never quietly means development."""
+    value = env.get("REDRESS_ENV", "").strip().lower()
+    if value not in {"", "development", "production"}:
+        raise SettingsError(
+            f"REDRESS_ENV must be 'production' or 'development' (the default), not {value!r}."
+        )
+    return value == "production"
+
+
+def internal_secret_from_env(env: Mapping[str, str]) -> str | None:
+    """REDRESS_INTERNAL_SECRET, or None when it is unset, which production refuses: there
+    the Rasa server, the action server and the gateway may not share a disk to keep one on."""
+    secret = _optional_secret(env, "REDRESS_INTERNAL_SECRET")
+    if secret is None and is_production(env):
+        raise SettingsError(
+            "REDRESS_ENV is production, so REDRESS_INTERNAL_SECRET must be set, the same for "
+            "the gateway, the Rasa server and the action server, which refuse each other's "
+            "requests without it. Make one with: "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    if secret is not None and not _BEARER_TOKEN.match(secret):
+        raise SettingsError(  # not echoed: it is a secret
+            "REDRESS_INTERNAL_SECRET may hold only letters, digits and - . _ ~ + / = "
+            "(it is sent in an HTTP header)."
+        )
+    return secret
 
 
 def _proxies(raw: str) -> tuple[str, ...]:
