@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from redress.db.session import unit_of_work
+from redress.internal_secret import bearer, internal_secret
 from redress.migrate import upgrade
 from redress.seed import load_demo_customers
 from redress.settings import REPO_ROOT
@@ -87,6 +88,10 @@ class Stack:
             "WEBCHAT_MESSAGES_PER_MINUTE_PER_ADDRESS": "6000",
             **(extra_env or {}),
         }
+        # What the three processes prove themselves to each other with: REDRESS_INTERNAL_SECRET
+        # if set, otherwise var/internal-secret, as under `make run` (made here, before any
+        # process starts).
+        self.internal_secret = internal_secret(self.env)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.http = httpx.Client(timeout=60)
 
@@ -100,6 +105,11 @@ class Stack:
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
+
+    @property
+    def internal_headers(self) -> dict[str, str]:
+        """The header the gateway sends Rasa, and Rasa the action server."""
+        return {"Authorization": bearer(self.internal_secret)}
 
     def command(self, kind: str) -> list[str]:
         return {
