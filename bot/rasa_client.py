@@ -1,4 +1,5 @@
-"""The one path to the Rasa server: its REST channel on loopback."""
+"""The one path to the Rasa server: the gateway's channel into it, on loopback
+(rasa_addons/gateway_channel.py), which answers only requests carrying the internal secret."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+from redress.internal_secret import bearer, internal_secret
 
 logger = logging.getLogger("redress.gateway.rasa")
 
@@ -22,9 +25,14 @@ class AssistantReply:
 
 
 class RasaClient:
-    def __init__(self, base_url: str, timeout_seconds: float) -> None:
-        self._url = f"{base_url}/webhooks/rest/webhook"
-        self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout_seconds, connect=3.0))
+    def __init__(self, base_url: str, timeout_seconds: float, secret: str | None = None) -> None:
+        """``secret`` is the internal secret; None reads it as every process does
+        (REDRESS_INTERNAL_SECRET, or var/internal-secret outside production)."""
+        self._url = f"{base_url}/webhooks/gateway/webhook"
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout_seconds, connect=3.0),
+            headers={"Authorization": bearer(secret or internal_secret())},
+        )
 
     async def send(
         self, conversation_id: str, text: str, metadata: dict[str, Any]
@@ -33,6 +41,10 @@ class RasaClient:
         body = {"sender": conversation_id, "message": text, "metadata": metadata}
         try:
             response = await self._client.post(self._url, json=body)
+            if response.status_code == 401:
+                logger.error(
+                    "Rasa refused the gateway: REDRESS_INTERNAL_SECRET must be the same for both"
+                )
             response.raise_for_status()
             payload = response.json()
         except (httpx.HTTPError, ValueError) as error:

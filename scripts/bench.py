@@ -68,6 +68,7 @@ import httpx
 import yaml
 
 from redress.business import load_business
+from redress.internal_secret import bearer, internal_secret
 from scripts.stack import ADMIN_TOKEN, MODEL, RASA_API_TOKEN, Stack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -283,6 +284,8 @@ class Target:
     def __init__(self, mode: str, urls: list[str]) -> None:
         self.mode = mode
         self.urls = urls
+        # Rasa's channel answers only requests with the internal secret, as the gateway sends.
+        self.headers = {"Authorization": bearer(internal_secret())} if mode == "bare" else {}
 
     def new_id(self) -> str | None:
         # The gateway issues conversation ids; Rasa's REST channel takes the sender's.
@@ -301,7 +304,8 @@ class Target:
                 )
             else:
                 response = await client.post(
-                    f"{url}/webhooks/rest/webhook",
+                    f"{url}/webhooks/gateway/webhook",
+                    headers=self.headers,
                     json={
                         "sender": conversation_id,
                         "message": text,

@@ -60,13 +60,15 @@ def _two_of_each(workdir: Path, business: Business, database_url: str) -> Iterat
         client.close()
 
 
-def all_at_once(urls: list[str], body: Callable[[str], dict[str, Any]]) -> list[int]:
+def all_at_once(
+    urls: list[str], body: Callable[[str], dict[str, Any]], headers: dict[str, str] | None = None
+) -> list[int]:
     """Sends every one of MESSAGES at the same moment, alternating between ``urls``;
     returns the status codes."""
 
     def send(pair: tuple[str, str]) -> int:
         url, text = pair
-        return httpx.post(url, json=body(text), timeout=120).status_code
+        return httpx.post(url, json=body(text), headers=headers, timeout=120).status_code
 
     pairs = zip(urls * (len(MESSAGES) // len(urls)), MESSAGES, strict=True)
     with ThreadPoolExecutor(max_workers=len(MESSAGES)) as pool:
@@ -92,12 +94,14 @@ def test_two_rasa_servers_share_one_conversation_through_the_lock_store(
     two_of_each: Stack,
 ) -> None:
     stack = two_of_each
-    servers = [f"{stack.url(name)}/webhooks/rest/webhook" for name in ("rasa", "rasa-2")]
+    servers = [f"{stack.url(name)}/webhooks/gateway/webhook" for name in ("rasa", "rasa-2")]
     # Several conversations one after the other: Rasa's own Redis lock store lost a turn in
     # some of them, not in every one.
     for round_ in range(ROUNDS):
         sender = f"lock-store-check-{round_}"
-        codes = all_at_once(servers, lambda text, to=sender: {"sender": to, "message": text})
+        codes = all_at_once(
+            servers, lambda text, to=sender: {"sender": to, "message": text}, stack.internal_headers
+        )
         assert codes == [200] * len(MESSAGES)
         said = turns_in_order(stack.tracker(sender)["events"])
         assert sorted(said) == sorted(MESSAGES), sender  # each once: nothing lost or doubled
