@@ -8,6 +8,7 @@ import sys
 
 import uvicorn
 
+from bot.api.webchat import hide_tokens_in_server_logs
 from bot.app import create_app
 from redress.business import configuration_or_exit
 
@@ -19,6 +20,7 @@ def main() -> int:
     # The scheduler would log every run of every job (every few seconds); its warnings and
     # errors (a job that failed or fell behind) still show.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    hide_tokens_in_server_logs()
     settings, business = configuration_or_exit(logger)
     if settings.admin_token is None:
         logger.warning("REDRESS_ADMIN_TOKEN is not set: the records API will refuse every request")

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -23,9 +25,9 @@ from bot.api._http import (
     json_object,
 )
 from bot.relay import Relay, UnknownConversation, message_json
+from bot.transactions import in_transaction
 from redress.conversations import records as conversations
 from redress.db.models import Message
-from redress.db.session import unit_of_work
 
 logger = logging.getLogger("redress.gateway.webchat")
 
@@ -38,22 +40,32 @@ async def post_message(request: Request) -> Response:
     """Takes one customer message and answers with the assistant's replies."""
     settings = request.app.state.settings
     relay: Relay = request.app.state.relay
+    token: str | None = None
     try:
-        conversation_id, text = parse_message(
+        posted = parse_message(
             await bounded_body(request, MAX_BODY_BYTES), settings.max_message_chars
         )
-        if (refusal := await _too_fast(request, conversation_id)) is not None:
+        refusal = await _too_fast(request, "address", _address(request), posted.conversation_id)
+        if refusal is not None:
             return refusal
-        outcome = await relay.handle(conversation_id, text, CHANNEL)
+        if posted.conversation_id is None:
+            conversation_id, token = await in_transaction(settings.database_url, _start)
+        else:
+            conversation_id = posted.conversation_id
+            await in_transaction(settings.database_url, _admit, conversation_id, posted.token)
+            refusal = await _too_fast(request, "conversation", conversation_id, conversation_id)
+            if refusal is not None:
+                return refusal
+        outcome = await relay.handle(conversation_id, posted.text, CHANNEL)
     except BadInput as bad:
         return bad.response()
     except UnknownConversation:
-        return error(404, "unknown_conversation", "There is no conversation with that id.")
-    body = {
-        "conversation_id": outcome.conversation_id,
-        "message_id": outcome.customer_message["id"] if outcome.customer_message else None,
-        "replies": outcome.replies,
-    }
+        return unknown_conversation().response()
+    body: dict[str, Any] = {"conversation_id": outcome.conversation_id}
+    if token is not None:
+        body["conversation_token"] = token  # given once: only its hash is kept
+    body["message_id"] = outcome.customer_message["id"] if outcome.customer_message else None
+    body["replies"] = outcome.replies
     if not outcome.assistant_available:
         return error(
             503,
@@ -65,14 +77,55 @@ async def post_message(request: Request) -> Response:
     return JSONResponse(body)
 
 
-async def _too_fast(request: Request, conversation_id: str | None) -> Response | None:
-    """A friendly "slow down" when one conversation or one address sends too fast."""
-    limits = request.app.state.rate_limits
-    address = request.client.host if request.client else "unknown"
-    waits = [await limits["address"].check(address)]
-    if conversation_id is not None:
-        waits.append(await limits["conversation"].check(conversation_id))
-    wait = max((w for w in waits if w is not None), default=None)
+def unknown_conversation() -> BadInput:
+    return BadInput(404, "unknown_conversation", "There is no conversation with that id.")
+
+
+def refused_token(given: str | None) -> BadInput:
+    """403 for a missing or wrong conversation_token, saying which and what to do."""
+    problem = (
+        "conversation_token is required to continue a conversation"
+        if given is None
+        else "conversation_token does not match this conversation"
+    )
+    return BadInput(
+        403,
+        "invalid_conversation_token",
+        f"{problem}: send the one given in the reply that started it, or send "
+        "conversation_id null to start a new conversation.",
+    )
+
+
+def _start(session: Session) -> tuple[str, str]:
+    """A new web chat conversation and the secret that lets its client back in."""
+    conversation = conversations.start_conversation(session, CHANNEL)
+    return conversation.id, conversations.issue_client_token(conversation)
+
+
+def _admit(session: Session, conversation_id: str, token: str | None) -> None:
+    """Lets a message into a conversation only with the token its client was given. A
+    conversation on another channel (Telegram) has none, so it gets the same answer as a
+    wrong token and nothing says which channel it is on."""
+    conversation = conversations.get_conversation(session, conversation_id)
+    if conversation is None:
+        raise unknown_conversation()
+    if conversation.channel != CHANNEL or not conversations.client_token_matches(
+        conversation, token
+    ):
+        raise refused_token(token)
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def _too_fast(
+    request: Request, kind: str, key: str, conversation_id: str | None
+) -> Response | None:
+    """A friendly "slow down" when one address, or one conversation, sends too fast. A
+    conversation's own limit counts only messages let into it, so nobody without its token
+    can use it up."""
+    wait = await request.app.state.rate_limits[kind].check(key)
     if wait is None:
         return None
     slow_down = request.app.state.business.brand.slow_down
@@ -105,21 +158,37 @@ async def post_agent_message(request: Request) -> Response:
     except BadInput as bad:
         return bad.response()
     except UnknownConversation:
-        return error(404, "unknown_conversation", "There is no conversation with that id.")
+        return unknown_conversation().response()
     return JSONResponse(message, status_code=201)
 
 
-def parse_message(raw: bytes, max_chars: int) -> tuple[str | None, str]:
-    """Validates a POST /api/messages body; returns (conversation id or None, text)."""
-    body = json_object(raw, '{"conversation_id": ..., "text": ...}')
+@dataclass(frozen=True)
+class Posted:
+    """A valid POST /api/messages body."""
+
+    conversation_id: str | None  # None starts a conversation
+    token: str | None  # the conversation_token, when one was sent
+    text: str
+
+
+def parse_message(raw: bytes, max_chars: int) -> Posted:
+    """Validates a POST /api/messages body."""
+    body = json_object(raw, '{"conversation_id": ..., "conversation_token": ..., "text": ...}')
     conversation_id = body.get("conversation_id")
     if conversation_id is not None and not isinstance(conversation_id, str):
         raise BadInput(
             400, "invalid_conversation_id", "conversation_id must be a string, or null to start."
         )
     if isinstance(conversation_id, str) and not is_conversation_id(conversation_id):
-        raise BadInput(404, "unknown_conversation", "There is no conversation with that id.")
-    return conversation_id, valid_text(body.get("text"), max_chars)
+        raise unknown_conversation()
+    token = body.get("conversation_token")
+    if token is not None and not isinstance(token, str):
+        raise BadInput(
+            400,
+            "invalid_conversation_token",
+            "conversation_token must be the string given when the conversation started.",
+        )
+    return Posted(conversation_id, token, valid_text(body.get("text"), max_chars))
 
 
 # Characters that show nothing: zero-width spaces and joiners, direction marks, the word
@@ -157,29 +226,34 @@ def valid_text(text: Any, max_chars: int) -> str:
 
 
 async def live(websocket: WebSocket) -> None:
-    """Streams a conversation's new messages; ``?after=<id>`` catches up on missed ones."""
+    """Streams a conversation's new messages to the client holding its token (``?token=``);
+    ``?after=<id>`` catches up on missed ones."""
     conversation_id = websocket.path_params["conversation_id"]
     if not _origin_allowed(websocket):
         await websocket.close(code=4403, reason="origin not allowed")
         return
     if not is_conversation_id(conversation_id):
-        await websocket.close(code=4404, reason="unknown conversation")
+        await _refuse(websocket, 4404, "unknown conversation")
         return
     after_raw = websocket.query_params.get("after", "0")
     after = 0
     if after_raw.isascii() and after_raw.isdigit():
         if len(after_raw) > 12 or int(after_raw) > MAX_ROW_ID:
             # No message can have that id: refused plainly, not read as "seen everything".
-            await websocket.close(code=4400, reason="after is not a message id")
+            await _refuse(websocket, 4400, "after is not a message id")
             return
         after = int(after_raw)
+    token = websocket.query_params.get("token")
     database_url = websocket.app.state.settings.database_url
     hub = websocket.app.state.hub
     queue = hub.subscribe(conversation_id)  # before catching up, so nothing falls in between
     try:
-        missed = await run_in_threadpool(_messages_after, database_url, conversation_id, after)
-        if missed is None:
-            await websocket.close(code=4404, reason="unknown conversation")
+        try:
+            missed = await in_transaction(
+                database_url, _messages_after, conversation_id, token, after
+            )
+        except BadInput as refused:
+            await _refuse(websocket, *LIVE_REFUSALS[refused.code])
             return
         await websocket.accept()
         sent = after
@@ -206,6 +280,21 @@ async def live(websocket: WebSocket) -> None:
         hub.unsubscribe(conversation_id, queue)
 
 
+# The live WebSocket's close codes for the web chat API's refusals.
+LIVE_REFUSALS = {
+    "unknown_conversation": (4404, "unknown conversation"),
+    "invalid_conversation_token": (4401, "conversation token missing or wrong"),
+}
+
+
+async def _refuse(websocket: WebSocket, code: int, reason: str) -> None:
+    """Closes with ``code`` before anything is sent. A close before the handshake reaches a
+    browser only as a failed connection, so the handshake completes first and the widget
+    learns why (an unknown conversation, or a token that does not open it)."""
+    await websocket.accept()
+    await websocket.close(code=code, reason=reason)
+
+
 def _origin_allowed(websocket: WebSocket) -> bool:
     """Browsers send Origin on WebSockets and CORS does not apply to them, so the gateway
     checks it itself: the page's own origin and the configured widget origins only."""
@@ -218,14 +307,32 @@ def _origin_allowed(websocket: WebSocket) -> bool:
 
 
 def _messages_after(
-    database_url: str, conversation_id: str, after: int
-) -> list[dict[str, Any]] | None:
-    with unit_of_work(database_url) as session:
-        if conversations.get_conversation(session, conversation_id) is None:
-            return None
-        rows = session.scalars(
-            select(Message)
-            .where(Message.conversation_id == conversation_id, Message.id > after)
-            .order_by(Message.id)
-        )
-        return [message_json(m) for m in rows]
+    session: Session, conversation_id: str, token: str | None, after: int
+) -> list[dict[str, Any]]:
+    _admit(session, conversation_id, token)
+    rows = session.scalars(
+        select(Message)
+        .where(Message.conversation_id == conversation_id, Message.id > after)
+        .order_by(Message.id)
+    )
+    return [message_json(m) for m in rows]
+
+
+class HideConversationTokens(logging.Filter):
+    """The live WebSocket's address carries the conversation token (``?token=``), and the
+    web server logs the address of every connection: the token is hidden in those lines."""
+
+    TOKEN = re.compile(r"(?<=[?&]token=)[^&\s\"]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                self.TOKEN.sub("hidden", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        return True
+
+
+def hide_tokens_in_server_logs() -> None:
+    for name in ("uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).addFilter(HideConversationTokens())

@@ -3,6 +3,8 @@ Functions take a session from ``unit_of_work`` so the caller decides what one tr
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from typing import Any
 
@@ -26,6 +28,26 @@ def start_conversation(session: Session, channel: str) -> Conversation:
     session.add(conversation)
     session.flush()
     return conversation
+
+
+def issue_client_token(conversation: Conversation) -> str:
+    """The secret that lets the web chat client that started ``conversation`` back into it.
+    Returned once; only its hash is kept, so the records cannot give it away."""
+    token = secrets.token_urlsafe(32)
+    conversation.client_token_hash = _token_hash(token)
+    return token
+
+
+def client_token_matches(conversation: Conversation, token: object) -> bool:
+    """True when ``token`` is the one issued for this conversation. Conversations without
+    one (on another channel, or started before tokens) match nothing."""
+    if not isinstance(token, str) or conversation.client_token_hash is None:
+        return False
+    return hmac.compare_digest(conversation.client_token_hash, _token_hash(token))
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def conversation_on_channel(session: Session, channel: str, external_id: str) -> Conversation:

@@ -85,6 +85,9 @@ class Conversation(Base):
     external_id: Mapped[str | None] = mapped_column(String(100))
     # False once the channel tells us we can no longer reach the customer (bot blocked).
     reachable: Mapped[bool] = mapped_column(Boolean, default=True)
+    # SHA-256 of the secret a web chat client was given when it started the conversation;
+    # only that client may post into it or watch it. None on other channels.
+    client_token_hash: Mapped[str | None] = mapped_column(String(64))
     # open | with_agent (the assistant stays silent) | resolved
     status: Mapped[str] = mapped_column(String(20), default="open")
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)

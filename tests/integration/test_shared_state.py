@@ -55,8 +55,24 @@ def gateways(
         rasa.close()
 
 
+# Each conversation's conversation_token, kept from the reply that started it (as the widget
+# keeps it) and sent with every later message and on the live WebSocket.
+TOKENS: dict[str, str] = {}
+
+
 def say(client: TestClient, conversation_id: str | None, text: str) -> Any:
-    return client.post("/api/messages", json={"conversation_id": conversation_id, "text": text})
+    response = client.post(
+        "/api/messages",
+        json={
+            "conversation_id": conversation_id,
+            "conversation_token": TOKENS.get(conversation_id or ""),
+            "text": text,
+        },
+    )
+    body = response.json()
+    if "conversation_token" in body:
+        TOKENS[body["conversation_id"]] = body["conversation_token"]
+    return response
 
 
 def record(client: TestClient, conversation_id: str) -> dict[str, Any]:
@@ -75,6 +91,7 @@ def test_a_web_chat_open_on_one_gateway_sees_what_the_other_recorded(
         last = record(first, conversation_id)["messages"][-1]["id"]
         with first.websocket_connect(
             f"/api/conversations/{conversation_id}/live?after={last}"
+            f"&token={TOKENS[conversation_id]}"
         ) as live:
             assert say(second, conversation_id, "still down, any news?").status_code == 200
             pushed = [live.receive_json(), live.receive_json()]

@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 
 from redress.db.models import Conversation, ConversationEvent, Message
 from redress.db.session import unit_of_work
+from tests.integration.api.chat import WebChat
 
 
 def _counts(database_url: str) -> tuple[int, int]:
@@ -112,9 +113,14 @@ def test_when_the_assistant_is_down_the_customer_hears_the_truth_and_the_message
         kinds = session.scalars(select(ConversationEvent.kind)).all()
         assert kinds == ["assistant_unavailable"]
 
-    # The conversation goes on: the same id is accepted next time.
+    # The conversation goes on: the same id, with its token, is accepted next time.
     again = rasa_down_client.post(
-        "/api/messages", json={"conversation_id": body["conversation_id"], "text": "hello?"}
+        "/api/messages",
+        json={
+            "conversation_id": body["conversation_id"],
+            "conversation_token": body["conversation_token"],
+            "text": "hello?",
+        },
     )
     assert again.status_code == 503
     assert again.json()["conversation_id"] == body["conversation_id"]
@@ -153,19 +159,12 @@ def test_the_chat_page_is_served_with_a_content_security_policy(
 
 
 def test_too_many_messages_get_a_friendly_slow_down(rasa_down_client: TestClient) -> None:
-    first = rasa_down_client.post("/api/messages", json={"conversation_id": None, "text": "hi"})
-    conversation_id = first.json()["conversation_id"]
-    statuses = [
-        rasa_down_client.post(
-            "/api/messages", json={"conversation_id": conversation_id, "text": f"hello {n}"}
-        ).status_code
-        for n in range(14)
-    ]
+    chat = WebChat(rasa_down_client)
+    chat.say("hi")
+    statuses = [chat.say(f"hello {n}").status_code for n in range(14)]
     assert statuses.count(503) == 12  # 12 a minute once the conversation has its id
     assert statuses[-1] == 429
-    refused = rasa_down_client.post(
-        "/api/messages", json={"conversation_id": conversation_id, "text": "are you there"}
-    )
+    refused = chat.say("are you there")
     body = refused.json()
     assert refused.status_code == 429
     assert body["error"]["code"] == "slow_down"
@@ -176,17 +175,33 @@ def test_too_many_messages_get_a_friendly_slow_down(rasa_down_client: TestClient
     assert "are you there" not in texts  # refused, so not recorded as answered
 
 
+def test_messages_refused_for_a_wrong_token_do_not_use_up_the_conversations_limit(
+    rasa_down_client: TestClient,
+) -> None:
+    chat = WebChat(rasa_down_client)
+    chat.say("hi")
+    for n in range(14):
+        refused = rasa_down_client.post(
+            "/api/messages",
+            json={
+                "conversation_id": chat.conversation_id,
+                "conversation_token": "guess",
+                "text": f"{n}",
+            },
+        )
+        assert refused.status_code == 403
+    assert chat.say("still me").status_code == 503  # let in; the assistant is down here
+
+
 def test_an_operator_message_reaches_the_conversation(rasa_down_client: TestClient) -> None:
     from tests.integration.conftest import ADMIN_TOKEN
 
-    start = rasa_down_client.post("/api/messages", json={"conversation_id": None, "text": "hi"})
-    conversation_id = start.json()["conversation_id"]
-    url = f"/api/conversations/{conversation_id}/messages"
+    chat = WebChat(rasa_down_client)
+    start = chat.say("hi")
+    url = f"/api/conversations/{chat.conversation_id}/messages"
     assert rasa_down_client.post(url, json={"text": "Hello"}).status_code == 401
     headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    with rasa_down_client.websocket_connect(
-        f"/api/conversations/{conversation_id}/live?after={start.json()['replies'][-1]['id']}"
-    ) as socket:
+    with chat.live(after=start.json()["replies"][-1]["id"]) as socket:
         sent = rasa_down_client.post(
             url, json={"text": "Hi, I'm Jo.", "author": "Jo"}, headers=headers
         )
@@ -204,15 +219,15 @@ def test_an_operator_message_reaches_the_conversation(rasa_down_client: TestClie
 def test_other_sites_cannot_open_the_live_socket(rasa_down_client: TestClient) -> None:
     from starlette.websockets import WebSocketDisconnect
 
-    start = rasa_down_client.post("/api/messages", json={"conversation_id": None, "text": "hi"})
-    live = f"/api/conversations/{start.json()['conversation_id']}/live"
+    chat = WebChat(rasa_down_client)
+    chat.say("hi")
     with (
         pytest.raises(WebSocketDisconnect) as closed,
-        rasa_down_client.websocket_connect(live, headers={"origin": "https://evil.example"}) as ws,
+        chat.live(headers={"origin": "https://evil.example"}) as ws,
     ):
         ws.receive_json()
     assert closed.value.code == 4403
-    with rasa_down_client.websocket_connect(live, headers={"origin": "http://testserver"}) as ws:
+    with chat.live(headers={"origin": "http://testserver"}) as ws:
         assert ws.receive_json()["text"] == "hi"
 
 

@@ -189,8 +189,13 @@ def test_approving_grants_once_and_tells_the_customer_in_their_conversation(
     api: TestClient, database_url: str
 ) -> None:
     made = make_offer(database_url, "BL-100001", "delay", at=utcnow())
+    with unit_of_work(database_url) as session:  # the customer's web chat holds its token
+        conversation = conversations.get_conversation(session, made.conversation_id)
+        assert conversation is not None
+        token = conversations.issue_client_token(conversation)
 
-    with api.websocket_connect(f"/api/conversations/{made.conversation_id}/live") as live:
+    live_url = f"/api/conversations/{made.conversation_id}/live?token={token}"
+    with api.websocket_connect(live_url) as live:
         answer = approve(api, made.reference.lower())
         assert answer.status_code == 200, answer.json()
         shown = live.receive_json()

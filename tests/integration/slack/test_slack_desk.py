@@ -71,6 +71,8 @@ class Desk_:
     database_url: str
     telegram: FakeTelegram | None = None
     seen: dict[str, int] = field(default_factory=dict)
+    # Each web chat's conversation_token, kept from the reply that started it.
+    tokens: dict[str, str] = field(default_factory=dict)
 
     @property
     def desk(self) -> Desk:
@@ -91,12 +93,17 @@ class Desk_:
         return response
 
     def say(self, conversation_id: str | None, text: str) -> dict[str, Any]:
+        token = self.tokens.get(conversation_id or "")
         response = self.client.post(
-            "/api/messages", json={"conversation_id": conversation_id, "text": text}
+            "/api/messages",
+            json={"conversation_id": conversation_id, "conversation_token": token, "text": text},
         )
         assert response.status_code == 200, response.text
         self.settle()
-        return response.json()
+        body = response.json()
+        if "conversation_token" in body:
+            self.tokens[body["conversation_id"]] = body["conversation_token"]
+        return body
 
     def request_person(self, conversation_id: str, reason: str = "customer_asked") -> None:
         with unit_of_work(self.database_url) as session:
@@ -262,6 +269,7 @@ def test_a_handoff_from_card_to_rating(gateway: Desk_) -> None:
     last_id = g.record(conversation_id)["messages"][-1]["id"]
     with g.client.websocket_connect(
         f"/api/conversations/{conversation_id}/live?after={last_id}"
+        f"&token={g.tokens[conversation_id]}"
     ) as live:
         g.agent_says(
             thread,
