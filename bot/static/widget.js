@@ -17,12 +17,16 @@
  *
  * How it talks to the gateway (docs/architecture.md, "Web chat API"):
  * - POST /api/messages sends what the customer typed (or a button's payload). The answer
- *   carries the conversation id, the id of the customer's own message and the replies.
- * - The WebSocket /api/conversations/<id>/live?after=<last id seen> first sends every message
- *   after that id, then each new one (replies, agent messages). It is opened on load (so a
- *   reload shows the history) and again after a lost connection, with backoff.
+ *   carries the conversation id, the id of the customer's own message and the replies; the
+ *   answer that starts a conversation also carries its conversation_token, a secret sent
+ *   with every later message.
+ * - The WebSocket /api/conversations/<id>/live?after=<last id seen>&token=<token> first sends
+ *   every message after that id, then each new one (replies, agent messages). It is opened on
+ *   load (so a reload shows the history) and again after a lost connection, with backoff.
  * - Every message is shown once, keyed by its id, whichever way it arrives first.
- * - The conversation id is kept in localStorage, so the chat survives a reload.
+ * - The conversation id and its token are kept together in localStorage, so the chat
+ *   survives a reload. An id kept without a token (by an older widget) is dropped, and the
+ *   next message starts a new conversation.
  *
  * Everything a customer or agent typed is put on the page with textContent, never as HTML.
  */
@@ -121,6 +125,15 @@
   var KEY = "redress:" + base.href + ":";
 
   var conversationId = saved.get(KEY + "conversation");
+  var conversationToken = saved.get(KEY + "token");
+  if (!conversationId || !conversationToken) {
+    // Only the token lets the widget back into a conversation; one without it cannot be
+    // continued, so the next message starts a new conversation.
+    conversationId = null;
+    conversationToken = null;
+    saved.remove(KEY + "conversation");
+    saved.remove(KEY + "token");
+  }
   var lastId = 0; // the highest message id on the page
   var known = {}; // message id -> its list item
   var pending = []; // customer messages sent but not yet given an id: {item, text}
@@ -494,7 +507,7 @@
             buttons: reply.buttons, created_at: reply.created_at, author: reply.author
           });
         });
-        adopt(body.conversation_id); // after the messages, so the socket starts after them
+        connect(); // after the messages, so the socket starts after them
         // 503: recorded but not read, and the customer was asked to send it again: their
         // words go back in the box, so sending again is one key.
         if (result.status === 503 && typed) { restore(text); }
@@ -529,7 +542,11 @@
     var request = fetch(apiUrl("api/messages"), {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ conversation_id: conversationId, text: text }),
+      body: JSON.stringify({
+        conversation_id: conversationId,
+        conversation_token: conversationToken,
+        text: text
+      }),
       credentials: "omit",
       signal: controller ? controller.signal : undefined
     }).then(function (response) {
@@ -543,14 +560,20 @@
     }).then(function (result) {
       var body = result.body || {};
       var code = body.error && body.error.code;
-      if (result.status === 404 && code === "unknown_conversation" && !retried && conversationId) {
-        // The gateway no longer knows this conversation (a new database): start a new one.
+      var lost = (result.status === 404 && code === "unknown_conversation") ||
+        (result.status === 403 && code === "invalid_conversation_token");
+      if (lost && !retried && conversationId) {
+        // The gateway no longer knows this conversation (a new database), or will not let
+        // this widget into it: start a new one.
         forget();
         return post(text, true);
       }
-      if (!conversationId && typeof body.conversation_id === "string" && body.conversation_id) {
+      if (!conversationId && typeof body.conversation_id === "string" && body.conversation_id &&
+          typeof body.conversation_token === "string" && body.conversation_token) {
         conversationId = body.conversation_id;
+        conversationToken = body.conversation_token;
         saved.set(KEY + "conversation", conversationId);
+        saved.set(KEY + "token", conversationToken);
       }
       return result;
     });
@@ -564,18 +587,11 @@
     return request;
   }
 
-  function adopt(id) {
-    if (typeof id === "string" && id && id !== conversationId) {
-      conversationId = id;
-      saved.set(KEY + "conversation", id);
-      disconnect();
-    }
-    connect();
-  }
-
   function forget() {
     conversationId = null;
+    conversationToken = null;
     saved.remove(KEY + "conversation");
+    saved.remove(KEY + "token");
     saved.remove(KEY + "read");
     disconnect();
     Object.keys(known).forEach(function (id) {
@@ -588,10 +604,11 @@
   // ---- the live connection ----------------------------------------------------------------
 
   function connect() {
-    if (!conversationId || socket) { return; }
+    if (!conversationId || !conversationToken || socket) { return; }
     window.clearTimeout(reconnectTimer);
     reconnectTimer = null;
-    var path = "api/conversations/" + encodeURIComponent(conversationId) + "/live?after=" + lastId;
+    var path = "api/conversations/" + encodeURIComponent(conversationId) + "/live?after=" +
+      lastId + "&token=" + encodeURIComponent(conversationToken);
     var live;
     try {
       live = new WebSocket(socketUrl(path));
@@ -622,7 +639,8 @@
     live.onclose = function (event) {
       if (socket !== live) { return; }
       socket = null;
-      if (event.code === 4404) { // the gateway has no such conversation
+      if (event.code === 4404 || event.code === 4401) {
+        // The gateway has no such conversation, or will not let this widget into it.
         forget();
         return;
       }

@@ -155,6 +155,23 @@ class Chat:
         assert found, "the widget keeps no conversation id"
         return found
 
+    def token(self, gateway: str | None = None) -> str | None:
+        key = f"redress:{gateway or self.gateway}/:token"
+        return self.page.evaluate("key => localStorage.getItem(key)", key)
+
+    def keep(self, conversation_id: str, token: str | None) -> None:
+        """Puts a conversation in the widget's storage (on the page's origin), as the widget
+        keeps it; no token is how a widget from before tokens kept it."""
+        stored = f"redress:{self.gateway}/:"
+        self.page.evaluate(
+            """([prefix, id, token]) => {
+              localStorage.setItem(prefix + "conversation", id);
+              if (token === null) { localStorage.removeItem(prefix + "token"); }
+              else { localStorage.setItem(prefix + "token", token); }
+            }""",
+            [stored, conversation_id, token],
+        )
+
     def push(
         self, conversation_id: str, text: str, author: str, gateway: str | None = None
     ) -> None:
@@ -363,6 +380,46 @@ def test_a_reload_shows_the_same_history_once_and_nothing_is_lost(chat: Chat) ->
     assert chat.ids() == [str(m["id"]) for m in record["messages"]]
 
 
+def test_the_widget_keeps_the_token_with_the_conversation_and_sends_it(chat: Chat) -> None:
+    chat.open()
+    with chat.page.expect_response("**/api/messages") as started:
+        chat.say("hello")
+    token = started.value.json()["conversation_token"]
+    assert chat.token() == token
+    assert started.value.request.post_data_json["conversation_token"] is None
+
+    with chat.page.expect_request("**/api/messages") as sent:
+        chat.say(COMPLAINT)
+    assert sent.value.post_data_json["conversation_id"] == chat.conversation_id()
+    assert sent.value.post_data_json["conversation_token"] == token
+    expect(chat.page.get_by_text("I'm sorry your broadband has been down")).to_be_visible()
+
+
+@pytest.mark.parametrize("kept_token", [None, "not-the-token"])
+def test_a_kept_conversation_it_cannot_open_gives_way_to_a_new_one(
+    chat: Chat, kept_token: str | None
+) -> None:
+    """A conversation id kept without its token (by a widget from before tokens), or with a
+    token that does not open it: nothing of it is shown, and the next message starts a new
+    conversation with no error."""
+    someone_else, _ = chat.stack.say(None, "my bill is wrong, account BL-100003")
+    recorded = len(chat.stack.record(someone_else)["messages"])
+    chat.goto()
+    chat.keep(someone_else, kept_token)
+    chat.open()
+    chat.page.wait_for_timeout(1000)  # time for the socket to be refused
+    expect(chat.messages).to_have_count(0)
+
+    chat.say(COMPLAINT)
+    expect(chat.page.get_by_text("I'm sorry your broadband has been down")).to_be_visible()
+    expect(chat.notice).to_be_hidden()
+    assert chat.conversation_id() != someone_else
+    assert chat.token()
+    said = [m["text"] for m in chat.stack.record(chat.conversation_id())["messages"]]
+    assert said[0] == COMPLAINT
+    assert len(chat.stack.record(someone_else)["messages"]) == recorded  # untouched
+
+
 def test_an_agent_message_arrives_live_once_with_its_author(chat: Chat) -> None:
     chat.open()
     chat.say(COMPLAINT)
@@ -511,10 +568,7 @@ def test_slow_down_shows_the_friendly_text_and_keeps_what_was_typed(
         chat.stack.say(conversation_id, "hello")
     recorded = len(chat.stack.record(conversation_id)["messages"])
     chat.goto()
-    chat.page.evaluate(
-        "([key, id]) => localStorage.setItem(key, id)",
-        [f"redress:{chat.gateway}/:conversation", conversation_id],
-    )
+    chat.keep(conversation_id, chat.stack.conversation_tokens[conversation_id])
     chat.open()
     expect(chat.messages).to_have_count(recorded)  # its history, from the socket
 
