@@ -284,6 +284,8 @@ class Target:
     def __init__(self, mode: str, urls: list[str]) -> None:
         self.mode = mode
         self.urls = urls
+        # Each conversation's conversation_token, from the reply that started it ("full").
+        self.tokens: dict[str, str] = {}
         # Rasa's channel answers only requests with the internal secret, as the gateway sends.
         self.headers = {"Authorization": bearer(internal_secret())} if mode == "bare" else {}
 
@@ -300,7 +302,12 @@ class Target:
         try:
             if self.mode == "full":
                 response = await client.post(
-                    f"{url}/api/messages", json={"conversation_id": conversation_id, "text": text}
+                    f"{url}/api/messages",
+                    json={
+                        "conversation_id": conversation_id,
+                        "conversation_token": self.tokens.get(conversation_id or ""),
+                        "text": text,
+                    },
                 )
             else:
                 response = await client.post(
@@ -333,6 +340,8 @@ class Target:
                 for r in body.get("replies") or []
             ]
             conversation_id = body.get("conversation_id") or conversation_id
+            if isinstance(token := body.get("conversation_token"), str) and conversation_id:
+                self.tokens[conversation_id] = token
             message_id = body.get("message_id")
         elif self.mode == "bare" and isinstance(body, list):
             replies = [

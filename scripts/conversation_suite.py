@@ -157,14 +157,24 @@ class Client:
         self.url = url.rstrip("/")
         self.token = token
         self.http = http or httpx.Client(timeout=60)
+        # Each conversation's conversation_token, from the reply that started it: later
+        # messages carry it, as the widget's do.
+        self.conversation_tokens: dict[str, str] = {}
 
     def send(self, conversation_id: str | None, text: str) -> tuple[str, list[dict[str, Any]]]:
         response = self.http.post(
-            f"{self.url}/api/messages", json={"conversation_id": conversation_id, "text": text}
+            f"{self.url}/api/messages",
+            json={
+                "conversation_id": conversation_id,
+                "conversation_token": self.conversation_tokens.get(conversation_id or ""),
+                "text": text,
+            },
         )
         if response.status_code != 200:
             raise TurnFailed(f"HTTP {response.status_code}: {response.text[:200]}")
         body = response.json()
+        if "conversation_token" in body:
+            self.conversation_tokens[str(body["conversation_id"])] = str(body["conversation_token"])
         return str(body["conversation_id"]), list(body["replies"])
 
     def record(self, conversation_id: str) -> dict[str, Any]:

@@ -93,6 +93,8 @@ class Stack:
         # process starts).
         self.internal_secret = internal_secret(self.env)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        # Each web chat's conversation_token, from the reply that started it.
+        self.conversation_tokens: dict[str, str] = {}
         self.http = httpx.Client(timeout=60)
 
     @property
@@ -211,12 +213,16 @@ class Stack:
 
     def say(self, conversation_id: str | None, text: str) -> tuple[str, list[dict[str, Any]]]:
         """Sends one customer message; returns the conversation id and the bot's replies."""
+        token = self.conversation_tokens.get(conversation_id or "")
         response = self.http.post(
-            f"{self.gateway}/api/messages", json={"conversation_id": conversation_id, "text": text}
+            f"{self.gateway}/api/messages",
+            json={"conversation_id": conversation_id, "conversation_token": token, "text": text},
         )
         if response.status_code != 200:
             raise AssertionError(response.text)
         body = response.json()
+        if "conversation_token" in body:
+            self.conversation_tokens[body["conversation_id"]] = body["conversation_token"]
         return body["conversation_id"], body["replies"]
 
     def record(self, conversation_id: str) -> dict[str, Any]:

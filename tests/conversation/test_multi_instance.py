@@ -111,7 +111,15 @@ def test_two_gateways_keep_one_conversation_in_order(two_of_each: Stack) -> None
     stack = two_of_each
     conversation_id, _ = stack.say(None, "hello")
     gateways = [f"{stack.url(name)}/api/messages" for name in ("gateway", "gateway-2")]
-    codes = all_at_once(gateways, lambda text: {"conversation_id": conversation_id, "text": text})
+    token = stack.conversation_tokens[conversation_id]
+    codes = all_at_once(
+        gateways,
+        lambda text: {
+            "conversation_id": conversation_id,
+            "conversation_token": token,
+            "text": text,
+        },
+    )
     assert codes == [200] * len(MESSAGES)
 
     # Our record: each customer message followed by the assistant's answers to it, then

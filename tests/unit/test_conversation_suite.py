@@ -59,10 +59,16 @@ class FakeAssistant:
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if request.method == "POST":
-            self.sent.append(json.loads(request.content)["text"])
-            return httpx.Response(
-                200, json={"conversation_id": "c1", "replies": self.replies.pop(0)}
-            )
+            body = json.loads(request.content)
+            started = body["conversation_id"] is None
+            # As the gateway does: the first reply gives a token, later messages need it.
+            if not started and body.get("conversation_token") != "secret-c1":
+                return httpx.Response(403, json={"error": {"code": "invalid_conversation_token"}})
+            self.sent.append(body["text"])
+            answer = {"conversation_id": "c1", "replies": self.replies.pop(0)}
+            if started:
+                answer["conversation_token"] = "secret-c1"
+            return httpx.Response(200, json=answer)
         return httpx.Response(200, json=self.record)
 
 
