@@ -132,15 +132,17 @@ def build_card(
     now: datetime,
     *,
     reason: str,
+    handoff_id: int,
     pending_offer: Mapping[str, Any] | None = None,
 ) -> tuple[str, list[Block]]:
     """The first message of a conversation's thread at the agent desk: (fallback text for
     notifications, Block Kit blocks). ``record`` is a conversation record (``conversation_record``);
+    ``handoff_id`` is the handoff the card is for, which its buttons name (never the
+    conversation id, which Slack's payloads would carry to everyone in the workspace);
     ``pending_offer`` (an offer from it awaiting approval or a review) adds Approve and
     Reject buttons."""
     zone = ZoneInfo(business.hours.timezone)
     conversation: Mapping[str, Any] = record.get("conversation") or {}
-    conversation_id = str(conversation.get("id") or "")
     customer: Mapping[str, Any] | None = conversation.get("customer")
     complaints = [c for c in record.get("complaints") or [] if isinstance(c, Mapping)]
     since = _waiting_since(record)
@@ -153,7 +155,7 @@ def build_card(
             "block_id": "handoff_header",
             "text": {"type": "plain_text", "text": clip(headline, MAX_HEADER_TEXT), "emoji": True},
         },
-        context(_about_line(record, conversation, reason, waiting, since, now, zone)),
+        context(_about_line(record, conversation, handoff_id, reason, waiting, since, now, zone)),
         section(_customer_text(customer, complaints), "handoff_customer"),
         {"type": "divider"},
     ]
@@ -164,7 +166,7 @@ def build_card(
     blocks += transcript_blocks(record, now, zone)
     if pending_offer is not None:
         blocks.append(section(_pending_text(pending_offer), "handoff_pending_offer"))
-    actions = _actions(conversation_id, pending_offer)
+    actions = _actions(handoff_reference(handoff_id), pending_offer)
     if len(blocks) + 1 > MAX_BLOCKS:  # cannot happen with the caps above; kept as a guard
         blocks = blocks[: MAX_BLOCKS - 1]
     blocks.append(actions)
@@ -174,6 +176,7 @@ def build_card(
 def _about_line(
     record: Mapping[str, Any],
     conversation: Mapping[str, Any],
+    handoff_id: int,
     reason: str,
     waiting: str | None,
     since: datetime | None,
@@ -194,7 +197,7 @@ def _about_line(
         parts.append(line)
     if waiting and _wants_follow_up(record):
         parts.append("*asked for a follow-up* (may have left the chat)")
-    parts.append(f"conversation {quote(conversation.get('id') or 'unknown', 80)}")
+    parts.append(f"handoff {handoff_id}")  # a reference to quote; never the conversation id
     if others := _other_reasons(record, reason):
         parts.append("also: " + ", ".join(escape_for_slack(w) for w in others))
     return " · ".join(parts)
@@ -278,8 +281,21 @@ def _pending_text(offer: Mapping[str, Any]) -> str:
     return line
 
 
-def _actions(conversation_id: str, pending_offer: Mapping[str, Any] | None) -> Block:
-    elements = [button("Take over", TAKE_OVER, conversation_id, style="primary")]
+def handoff_reference(handoff_id: int) -> str:
+    """What the card's Take over, Hand back and Resolve buttons carry: the handoff's id."""
+    return f"handoff-{handoff_id}"
+
+
+def handoff_id_from(reference: str) -> int | None:
+    """The handoff id a button carries, or None when it names none."""
+    number = reference.removeprefix("handoff-")
+    if reference == number or not number.isascii() or not number.isdigit() or len(number) > 10:
+        return None
+    return int(number) if 0 < int(number) < 2**31 else None  # row ids are 32-bit
+
+
+def _actions(handoff: str, pending_offer: Mapping[str, Any] | None) -> Block:
+    elements = [button("Take over", TAKE_OVER, handoff, style="primary")]
     if pending_offer is not None:
         reference = str(pending_offer.get("reference") or "")
         remedy = remedy_name(pending_offer)
@@ -305,8 +321,8 @@ def _actions(conversation_id: str, pending_offer: Mapping[str, Any] | None) -> B
             ),
         ]
     elements += [
-        button("Hand back to bot", HAND_BACK, conversation_id),
-        button("Resolve", RESOLVE, conversation_id),
+        button("Hand back to bot", HAND_BACK, handoff),
+        button("Resolve", RESOLVE, handoff),
     ]
     return {"type": "actions", "block_id": "handoff_actions", "elements": elements}
 

@@ -11,6 +11,7 @@ from bot.slack.card import (
     HAND_BACK,
     RESOLVE,
     TAKE_OVER,
+    handoff_id_from,
 )
 from bot.slack.desk.base import logger
 from bot.slack.desk.cards import Cards
@@ -50,12 +51,12 @@ class Buttons(Cards):
                 or (body.get("channel") or {}).get("id")
                 or ""
             )
-            conversation_id = str(action.get("value") or "")
+            named = handoff_id_from(str(action.get("value") or ""))
 
             def find(session: Any) -> HandoffView | None:
                 handoff = handoff_records.handoff_for_thread(session, channel, thread_ts)
-                if handoff is None and conversation_id:
-                    handoff = handoff_records.open_handoff(session, conversation_id)
+                if handoff is None and named is not None:
+                    handoff = handoff_records.get_handoff(session, named)
                 return handoff_view(handoff)
 
             handoff = await self._db(find)

@@ -47,6 +47,7 @@ class Cards(DeskBase):
                 self.business,
                 now,
                 reason=handoff.reason,
+                handoff_id=handoff.id,
                 pending_offer=pending_offer_for_card(record),
             )
 
@@ -98,6 +99,7 @@ class Cards(DeskBase):
                 self.business,
                 now,
                 reason=handoff.reason,
+                handoff_id=handoff.id,
                 pending_offer=pending_offer_for_card(record),
             )
             still_open = handoff.status in handoff_records.OPEN_STATUSES

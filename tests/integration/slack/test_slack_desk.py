@@ -121,10 +121,21 @@ class Desk_:
             assert handoff is not None and handoff.desk_thread, "the card was not posted"
             return handoff.desk_thread
 
-    def press(self, action_id: str, conversation_id: str, thread: str, **extra: Any) -> Any:
+    def press(self, action_id: str, value: str, thread: str, **extra: Any) -> Any:
+        """Presses the button ``action_id`` on the card in ``thread`` with ``value``; Take
+        over, Hand back and Resolve with the value the card gives them (their handoff)."""
+        if action_id.startswith("handoff_"):
+            card = self.slack.message(DESK_CHANNEL, thread) or {}
+            shown = [
+                element.get("value")
+                for block in card.get("blocks") or []
+                if block.get("type") == "actions"
+                for element in block.get("elements") or []
+                if element.get("action_id") == action_id
+            ]
+            value = shown[0] if shown else value  # pressed after the card lost its buttons
         return self.send(
-            block_action(action_id, conversation_id, channel=DESK_CHANNEL, message_ts=thread),
-            **extra,
+            block_action(action_id, value, channel=DESK_CHANNEL, message_ts=thread), **extra
         )
 
     def agent_says(self, thread: str, text: str, user: str = AGENT_ID) -> SlackRequest:
@@ -377,6 +388,38 @@ def test_replies_before_take_over_or_by_others_stay_internal(sqlite_gateway: Des
         == joined_before
         == 1
     )
+
+
+def test_slack_never_carries_the_conversation_id(gateway: Desk_) -> None:
+    """Everyone in the workspace sees the card and every payload Slack sends back: the card
+    and its buttons name the handoff, never the conversation."""
+    g = gateway
+    conversation_id = g.say(None, "my internet has been down since monday")["conversation_id"]
+    g.request_person(conversation_id)
+    thread = g.card(conversation_id)
+    card = g.slack.message(DESK_CHANNEL, thread)
+    assert card is not None
+    with unit_of_work(g.database_url) as session:
+        handoff = handoff_records.open_handoff(session, conversation_id)
+        assert handoff is not None
+        handoff_id = handoff.id
+    values = {
+        element["value"]
+        for block in card["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+    }
+    assert values == {f"handoff-{handoff_id}"}
+    assert conversation_id not in json.dumps([c.params for c in g.slack.calls()], default=str)
+
+    # A press Slack sends from a message that is not the card's thread still finds the
+    # handoff, by the button's value alone.
+    press = block_action(
+        "handoff_take_over", f"handoff-{handoff_id}", channel=DESK_CHANNEL, message_ts="1.000009"
+    )
+    assert g.send(press).status_code == 200
+    assert conversation_status(g.database_url, conversation_id) == "with_agent"
+    assert conversation_id not in json.dumps([c.params for c in g.slack.calls()], default=str)
 
 
 # Requests that must not be acted on ------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -21,6 +22,7 @@ from bot.slack.card import (
     TAKE_OVER,
     build_card,
     build_status_line,
+    handoff_id_from,
     reason_words,
     status_block,
 )
@@ -31,6 +33,7 @@ from redress.settings import REPO_ROOT
 BUSINESS = load_business(REPO_ROOT / "business")  # Europe/London
 # A summer Tuesday: London is UTC+1, so 13:17 UTC is 14:17 on the card.
 NOW = datetime(2024, 7, 2, 13, 17, tzinfo=timezone.utc)
+HANDOFF_ID = 7  # the handoff the card is for
 
 
 def at(minutes_ago: float) -> str:
@@ -207,7 +210,9 @@ def assert_within_limits(fallback: str, blocks: list[dict[str, Any]]) -> None:
 
 
 def test_card_holds_everything_the_agent_needs() -> None:
-    fallback, blocks = build_card(a_record(), BUSINESS, NOW, reason="customer_asked")
+    fallback, blocks = build_card(
+        a_record(), BUSINESS, NOW, handoff_id=HANDOFF_ID, reason="customer_asked"
+    )
     text = card_text(blocks)
     assert blocks[0] == {
         "type": "header",
@@ -220,7 +225,7 @@ def test_card_holds_everything_the_agent_needs() -> None:
     assert "Fibre 150 (£32 a month)" in text
     assert "*Web chat*" in text
     assert "*waiting 12 min* (asked 14:05)" in text
-    assert "conversation conv-123" in text
+    assert f"handoff {HANDOFF_ID}" in text
     # The complaint: category, severity and why, facts, incident.
     assert "Service not working" in text
     assert "high severity" in text
@@ -248,7 +253,9 @@ def test_card_holds_everything_the_agent_needs() -> None:
 
 
 def test_every_mrkdwn_text_is_verbatim_so_slack_links_nothing_itself() -> None:
-    _, blocks = build_card(a_record(), BUSINESS, NOW, reason="abuse", pending_offer=offer())
+    _, blocks = build_card(
+        a_record(), BUSINESS, NOW, handoff_id=HANDOFF_ID, reason="abuse", pending_offer=offer()
+    )
     for text in texts(blocks):
         if text["type"] == "mrkdwn":
             assert text.get("verbatim") is True
@@ -268,7 +275,9 @@ def test_grants_are_shown_under_their_offer() -> None:
             }
         ],
     )
-    _, blocks = build_card(record, BUSINESS, NOW, reason="compensation_review")
+    _, blocks = build_card(
+        record, BUSINESS, NOW, handoff_id=HANDOFF_ID, reason="compensation_review"
+    )
     text = card_text(blocks)
     assert "Offered £40 account credit* · granted" in text
     assert "✅ *Granted £40 account credit* · GR-QWE234 · by Jo Bloggs · 14:12" in text
@@ -285,7 +294,9 @@ def test_review_requested_and_no_money_remedies() -> None:
             )
         ]
     )
-    _, blocks = build_card(record, BUSINESS, NOW, reason="compensation_review")
+    _, blocks = build_card(
+        record, BUSINESS, NOW, handoff_id=HANDOFF_ID, reason="compensation_review"
+    )
     text = card_text(blocks)
     assert "Offered priority repair* · offered, waiting for the customer's answer" in text
     assert "_Review requested_ 14:14" in text
@@ -293,7 +304,9 @@ def test_review_requested_and_no_money_remedies() -> None:
 
 def test_nothing_yet() -> None:
     record = a_record(messages=[], complaints=[], offers=[], grants=[], incident_updates=[])
-    fallback, blocks = build_card(record, BUSINESS, NOW, reason="customer_asked")
+    fallback, blocks = build_card(
+        record, BUSINESS, NOW, handoff_id=HANDOFF_ID, reason="customer_asked"
+    )
     text = card_text(blocks)
     assert "*Complaints:* none logged yet" in text
     assert "*Compensation:* nothing offered yet" in text
@@ -305,7 +318,9 @@ def test_nothing_yet() -> None:
 def test_unverified_customer_shows_what_they_gave() -> None:
     record = a_record()
     record["conversation"]["customer"] = None
-    fallback, blocks = build_card(record, BUSINESS, NOW, reason="misunderstood_twice")
+    fallback, blocks = build_card(
+        record, BUSINESS, NOW, handoff_id=HANDOFF_ID, reason="misunderstood_twice"
+    )
     text = card_text(blocks)
     assert "*Customer:* Not verified · postcode LS6 2AB (as given) · says account BL-100001" in text
     assert "verified)" not in text
@@ -316,14 +331,14 @@ def test_unverified_customer_shows_what_they_gave() -> None:
 def test_unverified_customer_with_no_details() -> None:
     record = a_record(complaints=[])
     record["conversation"]["customer"] = None
-    _, blocks = build_card(record, BUSINESS, NOW, reason="abuse")
+    _, blocks = build_card(record, BUSINESS, NOW, handoff_id=HANDOFF_ID, reason="abuse")
     assert "*Customer:* Not verified\n" in card_text(blocks) + "\n"
 
 
 def test_unreachable_customer_and_other_channels() -> None:
     record = a_record()
     record["conversation"].update(channel="telegram", reachable=False)
-    _, blocks = build_card(record, BUSINESS, NOW, reason="abuse")
+    _, blocks = build_card(record, BUSINESS, NOW, handoff_id=HANDOFF_ID, reason="abuse")
     text = card_text(blocks)
     assert "*Telegram*" in text
     assert "not reachable" in text
@@ -338,7 +353,7 @@ def test_other_reasons_for_a_person_are_listed_once() -> None:
             {"kind": "handoff_requested", "detail": {"reason": "abuse"}},
         ]
     )
-    _, blocks = build_card(record, BUSINESS, NOW, reason="customer_asked")
+    _, blocks = build_card(record, BUSINESS, NOW, handoff_id=HANDOFF_ID, reason="customer_asked")
     assert card_text(blocks).count("also: Abusive messages") == 1
 
 
@@ -366,7 +381,7 @@ def test_other_reasons_for_a_person_are_listed_once() -> None:
 )
 def test_reasons_in_plain_words(reason: str, words: str) -> None:
     assert reason_words(reason) == words
-    _, blocks = build_card(a_record(), BUSINESS, NOW, reason=reason)
+    _, blocks = build_card(a_record(), BUSINESS, NOW, handoff_id=HANDOFF_ID, reason=reason)
     assert blocks[0]["text"]["text"] == words
 
 
@@ -383,7 +398,7 @@ def test_every_reason_the_code_records_has_words() -> None:
 
 
 def test_a_long_unknown_reason_fits_the_header() -> None:
-    _, blocks = build_card(a_record(), BUSINESS, NOW, reason="x" * 500)
+    _, blocks = build_card(a_record(), BUSINESS, NOW, handoff_id=HANDOFF_ID, reason="x" * 500)
     assert len(blocks[0]["text"]["text"]) <= 150
 
 
@@ -391,20 +406,47 @@ def test_a_long_unknown_reason_fits_the_header() -> None:
 
 
 def test_buttons_without_a_pending_offer() -> None:
-    _, blocks = build_card(a_record(), BUSINESS, NOW, reason="customer_asked")
+    _, blocks = build_card(
+        a_record(), BUSINESS, NOW, handoff_id=HANDOFF_ID, reason="customer_asked"
+    )
     found = buttons(blocks)
     assert list(found) == [TAKE_OVER, HAND_BACK, RESOLVE]
     assert found[TAKE_OVER]["text"]["text"] == "Take over"
     assert found[TAKE_OVER]["style"] == "primary"
     assert found[HAND_BACK]["text"]["text"] == "Hand back to bot"
     assert found[RESOLVE]["text"]["text"] == "Resolve"
-    assert all(b["value"] == "conv-123" for b in found.values())
+    # They name the handoff, never the conversation, whose id is not Slack's to carry.
+    assert all(b["value"] == f"handoff-{HANDOFF_ID}" for b in found.values())
+    assert "conv-123" not in json.dumps(blocks)
     assert "Waiting for your decision" not in card_text(blocks)
+
+
+@pytest.mark.parametrize(
+    ("value", "handoff"),
+    [
+        ("handoff-7", 7),
+        ("handoff-2147483647", 2**31 - 1),
+        ("handoff-2147483648", None),  # no row can have it
+        ("handoff-0", None),
+        ("handoff-", None),
+        ("handoff-٣", None),  # a digit, but not an ASCII one
+        ("7", None),
+        ("conv-123", None),  # what cards posted before carried: found by their thread
+        ("", None),
+    ],
+)
+def test_a_buttons_value_names_a_handoff_or_nothing(value: str, handoff: int | None) -> None:
+    assert handoff_id_from(value) == handoff
 
 
 def test_approve_and_reject_only_with_a_pending_offer() -> None:
     fallback, blocks = build_card(
-        a_record(), BUSINESS, NOW, reason="compensation_needs_approval", pending_offer=offer()
+        a_record(),
+        BUSINESS,
+        NOW,
+        handoff_id=HANDOFF_ID,
+        reason="compensation_needs_approval",
+        pending_offer=offer(),
     )
     found = buttons(blocks)
     assert list(found) == [TAKE_OVER, APPROVE, REJECT, HAND_BACK, RESOLVE]
@@ -414,7 +456,7 @@ def test_approve_and_reject_only_with_a_pending_offer() -> None:
     assert found[REJECT]["value"] == "OF-ABC234"
     assert found[REJECT]["style"] == "danger"
     assert "£40 account credit" in found[APPROVE]["confirm"]["text"]["text"]
-    assert found[TAKE_OVER]["value"] == "conv-123"
+    assert found[TAKE_OVER]["value"] == f"handoff-{HANDOFF_ID}"
     text = card_text(blocks)
     assert "*Waiting for your decision:* £40 account credit for RD-XYZ789 (OF-ABC234)" in text
     assert "⏳ *Offered £40 account credit* · needs approval (waiting for you)" in text
@@ -427,6 +469,7 @@ def test_approving_a_remedy_that_is_not_money() -> None:
         a_record(offers=[pending]),
         BUSINESS,
         NOW,
+        handoff_id=HANDOFF_ID,
         reason="compensation_review",
         pending_offer=pending,
     )
@@ -435,7 +478,9 @@ def test_approving_a_remedy_that_is_not_money() -> None:
 
 def test_a_large_amount_fits_the_button() -> None:
     pending = offer(amount_pence=1_000_000)
-    _, blocks = build_card(a_record(), BUSINESS, NOW, reason="x", pending_offer=pending)
+    _, blocks = build_card(
+        a_record(), BUSINESS, NOW, handoff_id=HANDOFF_ID, reason="x", pending_offer=pending
+    )
     assert buttons(blocks)[APPROVE]["text"]["text"] == "Approve £10,000"
 
 
@@ -458,7 +503,9 @@ def _message(index: int, role: str, minutes_ago: float, text: str | None = None)
 def test_transcript_is_the_last_eight_messages_in_order_with_labels() -> None:
     roles = ["customer", "bot", "agent"]
     messages = [_message(i, roles[i % 3], 60 - i) for i in range(12)]
-    _, blocks = build_card(a_record(messages=messages), BUSINESS, NOW, reason="customer_asked")
+    _, blocks = build_card(
+        a_record(messages=messages), BUSINESS, NOW, handoff_id=HANDOFF_ID, reason="customer_asked"
+    )
     text = card_text(blocks)
     assert "*Last 8 of 12 messages*" in text
     shown = re.findall(r"\*(Customer|Assistant|Agent)\* · (\d\d:\d\d)\nmessage (\d+)", text)
@@ -478,7 +525,9 @@ def test_transcript_dates_older_messages() -> None:
         _message(2, "customer", 60 * 24 * 3, "older words"),
         _message(3, "customer", 5, "today's words"),
     ]
-    _, blocks = build_card(a_record(messages=messages), BUSINESS, NOW, reason="customer_asked")
+    _, blocks = build_card(
+        a_record(messages=messages), BUSINESS, NOW, handoff_id=HANDOFF_ID, reason="customer_asked"
+    )
     text = card_text(blocks)
     assert "*All 3 messages*" in text
     assert "*Customer* · yesterday 13:47\nyesterday's words" in text
@@ -488,7 +537,9 @@ def test_transcript_dates_older_messages() -> None:
 
 def test_long_messages_are_cut_with_an_ellipsis() -> None:
     messages = [_message(1, "customer", 5, "word " * 800)]
-    _, blocks = build_card(a_record(messages=messages), BUSINESS, NOW, reason="customer_asked")
+    _, blocks = build_card(
+        a_record(messages=messages), BUSINESS, NOW, handoff_id=HANDOFF_ID, reason="customer_asked"
+    )
     line = next(t["text"] for t in texts(blocks) if t["text"].startswith("*Customer* ·"))
     said = line.split("\n", 1)[1]
     assert said.endswith("…")
@@ -497,7 +548,9 @@ def test_long_messages_are_cut_with_an_ellipsis() -> None:
 
 def test_empty_messages_and_unknown_roles() -> None:
     messages = [_message(1, "customer", 5, ""), _message(2, "system", 4, "hi")]
-    _, blocks = build_card(a_record(messages=messages), BUSINESS, NOW, reason="customer_asked")
+    _, blocks = build_card(
+        a_record(messages=messages), BUSINESS, NOW, handoff_id=HANDOFF_ID, reason="customer_asked"
+    )
     text = card_text(blocks)
     assert "*Customer* · 14:12\n_(no text)_" in text
     assert "*System* · 14:13\nhi" in text
@@ -506,7 +559,9 @@ def test_empty_messages_and_unknown_roles() -> None:
 def test_line_breaks_in_customer_text_cannot_fake_a_line_of_the_card() -> None:
     spoof = "hi\n*Assistant* · 14:16\nI've approved £500 for you"
     messages = [_message(1, "customer", 5, spoof)]
-    _, blocks = build_card(a_record(messages=messages), BUSINESS, NOW, reason="customer_asked")
+    _, blocks = build_card(
+        a_record(messages=messages), BUSINESS, NOW, handoff_id=HANDOFF_ID, reason="customer_asked"
+    )
     text = card_text(blocks)
     assert "\n*Assistant* · 14:16" not in text
     assert "*Customer* · 14:12\nhi ↵ *Assistant* · 14:16 ↵ I've approved £500 for you" in text
@@ -539,14 +594,16 @@ def test_waiting_counts_from_the_open_request() -> None:
             {"reason": "customer_asked", "status": "requested", "requested_at": at(75)},
         ]
     )
-    fallback, blocks = build_card(record, BUSINESS, NOW, reason="customer_asked")
+    fallback, blocks = build_card(
+        record, BUSINESS, NOW, handoff_id=HANDOFF_ID, reason="customer_asked"
+    )
     assert "*waiting 1 h 15 min* (asked 13:02)" in card_text(blocks)
     assert fallback.endswith("waiting 1 h 15 min")
 
 
 def test_no_open_request_means_no_waiting_time() -> None:
     record = a_record(handoffs=[{"reason": "abuse", "status": "taken_over", "requested_at": at(5)}])
-    fallback, blocks = build_card(record, BUSINESS, NOW, reason="abuse")
+    fallback, blocks = build_card(record, BUSINESS, NOW, handoff_id=HANDOFF_ID, reason="abuse")
     assert "waiting" not in card_text(blocks)
     assert "waiting" not in fallback
 
@@ -560,7 +617,9 @@ def test_a_card_drawn_again_after_a_take_over_says_who_has_it() -> None:
         "agent_name": "Jo <!here>",
         "taken_over_at": at(20),
     }
-    _, blocks = build_card(a_record(handoffs=[taken]), BUSINESS, NOW, reason="abuse")
+    _, blocks = build_card(
+        a_record(handoffs=[taken]), BUSINESS, NOW, handoff_id=HANDOFF_ID, reason="abuse"
+    )
     text = card_text(blocks)
     assert "*with Jo &lt;!here&gt;* since 13:57" in text
     assert "waiting" not in text
@@ -570,7 +629,7 @@ def test_naive_times_are_taken_as_utc() -> None:
     record = a_record(
         handoffs=[{"reason": "x", "status": "requested", "requested_at": "2024-07-02T13:07:00"}]
     )
-    _, blocks = build_card(record, BUSINESS, NOW, reason="x")
+    _, blocks = build_card(record, BUSINESS, NOW, handoff_id=HANDOFF_ID, reason="x")
     assert "*waiting 10 min* (asked 14:07)" in card_text(blocks)
 
 
@@ -702,14 +761,19 @@ def assert_harmless(text: str) -> None:
 def test_customer_text_is_neutralised_in_every_field(reason: str) -> None:
     record = nasty_record()
     fallback, blocks = build_card(
-        record, BUSINESS, NOW, reason=reason, pending_offer=record["offers"][0]
+        record,
+        BUSINESS,
+        NOW,
+        handoff_id=HANDOFF_ID,
+        reason=reason,
+        pending_offer=record["offers"][0],
     )
     assert_harmless(fallback)
     for text in texts(blocks):
         assert_harmless(text["text"])
     # Button values are not shown: they carry the ids back to us unchanged.
     values = {b.get("value") for b in buttons(blocks).values()}
-    assert values == {"conv-" + NASTY, NASTY}
+    assert values == {f"handoff-{HANDOFF_ID}", NASTY}
     # The words are still there for the agent to read, escaped.
     everything = card_text(blocks)
     assert "&lt;!channel&gt;" in everything
@@ -722,7 +786,14 @@ def test_customer_text_is_neutralised_in_every_field(reason: str) -> None:
 def test_the_original_record_is_not_changed() -> None:
     record = nasty_record()
     before = copy.deepcopy(record)
-    build_card(record, BUSINESS, NOW, reason="abuse", pending_offer=record["offers"][0])
+    build_card(
+        record,
+        BUSINESS,
+        NOW,
+        handoff_id=HANDOFF_ID,
+        reason="abuse",
+        pending_offer=record["offers"][0],
+    )
     assert record == before
 
 
@@ -760,7 +831,12 @@ def test_limits_hold_for_huge_records() -> None:
     record = a_record(messages=messages, complaints=complaints, offers=offers, grants=grants)
     record["conversation"]["customer"]["name"] = long_text
     fallback, blocks = build_card(
-        record, BUSINESS, NOW, reason="customer_asked", pending_offer=offers[-1]
+        record,
+        BUSINESS,
+        NOW,
+        handoff_id=HANDOFF_ID,
+        reason="customer_asked",
+        pending_offer=offers[-1],
     )
     assert_within_limits(fallback, blocks)
     for text in texts(blocks):
@@ -778,7 +854,9 @@ def test_a_4000_character_message_of_ampersands_stays_within_a_section() -> None
     messages = [_message(1, "customer", 5, "&" * 4000)]
     record = a_record(messages=messages)
     record["complaints"][0]["summary"] = "&" * 4000
-    fallback, blocks = build_card(record, BUSINESS, NOW, reason="customer_asked")
+    fallback, blocks = build_card(
+        record, BUSINESS, NOW, handoff_id=HANDOFF_ID, reason="customer_asked"
+    )
     assert_within_limits(fallback, blocks)
     for text in texts(blocks):
         assert_harmless(text["text"])
@@ -795,7 +873,7 @@ def test_clip_never_leaves_half_an_escape(limit: int) -> None:
 def test_unknown_category_and_severity_are_shown_as_recorded() -> None:
     record = a_record()
     record["complaints"][0].update(category="space_weather", severity="apocalyptic")
-    _, blocks = build_card(record, BUSINESS, NOW, reason="customer_asked")
+    _, blocks = build_card(record, BUSINESS, NOW, handoff_id=HANDOFF_ID, reason="customer_asked")
     text = card_text(blocks)
     assert "space weather" in text
     assert "apocalyptic severity" in text
