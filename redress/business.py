@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from redress.compensation.policy import Policy, PolicyError, policy_from_mapping
 from redress.complaints.categories import Category, Severity
+from redress.identity.config import IdentitySettings
 from redress.incidents.model import is_postcode_district
 from redress.settings import Settings, SettingsError
 
@@ -436,6 +437,7 @@ def configuration_or_exit(logger: logging.Logger) -> tuple[Settings, Business]:
     what to fix and exits with status 2 instead of starting half-configured."""
     try:
         settings = Settings.from_env()
+        IdentitySettings.from_env()  # a production setting without a mail server stops here
         return settings, load_business(settings.business_dir)
     except (SettingsError, BusinessConfigError) as problem:
         logger.error("%s", problem)

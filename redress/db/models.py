@@ -399,3 +399,38 @@ class FulfilmentDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     sent_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConversationIdentity(Base):
+    """Who the customer in a conversation is, and how we know. ``claimed`` is the account
+    the customer named (typing it proves nothing); ``verified`` is the account they proved
+    is theirs: by the business's signed login, or a code e-mailed to the address on file.
+    Names, plans, history and money are only for a verified account."""
+
+    __tablename__ = "conversation_identities"
+
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), primary_key=True)
+    claimed_customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    verified_customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    verified_via: Mapped[str | None] = mapped_column(String(20))  # signed_login | email_code
+    verified_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class VerificationCode(Base):
+    """A one-time code e-mailed to the address on an account. Only a hash is kept; a code
+    works for a few minutes, for a few tries, once."""
+
+    __tablename__ = "verification_codes"
+    __table_args__ = (Index("ix_verification_codes_conversation_id_id", "conversation_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    salt: Mapped[str] = mapped_column(String(32))
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime]
+    # open → used | spent (too many wrong tries) | replaced (a newer code was sent)
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
