@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.api.routes import routes
 from bot.api.site import SecurityHeaders, http_error, server_error
+from bot.identity import Verifier
 from bot.jobs.delivery import Delivery
 from bot.jobs.fulfilment import Fulfilment
 from bot.jobs.scheduler import Scheduler
@@ -30,6 +31,7 @@ from bot.telegram import TelegramChannel
 from bot.telegram.webhook import receive_update as telegram_webhook
 from redress.business import Business
 from redress.clock import utcnow
+from redress.identity.config import IdentitySettings
 from redress.settings import Settings
 
 
@@ -58,6 +60,7 @@ def build_services(
     rasa: RasaClient | None = None,
     *,
     clock: Callable[[], datetime] = utcnow,
+    identity: IdentitySettings | None = None,
 ) -> Services:
     rasa = rasa or RasaClient(settings.rasa_url, settings.rasa_timeout_seconds)
     # Several gateways share live pushes, rate limits and turn order through Redis; one
@@ -70,6 +73,10 @@ def build_services(
         turns = RedisTurns(redis, hold_seconds=timeout + 60, wait_seconds=timeout + 30)
     relay = Relay(
         settings.database_url, rasa, hub, business.brand.assistant_unavailable, turns=turns
+    )
+    identity = identity or IdentitySettings.from_env()
+    relay.attach_verifier(
+        Verifier(settings.database_url, identity, business.brand.business_name)
     )
     telegram = None
     if settings.telegram is not None:
@@ -197,9 +204,11 @@ def create_app(
     rasa: RasaClient | None = None,
     *,
     clock: Callable[[], datetime] = utcnow,
+    identity: IdentitySettings | None = None,
 ) -> Starlette:
-    """The gateway. ``clock`` is the time the agent desk works by (tests move it on)."""
-    services = build_services(settings, business, rasa, clock=clock)
+    """The gateway. ``clock`` is the time the agent desk works by (tests move it on);
+    ``identity`` the identity settings (read from the environment when not given)."""
+    services = build_services(settings, business, rasa, clock=clock, identity=identity)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -22,6 +22,8 @@ class AssistantUnavailable(RuntimeError):
 class AssistantReply:
     text: str
     buttons: list[dict[str, str]] = field(default_factory=list)
+    # A custom payload for the gateway itself (e.g. {"redress": "send_code"}), not shown.
+    custom: dict[str, Any] = field(default_factory=dict)
 
 
 class RasaClient:
@@ -51,7 +53,7 @@ class RasaClient:
             logger.warning("Rasa did not answer for %s: %r", conversation_id, error)
             raise AssistantUnavailable(str(error)) from error
         replies = [_reply(item) for item in payload if isinstance(item, dict)]
-        replies = [reply for reply in replies if reply.text or reply.buttons]
+        replies = [reply for reply in replies if reply.text or reply.buttons or reply.custom]
         if not replies:
             # Every customer message gets an answer in this assistant; none means an action
             # failed (typically the action server is down), so the customer must hear so.
@@ -69,4 +71,9 @@ def _reply(item: dict[str, Any]) -> AssistantReply:
         for b in item.get("buttons") or []
         if isinstance(b, dict) and b.get("payload")
     ]
-    return AssistantReply(text=str(item.get("text") or ""), buttons=buttons)
+    custom = item.get("custom")
+    return AssistantReply(
+        text=str(item.get("text") or ""),
+        buttons=buttons,
+        custom=custom if isinstance(custom, dict) else {},
+    )

@@ -13,17 +13,19 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from bot.identity import SEND_CODE, VERIFIED_COMMAND, InvalidIdentity, Verifier
 from bot.live import LiveHub
 from bot.rasa_client import AssistantReply, AssistantUnavailable, RasaClient
 from bot.shared_state import LocalTurns, Turns
 from bot.transactions import in_transaction
 from redress.clock import utcnow
 from redress.conversations import records as conversations
-from redress.db.models import Conversation, Message
+from redress.db.models import Conversation, Customer, Message
 from redress.db.session import unit_of_work
 from redress.handoff import feedback
 from redress.handoff import records as handoff_records
 from redress.handoff import waits as handoff_waits
+from redress.identity import records as identity_records
 
 BUTTON_TOKEN = re.compile(r"^btn_[A-Za-z0-9_-]{16}$")
 logger = logging.getLogger("redress.gateway.relay")
@@ -53,7 +55,8 @@ class AgentDesk(Protocol):
 @dataclass(frozen=True)
 class _Received:
     """A recorded customer message and where it goes next: ``assistant`` (Rasa), ``agent``
-    (the conversation is with a person) or ``answered`` (the gateway answered it itself)."""
+    (the conversation is with a person), ``answered`` (the gateway answered it itself) or
+    ``send_code`` (the customer asked for a new verification code)."""
 
     conversation_id: str
     sent: str
@@ -62,6 +65,24 @@ class _Received:
     replies: list[dict[str, Any]] = field(default_factory=list)
     # The answer to the offer of a follow-up while waiting for a person, when this was one.
     follow_up: bool | None = None
+
+
+@dataclass(frozen=True)
+class _Arrival:
+    """A customer message as a channel handed it over."""
+
+    text: str
+    channel: str
+    external_id: str | None = None
+    command: str | None = None
+    identity: tuple[object, object] | None = None
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class _Route:
+    route: str
+    sent: str
 
 
 @dataclass(frozen=True)
@@ -115,6 +136,15 @@ class Relay:
         self._turns: Turns = turns or LocalTurns()
         self._senders: dict[str, Sender] = {}
         self._desk: AgentDesk | None = None
+        self._verifier: Verifier | None = None
+
+    def address_key(self, address: str) -> str | None:
+        """A keyed hash of a sender's network address (for the account lookup limits)."""
+        return self._verifier.address_key(address) if self._verifier is not None else None
+
+    def attach_verifier(self, verifier: Verifier) -> None:
+        """Turns identity checks on: signed logins, and codes sent and checked here."""
+        self._verifier = verifier
 
     def attach_desk(self, desk: AgentDesk) -> None:
         """Turns the agent desk on: conversations a person took over go to it, not to Rasa."""
@@ -140,31 +170,29 @@ class Relay:
         *,
         external_id: str | None = None,
         command: str | None = None,
+        identity: tuple[object, object] | None = None,
+        address: str | None = None,
     ) -> Outcome:
         """Records the customer's message, gets the assistant's answer, records that too.
 
         ``command`` is an intent the gateway itself chose for a channel command (Telegram's
         /status asks for an update); it is never taken from what the customer typed.
+        ``identity`` is a signed login (account number, signature) the page passed on: checked
+        before anything is recorded (``InvalidIdentity``). ``address`` is a pseudonymous key
+        for the sender's network address, so account lookups can be limited per address.
 
         One turn at a time per conversation (recording, the assistant, recording), so two
         messages sent at once are answered one after the other, in the order recorded.
         """
+        arrived = _Arrival(text, channel, external_id, command, identity, address)
         if conversation_id is None:  # a new conversation: nothing else can be in it yet
-            return await self._turn(None, text, channel, external_id, command)
+            return await self._turn(None, arrived)
         async with self._turns.hold(conversation_id):
-            return await self._turn(conversation_id, text, channel, external_id, command)
+            return await self._turn(conversation_id, arrived)
 
-    async def _turn(
-        self,
-        conversation_id: str | None,
-        text: str,
-        channel: str,
-        external_id: str | None,
-        command: str | None,
-    ) -> Outcome:
-        received = await run_in_threadpool(
-            self._record_customer, conversation_id, text, channel, external_id, command
-        )
+    async def _turn(self, conversation_id: str | None, arrived: _Arrival) -> Outcome:
+        channel, command = arrived.channel, arrived.command
+        received = await run_in_threadpool(self._record_customer, conversation_id, arrived)
         conversation_id, sent, customer_message = (
             received.conversation_id,
             received.sent,
@@ -173,6 +201,14 @@ class Relay:
         if command is not None:
             sent = command
         self._hub.publish(conversation_id, customer_message)
+        if received.route == "send_code" and self._verifier is not None:
+            said = await self._verifier.send_code(conversation_id)
+            recorded = await run_in_threadpool(
+                self._record_replies, conversation_id, [AssistantReply(said)], None
+            )
+            for message in recorded:
+                self._hub.publish(conversation_id, message)
+            return Outcome(conversation_id, recorded, customer_message=customer_message)
         if received.route != "assistant":
             if received.route == "agent" and self._desk is not None:
                 # A person has the conversation: the assistant stays silent.
@@ -182,8 +218,12 @@ class Relay:
             for message in received.replies:
                 self._hub.publish(conversation_id, message)
             return Outcome(conversation_id, received.replies, customer_message=customer_message)
+        metadata = {"channel": channel}
+        if arrived.address is not None:
+            metadata["address"] = arrived.address
         try:
-            replies = await self._rasa.send(conversation_id, sent, {"channel": channel})
+            replies = await self._rasa.send(conversation_id, sent, metadata)
+            replies = await self._carry_out(conversation_id, replies)
             available = True
         except AssistantUnavailable as error:
             replies = [AssistantReply(self._unavailable_text)]
@@ -202,6 +242,19 @@ class Relay:
             assistant_available=available,
             customer_message=customer_message,
         )
+
+    async def _carry_out(
+        self, conversation_id: str, replies: list[AssistantReply]
+    ) -> list[AssistantReply]:
+        """Does what the assistant's custom payloads ask of the gateway (send a code) and puts
+        the sentence saying what happened in their place; other payloads are dropped."""
+        done: list[AssistantReply] = []
+        for reply in replies:
+            if reply.custom.get("redress") == SEND_CODE and self._verifier is not None:
+                done.append(AssistantReply(await self._verifier.send_code(conversation_id)))
+            elif reply.text or reply.buttons:
+                done.append(reply)
+        return done
 
     async def attachment(
         self, conversation_id: str, kind: str, reply: str, *, external_id: str | None = None
@@ -308,21 +361,18 @@ class Relay:
             self._database_url, conversations.mark_unreachable, conversation_id, reason
         )
 
-    def _record_customer(
-        self,
-        conversation_id: str | None,
-        text: str,
-        channel: str,
-        external_id: str | None,
-        command: str | None = None,
-    ) -> _Received:
+    def _record_customer(self, conversation_id: str | None, arrived: _Arrival) -> _Received:
+        text, command, external_id = arrived.text, arrived.command, arrived.external_id
         with unit_of_work(self._database_url) as session:
+            signed_in = self._signed_customer(session, arrived.identity)
             if conversation_id is None:
-                conversation = conversations.start_conversation(session, channel)
+                conversation = conversations.start_conversation(session, arrived.channel)
             else:
                 conversation = conversations.get_conversation(session, conversation_id)
                 if conversation is None:
                     raise UnknownConversation(conversation_id)
+            if signed_in is not None and self._verifier is not None:
+                self._verifier.accept_signed(session, conversation, signed_in)
             shown, sent, details = text, neutralise_slash(text), {}
             if BUTTON_TOKEN.match(text.strip()):
                 button = conversations.find_issued_button(session, conversation.id, text.strip())
@@ -338,6 +388,15 @@ class Relay:
             received = message_json(message)
             if self._with_agent(conversation):
                 return _Received(conversation.id, sent, received, route="agent")
+            if command is None and (about_code := self._about_code(session, conversation, text)):
+                if about_code.route == "answered":
+                    reply = conversations.record_message(
+                        session, conversation, "bot", about_code.sent
+                    )
+                    return _Received(
+                        conversation.id, sent, received, "answered", [message_json(reply)]
+                    )
+                return _Received(conversation.id, about_code.sent, received, about_code.route)
             answer = (
                 feedback.recognise(
                     sent, text, asking=asking, resolved=conversation.status == "resolved"
@@ -361,6 +420,32 @@ class Relay:
                 sent = neutralise_slash(shown)
             handoff_records.reopen(session, conversation)
             return _Received(conversation.id, sent, received)
+
+    def _signed_customer(
+        self, session: Session, identity: tuple[object, object] | None
+    ) -> Customer | None:
+        """The customer a signed login names; raises InvalidIdentity for a bad one."""
+        if identity is None:
+            return None
+        if self._verifier is None:
+            raise InvalidIdentity("Signed identities are not set up here.")
+        return self._verifier.signed_customer(session, *identity)
+
+    def _about_code(self, session: Session, conversation: Conversation, text: str) -> _Route | None:
+        """A verification code typed (checked here, never passed on), or a new one asked
+        for. ``sent``: the text to answer with, or what the assistant gets."""
+        if self._verifier is None:
+            return None
+        answer = self._verifier.answer(session, conversation, text)
+        if answer is not None and answer.verified:
+            return _Route("assistant", VERIFIED_COMMAND)
+        if answer is not None and answer.text is not None:
+            return _Route("answered", answer.text)
+        if self._verifier.asks_for_new_code(text) and (
+            identity_records.claimed_customer(session, conversation.id) is not None
+        ):
+            return _Route("send_code", text)
+        return None
 
     def _with_agent(self, conversation: Conversation) -> bool:
         """Whether a person has the conversation (and this gateway has the desk to reach

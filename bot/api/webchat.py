@@ -24,6 +24,7 @@ from bot.api._http import (
     is_conversation_id,
     json_object,
 )
+from bot.identity import InvalidIdentity
 from bot.relay import Relay, UnknownConversation, message_json
 from bot.transactions import in_transaction
 from redress.conversations import records as conversations
@@ -56,9 +57,18 @@ async def post_message(request: Request) -> Response:
             refusal = await _too_fast(request, "conversation", conversation_id, conversation_id)
             if refusal is not None:
                 return refusal
-        outcome = await relay.handle(conversation_id, posted.text, CHANNEL)
+        outcome = await relay.handle(
+            conversation_id,
+            posted.text,
+            CHANNEL,
+            identity=posted.identity,
+            address=relay.address_key(_address(request)),
+        )
     except BadInput as bad:
         return bad.response()
+    except InvalidIdentity as refused:
+        logger.info("signed identity refused: %s", refused)
+        return error(403, "invalid_identity", str(refused))
     except UnknownConversation:
         return unknown_conversation().response()
     body: dict[str, Any] = {"conversation_id": outcome.conversation_id}
@@ -169,6 +179,21 @@ class Posted:
     conversation_id: str | None  # None starts a conversation
     token: str | None  # the conversation_token, when one was sent
     text: str
+    # A signed login from the business's page: (account number, signature); docs/identity.md.
+    identity: tuple[object, object] | None = None
+
+
+def _identity(value: Any) -> tuple[object, object] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != {"account_number", "signature"}:
+        raise BadInput(
+            400,
+            "invalid_identity",
+            'identity must be {"account_number": ..., "signature": ...}, as the business\'s '
+            "page gives them (docs/identity.md), or left out.",
+        )
+    return value["account_number"], value["signature"]
 
 
 def parse_message(raw: bytes, max_chars: int) -> Posted:
@@ -188,7 +213,8 @@ def parse_message(raw: bytes, max_chars: int) -> Posted:
             "invalid_conversation_token",
             "conversation_token must be the string given when the conversation started.",
         )
-    return Posted(conversation_id, token, valid_text(body.get("text"), max_chars))
+    text = valid_text(body.get("text"), max_chars)
+    return Posted(conversation_id, token, text, _identity(body.get("identity")))
 
 
 # Characters that show nothing: zero-width spaces and joiners, direction marks, the word

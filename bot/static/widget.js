@@ -9,6 +9,10 @@
  *   data-redress-url       where the Redress gateway runs (default: where this file came from)
  *   data-redress-title     the panel's heading (default "Chat with us")
  *   data-redress-greeting  the first line the customer sees; it is not sent anywhere
+ *   data-redress-account, data-redress-signature
+ *                          a logged-in customer's account number and its signature, made
+ *                          by the business's server with REDRESS_IDENTITY_SECRET
+ *                          (docs/identity.md); sent with every message as "identity"
  *
  * The widget loads its stylesheet from <data-redress-url>/static/widget.css; the colours and
  * font come from four CSS custom properties documented at the top of that file. On another
@@ -78,6 +82,17 @@
   if (base.pathname.slice(-1) !== "/") {
     base.pathname += "/";
   }
+
+  // A signed login from the business's page, passed on as it was given (docs/identity.md).
+  function withIdentity(body) {
+    var account = setting("account");
+    var signature = setting("signature");
+    if (account && signature) {
+      body.identity = { account_number: account, signature: signature };
+    }
+    return body;
+  }
+
   var apiUrl = function (path) {
     return new URL(path, base).href;
   };
@@ -542,11 +557,11 @@
     var request = fetch(apiUrl("api/messages"), {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({
+      body: JSON.stringify(withIdentity({
         conversation_id: conversationId,
         conversation_token: conversationToken,
         text: text
-      }),
+      })),
       credentials: "omit",
       signal: controller ? controller.signal : undefined
     }).then(function (response) {
