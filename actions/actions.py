@@ -21,6 +21,7 @@ from actions.conversation import (
     ActionThanks,
     ActionWorkingAgain,
 )
+from actions.identity import ActionIdentityVerified
 from actions.session import ActionSessionStart
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "ActionGreet",
     "ActionHandleAbuse",
     "ActionHandleMisunderstanding",
+    "ActionIdentityVerified",
     "ActionLogComplaint",
     "ActionRequestHuman",
     "ActionSessionStart",

@@ -11,7 +11,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import names, replies, taking
+from actions import identity, names, replies, taking
 from actions.asking import MAX_ASKS, times_asked
 from actions.case_questions import SPECIFIC, case_question
 from actions.case_questions import answer as answer_case_question
@@ -21,7 +21,6 @@ from redress.complaints import filing
 from redress.complaints import records as complaint_records
 from redress.complaints.categories import Category
 from redress.complaints.since import find_since, find_start
-from redress.conversations import customers
 from redress.conversations import records as conversations
 from redress.conversations.customers import cannot_give
 from redress.db.models import Customer
@@ -54,17 +53,6 @@ class ActionAcknowledgeComplaint(Action):
         return taking.acknowledge(dispatcher, tracker, category)
 
 
-def _verified_customer_slots(customer: Customer) -> dict[str, Any]:
-    """What the conversation knows once an account is found: used by the form and by
-    corrections outside it, so both fill exactly the same slots."""
-    return {
-        names.ACCOUNT: customer.account_number,
-        names.CUSTOMER_NAME: customer.first_name,
-        names.VERIFIED: True,
-        names.POSTCODE: customer.postcode,
-    }
-
-
 class ValidateComplaintForm(FormValidationAction):
     """Asks only for what the next step needs, and accepts corrections at any point."""
 
@@ -77,7 +65,16 @@ class ValidateComplaintForm(FormValidationAction):
         # rasa_sdk asks for the required slots three times per run (extracting, validating,
         # choosing the next question): look the incident up once per set of details.
         self._incident_memo: dict[tuple[Any, ...], bool] = {}
-        return await super().run(dispatcher, tracker, domain)
+        signed_in: list[EventType] = []
+        if (
+            not tracker.get_slot(names.VERIFIED)
+            and tracker.get_slot(names.ACCOUNT) is None
+            and (customer := identity.verified_customer_of(tracker))
+        ):
+            # Signed in on the business's site (or proven earlier): nothing to ask or check.
+            slots = identity.verified_slots(customer)
+            tracker.add_slots(signed_in := [SlotSet(k, v) for k, v in slots.items()])
+        return signed_in + await super().run(dispatcher, tracker, domain)
 
     async def required_slots(
         self,
@@ -87,7 +84,8 @@ class ValidateComplaintForm(FormValidationAction):
         domain: DomainDict,
     ) -> list[str]:
         needed = [names.ACCOUNT]
-        if tracker.get_slot(names.ACCOUNT) == names.UNVERIFIED:
+        if tracker.get_slot(names.ACCOUNT) is not None and not tracker.get_slot(names.VERIFIED):
+            # Not given, or named but not proven: the account's postcode is not used.
             needed.append(names.POSTCODE)
         category = Category(tracker.get_slot(names.CATEGORY) or Category.OTHER.value)
         if business().category_text(category).ask_since and not replies.explained_by_incident(
@@ -113,9 +111,12 @@ class ValidateComplaintForm(FormValidationAction):
         value = str(slot_value or "").strip()
         if value == names.UNVERIFIED:
             return {names.ACCOUNT: names.UNVERIFIED}
-        if tracker.get_slot(names.VERIFIED) and value == tracker.get_slot(names.ACCOUNT):
-            # The account already found (a second complaint in the same conversation): not
-            # found, and thanked for, again.
+        if (
+            value == tracker.get_slot(names.ACCOUNT)
+            and tracker.get_slot(names.VERIFIED) is not None
+        ):
+            # The account already found or named (a second complaint in the same
+            # conversation): not looked up, thanked for or sent a code again.
             return {names.ACCOUNT: value}
         attempts = int(tracker.get_slot(names.ACCOUNT_ATTEMPTS) or 0) + 1
         unverified = {names.ACCOUNT: names.UNVERIFIED, names.ACCOUNT_ATTEMPTS: attempts}
@@ -123,14 +124,17 @@ class ValidateComplaintForm(FormValidationAction):
             dispatcher.utter_message(response="utter_account_unverified")
             return unverified
         with unit_of_work(settings().database_url) as session:
-            customer = customers.find_customer(session, value)
-            if customer is not None:
-                conversation = conversations.ensure_conversation(session, tracker.sender_id, "rasa")
-                customers.attach_customer(session, conversation, customer)
-                found = {**_verified_customer_slots(customer), names.ACCOUNT_ATTEMPTS: 0}
-        if customer is not None:
-            name = found[names.CUSTOMER_NAME]
-            dispatcher.utter_message(response="utter_account_found", customer_name=name)
+            lookup = identity.look_up(session, tracker, value)
+            found = {**lookup.slots(), names.ACCOUNT_ATTEMPTS: 0}
+        if lookup.outcome == identity.LIMITED:
+            dispatcher.utter_message(response="utter_account_lookup_limited")
+            return unverified
+        if lookup.outcome in (identity.FOUND, identity.CLAIMED):
+            if lookup.outcome == identity.FOUND:
+                name = found[names.CUSTOMER_NAME]
+                dispatcher.utter_message(response="utter_account_found", customer_name=name)
+            else:
+                identity.say_check_needed(dispatcher)
             since = find_start(replies.latest_text(tracker), now())
             if since is not None and not tracker.get_slot(names.SINCE):
                 # "BL-100004, it went off about 7 this morning": not asked again.
@@ -303,22 +307,24 @@ class ActionUpdateDetails(Action):
         with unit_of_work(settings().database_url) as session:
             conversation = conversations.ensure_conversation(session, tracker.sender_id, "rasa")
             complaints = complaint_records.open_complaints(session, conversation.id)
-            customer = customers.find_customer(session, str(reference)) if reference else None
-            if customer is not None:
-                customers.attach_customer(session, conversation, customer)
+            lookup = identity.look_up(session, tracker, str(reference)) if reference else None
+            customer = lookup.customer if lookup else None
             changes = _corrections(replies.latest_text(tracker), customer)
             for complaint in complaints if changes else []:
                 complaint.facts = {**complaint.facts, **changes}
-                if customer is not None:
-                    complaint.customer_id = customer.id
+                if lookup is not None and lookup.outcome == identity.FOUND:
+                    complaint.customer_id = lookup.customer.id  # type: ignore[union-attr]
         events: list[EventType] = [
-            SlotSet(name, value)
-            for name, value in (_verified_customer_slots(customer) if customer else {}).items()
+            SlotSet(name, value) for name, value in (lookup.slots() if lookup else {}).items()
         ]
         if names.POSTCODE in changes:
             events.append(SlotSet(names.POSTCODE, changes[names.POSTCODE]))
+        if lookup is not None and lookup.outcome == identity.CLAIMED and complaints:
+            identity.say_check_needed(dispatcher)
         if not complaints:
             dispatcher.utter_message(response="utter_what_went_wrong")
+        elif lookup is not None and lookup.outcome == identity.LIMITED:
+            dispatcher.utter_message(response="utter_account_lookup_limited")
         elif reference and customer is None:
             dispatcher.utter_message(response="utter_account_not_found")
         elif changes:

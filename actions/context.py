@@ -8,12 +8,18 @@ from datetime import datetime, timezone
 from functools import lru_cache
 
 from redress.business import Business, load_business
+from redress.identity.config import IdentitySettings
 from redress.settings import Settings
 
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:
     return Settings.from_env()
+
+
+@lru_cache(maxsize=1)
+def identity_settings() -> IdentitySettings:
+    return IdentitySettings.from_env()
 
 
 @lru_cache(maxsize=1)

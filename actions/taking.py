@@ -11,7 +11,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import names
+from actions import identity, names
 from actions.context import business, now, settings
 from actions.replies import (
     entities,
@@ -59,7 +59,9 @@ def acknowledge(
     category, taken = new[0][0].category, filing.together([t for _, t in new])
     _say_first(dispatcher, tracker, new, taken, text, moment)
     given = details_already_given(tracker)
-    verified = bool(tracker.get_slot(names.VERIFIED))
+    verified = bool(tracker.get_slot(names.VERIFIED)) or any(
+        event["name"] == names.VERIFIED and event["value"] for event in given
+    )
     account_known = verified or any(event["name"] == names.ACCOUNT for event in given)
     asks_since = business().category_text(category).ask_since and not (
         verified and explained_by_incident(tracker, category)
@@ -202,9 +204,13 @@ def details_already_given(tracker: Tracker) -> list[EventType]:
     if tracker.get_slot(names.VERIFIED):
         return []
     found = entities(tracker)
+    typed = found.get("account_number") or found.get("email")
+    if not typed and (customer := identity.verified_customer_of(tracker)) is not None:
+        # Signed in on the business's site: the account is known and proven, not asked for.
+        return [SlotSet(k, v) for k, v in identity.verified_slots(customer).items()]
     events: list[EventType] = []
-    if reference := found.get("account_number") or found.get("email"):
-        events.append(SlotSet(names.ACCOUNT, str(reference)))
+    if typed:
+        events.append(SlotSet(names.ACCOUNT, str(typed)))
     elif customers.has_no_account_details(latest_text(tracker)):
         events.append(SlotSet(names.ACCOUNT, names.UNVERIFIED))
     if postcode := found.get("postcode"):

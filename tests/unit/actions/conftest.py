@@ -17,10 +17,14 @@ import pytest
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
 
 from actions import context
 from redress.business import Business, load_business
+from redress.conversations import records as conversations
+from redress.db.models import Customer
 from redress.db.session import unit_of_work
+from redress.identity import records as identity
 from redress.migrate import upgrade
 from redress.seed import load_demo_customers
 from redress.settings import REPO_ROOT
@@ -128,6 +132,16 @@ class Conversation:
                 {"event": "bot", "text": message.get("text"), "metadata": {"utter_action": said}}
             )
         return Said(dispatcher.messages, events)
+
+
+def signed_in(conversation: Conversation, account_number: str) -> None:
+    """The customer proved the account is theirs (the business's signed login), as the
+    gateway records it before the assistant sees the message."""
+    with unit_of_work(context.settings().database_url) as session:
+        chat = conversations.ensure_conversation(session, conversation.sender_id, "web")
+        customer = session.scalar(select(Customer).where(Customer.account_number == account_number))
+        assert customer is not None
+        identity.verify(session, chat, customer, identity.SIGNED_LOGIN, NOW)
 
 
 def entity(text: str, value: str, name: str) -> dict[str, Any]:

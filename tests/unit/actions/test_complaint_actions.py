@@ -3,6 +3,7 @@ needed, accounts looked up for real, and a filed complaint told its reference an
 
 from __future__ import annotations
 
+from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from actions.complaints import (
@@ -11,9 +12,11 @@ from actions.complaints import (
     ActionUpdateDetails,
     ValidateComplaintForm,
 )
+from actions.identity import ActionIdentityVerified
 from redress.db.models import Complaint
 from redress.db.session import unit_of_work
-from tests.unit.actions.conftest import Conversation, entity
+from redress.identity import records as identity_records
+from tests.unit.actions.conftest import Conversation, entity, signed_in
 
 BILL = "you charged me twice for march, £32 taken two times"
 
@@ -62,13 +65,84 @@ def test_an_account_given_with_the_complaint_is_not_asked_for_again() -> None:
     assert said.slot("account_ref") == "BL-100001"
 
 
-def test_the_form_finds_a_real_account_and_greets_the_customer_by_name() -> None:
+def test_a_signed_in_customer_is_found_and_greeted_by_name() -> None:
     chat = Conversation(slots={"complaint_category": "billing"})
+    signed_in(chat, "BL-100002")
     form = ValidateComplaintForm()
     said = form.validate_account_ref("bl 100002", *_args(chat, "bl 100002"))
     assert said["customer_verified"] is True
     assert said["account_ref"] == "BL-100002"
     assert said["customer_name"] == "Priya"
+
+
+def test_typing_an_account_number_is_not_proof(records_url: str) -> None:
+    """A stranger who knows BL-100002 learns no name, gets no money on it, and the gateway
+    is asked to e-mail a code to the address on the account."""
+    chat = Conversation(slots={"complaint_category": "billing"})
+    chat.run(ActionAcknowledgeComplaint(), BILL, "complain_billing")
+    dispatcher = CollectingDispatcher()
+    said = ValidateComplaintForm().validate_account_ref(
+        "bl 100002", dispatcher, chat.tracker("bl 100002", "inform"), {}
+    )
+    assert said["customer_verified"] is False
+    assert said["account_ref"] == "BL-100002"
+    assert "customer_name" not in said
+    shown = [m.get("response") for m in dispatcher.messages]
+    assert shown[0] == "utter_account_check_needed"
+    assert {"redress": "send_code"} in [m.get("custom") for m in dispatcher.messages]
+    assert "Priya" not in str(dispatcher.messages)
+    with unit_of_work(records_url) as session:
+        claimed = identity_records.claimed_customer(session, chat.sender_id)
+        assert claimed is not None and claimed.account_number == "BL-100002"
+        assert identity_records.verified_customer(session, chat.sender_id) is None
+
+    # Logged under the account as given, not on it: no offer is made.
+    chat.slots.update(said, since="since March", postcode="LS6 2AB")
+    logged = chat.run(ActionLogComplaint(), "since march", "inform")
+    assert "utter_compensation_offer" not in logged.responses
+    (complaint,) = complaints_of(records_url, chat)
+    assert complaint.customer_id is None
+    assert complaint.facts["account_ref"] == "BL-100002"
+
+
+def test_the_code_confirmed_puts_the_name_and_the_offer(records_url: str) -> None:
+    chat = Conversation()
+    text = "my broadband has been down for 3 days, I work from home"
+    chat.run(ActionAcknowledgeComplaint(), text, "complain_outage")
+    found = ValidateComplaintForm().validate_account_ref(
+        "BL-100004", CollectingDispatcher(), chat.tracker("BL-100004", "inform"), {}
+    )
+    chat.slots.update(found, postcode="B29 6EX", since="3 days")
+    chat.run(ActionLogComplaint(), "B29 6EX", "inform")
+    signed_in(chat, "BL-100004")  # what the gateway records when the code is right
+
+    said = chat.run(ActionIdentityVerified(), "/identity_verified", "identity_verified")
+    assert said.responses[0] == "utter_identity_confirmed"
+    assert said.said("utter_identity_confirmed")["customer_name"] == "Tom"
+    assert "utter_compensation_offer" in said.responses
+    assert said.slot("customer_verified") is True
+    assert said.slot("pending_question") == "compensation_offer"
+
+
+def test_a_verified_identity_is_never_taken_from_the_message_alone() -> None:
+    chat = Conversation()
+    said = chat.run(ActionIdentityVerified(), "/identity_verified", "identity_verified")
+    assert said.responses == ["utter_default"]
+    assert said.events == []
+
+
+def test_account_lookups_are_limited_per_conversation(records_url: str) -> None:
+    chat = Conversation()
+    chat.run(ActionAcknowledgeComplaint(), BILL, "complain_billing")
+    form = ValidateComplaintForm()
+    for number in range(identity_records.LOOKUPS_PER_CONVERSATION):
+        form.validate_account_ref(f"BL-90000{number}", *_args(chat, f"BL-90000{number}"))
+    dispatcher = CollectingDispatcher()
+    said = form.validate_account_ref(
+        "BL-100001", dispatcher, chat.tracker("BL-100001", "inform"), {}
+    )
+    assert said["account_ref"] == "unverified"
+    assert [m.get("response") for m in dispatcher.messages] == ["utter_account_lookup_limited"]
 
 
 def test_an_unknown_account_is_asked_once_more_then_the_complaint_goes_on_without_it() -> None:
@@ -152,11 +226,31 @@ def test_an_account_given_later_is_looked_up_and_filed_with_the_complaint(
         entities=[entity(text, "BL-100002", "account_number")],
     )
 
-    assert said.responses == ["utter_details_updated"]
-    assert said.slot("customer_verified") is True
-    assert said.slot("customer_name") == "Priya"
+    # Named, not proven: noted with the complaint, a code asked for, nothing shown from it.
+    assert said.responses == ["utter_account_check_needed", "", "utter_details_updated"]
+    assert said.slot("customer_verified") is False
+    assert "customer_name" not in [event["name"] for event in said.events]
     (complaint,) = complaints_of(records_url, chat)
     assert complaint.facts["account_ref"] == "BL-100002"
+    assert complaint.customer_id is None
+
+
+def test_an_account_given_later_by_a_signed_in_customer_is_filed_on_it(
+    records_url: str,
+) -> None:
+    chat = Conversation()
+    signed_in(chat, "BL-100002")
+    chat.run(ActionAcknowledgeComplaint(), BILL, "complain_billing")
+    text = "oh my account is BL-100002"
+    said = chat.run(
+        ActionUpdateDetails(),
+        text,
+        "give_details",
+        entities=[entity(text, "BL-100002", "account_number")],
+    )
+    assert said.responses == ["utter_details_updated"]
+    assert said.slot("customer_name") == "Priya"
+    (complaint,) = complaints_of(records_url, chat)
     assert complaint.customer_id is not None
 
 

@@ -37,7 +37,7 @@ from redress.db.models import (
     Handoff,
 )
 from redress.db.session import unit_of_work
-from tests.unit.actions.conftest import NOW, Conversation
+from tests.unit.actions.conftest import NOW, Conversation, signed_in
 
 
 def handoffs(url: str, chat: Conversation) -> list[str]:
@@ -200,6 +200,7 @@ def _logged_outage() -> _Chat:
     chat = _Chat()
     text = "my broadband has been down for 3 days, I work from home"
     chat.run(ActionAcknowledgeComplaint(), text, "complain_outage")
+    signed_in(chat, "BL-100004")
     found = ValidateComplaintForm().validate_account_ref(
         "BL-100004", CollectingDispatcher(), chat.tracker("BL-100004", "inform"), {}
     )
