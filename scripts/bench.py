@@ -66,10 +66,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 import yaml
+from sqlalchemy import select
 
 from redress.business import load_business
+from redress.clock import utcnow
+from redress.conversations import records as conversations
+from redress.db.models import Customer as DbCustomer
+from redress.db.session import unit_of_work
+from redress.identity import records as identity_records
 from redress.internal_secret import bearer, internal_secret
-from scripts.stack import ADMIN_TOKEN, MODEL, RASA_API_TOKEN, Stack
+from scripts.stack import ADMIN_TOKEN, MODEL, RASA_API_TOKEN, Stack, signed_identity
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORTS = ROOT / "reports" / "bench"
@@ -281,20 +287,41 @@ class Target:
     """Where one mode's messages go: the gateways' web chat API ("full") or the Rasa servers'
     REST channel ("bare"), a random instance for each message."""
 
-    def __init__(self, mode: str, urls: list[str]) -> None:
+    def __init__(self, mode: str, urls: list[str], database_url: str) -> None:
         self.mode = mode
         self.urls = urls
-        # Each conversation's conversation_token, from the reply that started it ("full").
-        self.tokens: dict[str, str] = {}
+        self.database_url = database_url
         # Rasa's channel answers only requests with the internal secret, as the gateway sends.
         self.headers = {"Authorization": bearer(internal_secret())} if mode == "bare" else {}
+        # Each conversation's conversation_token, from the reply that started it ("full").
+        self.tokens: dict[str, str] = {}
 
-    def new_id(self) -> str | None:
-        # The gateway issues conversation ids; Rasa's REST channel takes the sender's.
-        return None if self.mode == "full" else f"bench-{uuid.uuid4().hex}"
+    def new_id(self, account: str) -> str | None:
+        """The gateway issues conversation ids; Rasa's channel takes the sender's. Every
+        simulated customer is logged in on the business's site: the gateway gets their
+        signed identity with each message, and for Rasa alone the verified account is put
+        in the records first, as the gateway would."""
+        if self.mode == "full":
+            return None
+        conversation_id = f"bench-{uuid.uuid4().hex}"
+        with unit_of_work(self.database_url) as session:
+            chat = conversations.ensure_conversation(session, conversation_id, "rasa")
+            customer = session.scalar(
+                select(DbCustomer).where(DbCustomer.account_number == account)
+            )
+            if customer is not None:
+                identity_records.verify(
+                    session, chat, customer, identity_records.SIGNED_LOGIN, utcnow()
+                )
+        return conversation_id
 
     async def send(
-        self, client: httpx.AsyncClient, conversation_id: str | None, text: str, instance: int
+        self,
+        client: httpx.AsyncClient,
+        conversation_id: str | None,
+        text: str,
+        instance: int,
+        account: str | None = None,
     ) -> tuple[int | None, str | None, int | None, list[dict[str, Any]], str | None]:
         """Sends one message; returns (status, conversation id, customer message id, replies,
         error). Replies are {id, text, buttons: [{title, payload}]} in both modes."""
@@ -307,6 +334,7 @@ class Target:
                         "conversation_id": conversation_id,
                         "conversation_token": self.tokens.get(conversation_id or ""),
                         "text": text,
+                        **({"identity": signed_identity(account)} if account else {}),
                     },
                 )
             else:
@@ -441,7 +469,7 @@ async def converse(
     """One simulated customer's conversation, until it is over or the phase ends."""
     customer = rng.choice(scenario.customers)
     conversation = Conversation(target.mode, phase, scenario.name, customer.account)
-    conversation.id = target.new_id()
+    conversation.id = target.new_id(customer.account)
     opening = rng.choice(scenario.openings)
     move: tuple[str, str, str] | None = ("complaint", opening, opening)
     while move is not None:
@@ -456,7 +484,7 @@ async def converse(
         sent_at = clock.now()
         began = time.perf_counter()
         status, conversation.id, message_id, replies, error = await target.send(
-            client, conversation.id, text, instance
+            client, conversation.id, text, instance, customer.account
         )
         latency = (time.perf_counter() - began) * 1000
         conversation.turns.append(
@@ -755,7 +783,7 @@ async def run_burst(
     opening = rng.choice(scenario.openings)
     began = time.perf_counter()
     status, conversation.id, message_id, replies, error = await target.send(
-        client, None, opening, 0
+        client, None, opening, 0, customer.account
     )
     conversation.turns.append(
         Turn(
@@ -774,8 +802,8 @@ async def run_burst(
         instances = (instances[1], instances[0])
     burst.texts, burst.instances = (first, second), instances
     results = await asyncio.gather(
-        target.send(client, conversation.id, first, instances[0]),
-        target.send(client, conversation.id, second, instances[1]),
+        target.send(client, conversation.id, first, instances[0], customer.account),
+        target.send(client, conversation.id, second, instances[1], customer.account),
     )
     burst.outcomes = [(r[0], r[2], r[3], r[4]) for r in results]
     return burst
@@ -1375,7 +1403,8 @@ async def drive(stack: Stack, options: Options, clock: Clock) -> dict[str, Any]:
     names = list(stack.processes)
     gateways = [stack.url(n) for n in names if stack.kinds[n] == "gateway"]
     rasas = [stack.url(n) for n in names if stack.kinds[n] == "rasa"]
-    full, bare = Target("full", gateways), Target("bare", rasas)
+    full = Target("full", gateways, stack.database_url)
+    bare = Target("bare", rasas, stack.database_url)
     monitor = Monitor({n: stack.pid(n) for n in names}, clock, 0.5 if options.smoke else 1.0)
     monitor.start()
     limits = httpx.Limits(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import sys
@@ -36,6 +37,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from redress.business import DemoCustomer  # noqa: E402
 from redress.db.session import unit_of_work  # noqa: E402
+from redress.identity.signed import signature  # noqa: E402
 from redress.seed import load_demo_customers  # noqa: E402
 
 SUITE = REPO_ROOT / "tests" / "conversation" / "suite"
@@ -153,23 +155,38 @@ def fresh_customers(database_url: str, conversations: list[Conversation]) -> lis
 class Client:
     """The web chat and records APIs of one running assistant."""
 
-    def __init__(self, url: str, token: str, http: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        http: httpx.Client | None = None,
+        *,
+        identity_secret: str | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
         self.token = token
+        # With the business's identity secret, each customer is logged in on the business's
+        # site: the widget passes their signed account number (docs/identity.md).
+        self.identity_secret = identity_secret
         self.http = http or httpx.Client(timeout=60)
         # Each conversation's conversation_token, from the reply that started it: later
         # messages carry it, as the widget's do.
         self.conversation_tokens: dict[str, str] = {}
 
-    def send(self, conversation_id: str | None, text: str) -> tuple[str, list[dict[str, Any]]]:
-        response = self.http.post(
-            f"{self.url}/api/messages",
-            json={
-                "conversation_id": conversation_id,
-                "conversation_token": self.conversation_tokens.get(conversation_id or ""),
-                "text": text,
-            },
-        )
+    def send(
+        self, conversation_id: str | None, text: str, *, account: str | None = None
+    ) -> tuple[str, list[dict[str, Any]]]:
+        body: dict[str, Any] = {
+            "conversation_id": conversation_id,
+            "conversation_token": self.conversation_tokens.get(conversation_id or ""),
+            "text": text,
+        }
+        if account is not None and self.identity_secret is not None:
+            body["identity"] = {
+                "account_number": account,
+                "signature": signature(account, self.identity_secret),
+            }
+        response = self.http.post(f"{self.url}/api/messages", json=body)
         if response.status_code != 200:
             raise TurnFailed(f"HTTP {response.status_code}: {response.text[:200]}")
         body = response.json()
@@ -201,6 +218,7 @@ def run_one(client: Client, conversation: Conversation, customer: dict[str, str]
     said: list[str] = []
     last: list[dict[str, Any]] = []
     record: dict[str, Any] = {}
+    signed_in = False
     for number, turn in enumerate(conversation.turns, start=1):
         if "press" in turn:
             title = str(turn["press"])
@@ -212,8 +230,13 @@ def run_one(client: Client, conversation: Conversation, customer: dict[str, str]
         else:
             text = shown = _fill(str(turn["say"]), values)
         outcome.transcript.append(f"customer: {shown}")
+        # Logged in on the business's site as the account they give, from when they give it.
+        account = customer.get("account")
+        signed_in = signed_in or bool(account and account in text)
         try:
-            outcome.conversation_id, last = client.send(outcome.conversation_id, text)
+            outcome.conversation_id, last = client.send(
+                outcome.conversation_id, text, account=account if signed_in else None
+            )
             record = client.record(outcome.conversation_id)
         except (TurnFailed, httpx.HTTPError) as error:
             outcome.failures.append(f"turn {number}: {error}")
@@ -303,6 +326,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", required=True, help="the assistant's DATABASE_URL")
     parser.add_argument("--suite", type=Path, default=SUITE, help="folder of *.yml files")
     parser.add_argument("--only", action="append", default=[], help="run these ids only")
+    parser.add_argument(
+        "--identity-secret",
+        help="REDRESS_IDENTITY_SECRET: customers are then logged in on the business's site "
+        "(default: from the environment; unset, they verify nothing)",
+    )
     parser.add_argument("--min-rate", type=float, default=100.0)
     parser.add_argument("--json", type=Path, help="also write the outcomes here")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every transcript")
@@ -314,7 +342,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.only:
         conversations = [c for c in conversations if c.id in set(args.only)]
-    outcomes = run(Client(args.url, args.token), args.database_url, conversations)
+    secret = args.identity_secret or os.environ.get("REDRESS_IDENTITY_SECRET") or None
+    client = Client(args.url, args.token, identity_secret=secret)
+    outcomes = run(client, args.database_url, conversations)
     print(report(outcomes, verbose=args.verbose))
     if args.json:
         args.json.write_text(

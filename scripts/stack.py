@@ -20,7 +20,9 @@ from typing import Any
 
 import httpx
 
+from redress.conversations.customers import find_customer
 from redress.db.session import unit_of_work
+from redress.identity.signed import signature
 from redress.internal_secret import bearer, internal_secret
 from redress.migrate import upgrade
 from redress.seed import load_demo_customers
@@ -28,6 +30,7 @@ from redress.settings import REPO_ROOT
 
 ADMIN_TOKEN = "conversation-admin-token-0123456789"  # noqa: S105 (throwaway stacks only)
 RASA_API_TOKEN = "conversation-rasa-api-token"  # noqa: S105
+IDENTITY_SECRET = "conversation-identity-secret-0123456789"  # noqa: S105
 MODEL = REPO_ROOT / "models" / "redress.tar.gz"
 START_TIMEOUT_SECONDS = 240
 PYTHON = str(REPO_ROOT / ".venv" / "bin" / "python")
@@ -84,8 +87,11 @@ class Stack:
             "GATEWAY_PORT": str(self.ports["gateway"]),
             "REDRESS_ADMIN_TOKEN": ADMIN_TOKEN,
             "RASA_TELEMETRY_ENABLED": "false",
-            # Every test talks from 127.0.0.1; the per-address limit is tested on its own.
+            # Every test talks from 127.0.0.1; the per-address limits are tested on their own.
             "WEBCHAT_MESSAGES_PER_MINUTE_PER_ADDRESS": "6000",
+            "REDRESS_LOOKUPS_PER_HOUR_PER_ADDRESS": "1000000",
+            # The business's login signs identities with this (docs/identity.md).
+            "REDRESS_IDENTITY_SECRET": IDENTITY_SECRET,
             **(extra_env or {}),
         }
         # What the three processes prove themselves to each other with: REDRESS_INTERNAL_SECRET
@@ -95,6 +101,8 @@ class Stack:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         # Each web chat's conversation_token, from the reply that started it.
         self.conversation_tokens: dict[str, str] = {}
+        # The account each conversation's customer is logged in with (``say``).
+        self.signed_in: dict[str, str] = {}
         self.http = httpx.Client(timeout=60)
 
     @property
@@ -211,19 +219,41 @@ class Stack:
         path = self.workdir / f"{name}.log"
         return path.read_text(errors="replace")[-4000:] if path.exists() else ""
 
-    def say(self, conversation_id: str | None, text: str) -> tuple[str, list[dict[str, Any]]]:
-        """Sends one customer message; returns the conversation id and the bot's replies."""
+    def say(
+        self, conversation_id: str | None, text: str, *, signed_in: str | bool = True
+    ) -> tuple[str, list[dict[str, Any]]]:
+        """Sends one customer message; returns the conversation id and the bot's replies.
+
+        ``signed_in``: the account the customer is logged in with on the business's site,
+        passed as the widget does (a signed identity). ``True`` (the default): the customer
+        is logged in as the first account number they type, from that message on, so a
+        typed account is theirs, as on a business's own logged-in pages. ``False``: never
+        signed in, so a typed account is only claimed (docs/identity.md)."""
         token = self.conversation_tokens.get(conversation_id or "")
-        response = self.http.post(
-            f"{self.gateway}/api/messages",
-            json={"conversation_id": conversation_id, "conversation_token": token, "text": text},
-        )
+        if signed_in is True:
+            signed_in = self.signed_in.get(conversation_id or "") or self._account_in(text)
+        body: dict[str, Any] = {
+            "conversation_id": conversation_id,
+            "conversation_token": token,
+            "text": text,
+        }
+        if signed_in:
+            body["identity"] = signed_identity(str(signed_in))
+        response = self.http.post(f"{self.gateway}/api/messages", json=body)
         if response.status_code != 200:
             raise AssertionError(response.text)
         body = response.json()
         if "conversation_token" in body:
             self.conversation_tokens[body["conversation_id"]] = body["conversation_token"]
+        if signed_in:
+            self.signed_in[body["conversation_id"]] = str(signed_in)
         return body["conversation_id"], body["replies"]
+
+    def _account_in(self, text: str) -> str | bool:
+        """The account a message names by number or e-mail address, if it exists."""
+        with unit_of_work(self.database_url) as session:
+            customer = find_customer(session, text)
+            return customer.account_number if customer is not None else False
 
     def record(self, conversation_id: str) -> dict[str, Any]:
         response = self.http.get(
@@ -246,6 +276,14 @@ class Stack:
         for name in list(self.processes):
             self.stop(name)
         self.http.close()
+
+
+def signed_identity(account_number: str) -> dict[str, str]:
+    """What a business's page gives the widget for a customer logged in as ``account_number``."""
+    return {
+        "account_number": account_number,
+        "signature": signature(account_number, IDENTITY_SECRET),
+    }
 
 
 def texts(replies: list[dict[str, Any]]) -> str:

@@ -4,7 +4,24 @@ scripts/stack.py, shared with the serving benchmark (scripts/bench.py); the sess
 
 from __future__ import annotations
 
-from scripts.stack import ADMIN_TOKEN, MODEL, RASA_API_TOKEN, Stack, texts
+from scripts.stack import (
+    ADMIN_TOKEN,
+    IDENTITY_SECRET,
+    MODEL,
+    RASA_API_TOKEN,
+    Stack,
+    signed_identity,
+    texts,
+)
 from scripts.stack import free_port as _free_port
 
-__all__ = ["ADMIN_TOKEN", "MODEL", "RASA_API_TOKEN", "Stack", "_free_port", "texts"]
+__all__ = [
+    "ADMIN_TOKEN",
+    "IDENTITY_SECRET",
+    "MODEL",
+    "RASA_API_TOKEN",
+    "Stack",
+    "_free_port",
+    "signed_identity",
+    "texts",
+]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from scripts import conversation_suite as suite
-from tests.stack import ADMIN_TOKEN, Stack
+from tests.stack import ADMIN_TOKEN, IDENTITY_SECRET, Stack
 
 pytestmark = pytest.mark.conversation
 
@@ -30,6 +30,6 @@ def test_the_suite_is_big_enough_to_mean_something() -> None:
 def test_the_conversation_goes_as_a_good_agent_would(
     stack: Stack, customers: dict[str, dict[str, str]], conversation: suite.Conversation
 ) -> None:
-    client = suite.Client(stack.gateway, ADMIN_TOKEN, stack.http)
+    client = suite.Client(stack.gateway, ADMIN_TOKEN, stack.http, identity_secret=IDENTITY_SECRET)
     outcome = suite.run_one(client, conversation, customers[conversation.id])
     assert outcome.passed, "\n".join([conversation.about, *outcome.failures, *outcome.transcript])
