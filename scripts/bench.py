@@ -71,6 +71,7 @@ from sqlalchemy import select
 from redress.business import load_business
 from redress.clock import utcnow
 from redress.conversations import records as conversations
+from redress.conversations.customers import normalise_account_number
 from redress.db.models import Customer as DbCustomer
 from redress.db.session import unit_of_work
 from redress.identity import records as identity_records
@@ -295,15 +296,16 @@ class Target:
         self.headers = {"Authorization": bearer(internal_secret())} if mode == "bare" else {}
         # Each conversation's conversation_token, from the reply that started it ("full").
         self.tokens: dict[str, str] = {}
+        # Conversations whose customer gave their account, so is signed in as it ("full").
+        self.signed: set[str] = set()
 
     def new_id(self, account: str) -> str | None:
-        """The gateway issues conversation ids; Rasa's channel takes the sender's. Every
-        simulated customer is logged in on the business's site: the gateway gets their
-        signed identity with each message, and for Rasa alone the verified account is put
-        in the records first, as the gateway would."""
-        if self.mode == "full":
-            return None
-        conversation_id = f"bench-{uuid.uuid4().hex}"
+        # The gateway issues conversation ids; Rasa's channel takes the sender's.
+        return None if self.mode == "full" else f"bench-{uuid.uuid4().hex}"
+
+    def _verify_directly(self, conversation_id: str, account: str) -> None:
+        """Rasa alone has no gateway to check a signed login: the verified account is put in
+        the records as the gateway would, before the message that gives it."""
         with unit_of_work(self.database_url) as session:
             chat = conversations.ensure_conversation(session, conversation_id, "rasa")
             customer = session.scalar(
@@ -313,7 +315,19 @@ class Target:
                 identity_records.verify(
                     session, chat, customer, identity_records.SIGNED_LOGIN, utcnow()
                 )
-        return conversation_id
+
+    def _identity(
+        self, conversation_id: str | None, text: str, account: str | None
+    ) -> dict[str, Any]:
+        """The signed identity, from the message where the customer gives their account on:
+        logged in on the business's site as that account, as the conversation tests are."""
+        if account is None:
+            return {}
+        if conversation_id not in self.signed and normalise_account_number(text) != account:
+            return {}
+        if conversation_id is not None:
+            self.signed.add(conversation_id)
+        return {"identity": signed_identity(account)}
 
     async def send(
         self,
@@ -334,10 +348,13 @@ class Target:
                         "conversation_id": conversation_id,
                         "conversation_token": self.tokens.get(conversation_id or ""),
                         "text": text,
-                        **({"identity": signed_identity(account)} if account else {}),
+                        **self._identity(conversation_id, text, account),
                     },
                 )
             else:
+                first = conversation_id is not None and conversation_id not in self.signed
+                if first and self._identity(conversation_id, text, account):
+                    await asyncio.to_thread(self._verify_directly, conversation_id, str(account))
                 response = await client.post(
                     f"{url}/webhooks/gateway/webhook",
                     headers=self.headers,
@@ -370,6 +387,8 @@ class Target:
             conversation_id = body.get("conversation_id") or conversation_id
             if isinstance(token := body.get("conversation_token"), str) and conversation_id:
                 self.tokens[conversation_id] = token
+            if account is not None and normalise_account_number(text) == account:
+                self.signed.add(str(conversation_id))
             message_id = body.get("message_id")
         elif self.mode == "bare" and isinstance(body, list):
             replies = [
