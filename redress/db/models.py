@@ -109,7 +109,11 @@ class Conversation(Base):
 
 class Message(Base):
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_conversation_id_id", "conversation_id", "id"),)
+    __table_args__ = (
+        Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        # A client's own id for a message it sent: a repeat of it is the same message.
+        UniqueConstraint("conversation_id", "client_message_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"))
@@ -117,6 +121,7 @@ class Message(Base):
     channel: Mapped[str] = mapped_column(String(20))
     text: Mapped[str] = mapped_column(Text)
     external_id: Mapped[str | None] = mapped_column(String(100))
+    client_message_id: Mapped[str | None] = mapped_column(String(64))
     # Buttons the server issued with this message: [{"title", "payload", "token"}].
     buttons: Mapped[list[Any] | None] = mapped_column(JSON)
     # What was sent to the assistant when it differs from the text (button payloads,
