@@ -28,6 +28,10 @@ from redress.handoff import waits as handoff_waits
 from redress.identity import records as identity_records
 
 BUTTON_TOKEN = re.compile(r"^btn_[A-Za-z0-9_-]{16}$")
+# Marks the reply that said the assistant could not answer: that turn can be tried again.
+UNAVAILABLE = "unavailable"
+EXPIRED_CHOICE = "That choice has expired, so I haven't acted on it."
+EXPIRED_NO_QUESTION = "If you still want it, just tell me here in your own words."
 logger = logging.getLogger("redress.gateway.relay")
 
 # Delivers messages that arrive later (agent replies, updates) to one channel's customer.
@@ -77,6 +81,8 @@ class _Arrival:
     command: str | None = None
     identity: tuple[object, object] | None = None
     address: str | None = None
+    # The client's own id for the message (web chat): a repeat of it is not a new message.
+    client_message_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +178,7 @@ class Relay:
         command: str | None = None,
         identity: tuple[object, object] | None = None,
         address: str | None = None,
+        client_message_id: str | None = None,
     ) -> Outcome:
         """Records the customer's message, gets the assistant's answer, records that too.
 
@@ -180,11 +187,16 @@ class Relay:
         ``identity`` is a signed login (account number, signature) the page passed on: checked
         before anything is recorded (``InvalidIdentity``). ``address`` is a pseudonymous key
         for the sender's network address, so account lookups can be limited per address.
+        ``client_message_id``: the client's own id for the message; sent again, it gets the
+        first answer and nothing new is recorded (or, when the assistant could not answer it
+        the first time, the same recorded message is tried again).
 
         One turn at a time per conversation (recording, the assistant, recording), so two
         messages sent at once are answered one after the other, in the order recorded.
         """
-        arrived = _Arrival(text, channel, external_id, command, identity, address)
+        arrived = _Arrival(
+            text, channel, external_id, command, identity, address, client_message_id
+        )
         if conversation_id is None:  # a new conversation: nothing else can be in it yet
             return await self._turn(None, arrived)
         async with self._turns.hold(conversation_id):
@@ -200,6 +212,8 @@ class Relay:
         )
         if command is not None:
             sent = command
+        if received.route == "repeat":
+            return Outcome(conversation_id, received.replies, customer_message=customer_message)
         self._hub.publish(conversation_id, customer_message)
         if received.route == "send_code" and self._verifier is not None:
             said = await self._verifier.send_code(conversation_id)
@@ -373,21 +387,26 @@ class Relay:
                     raise UnknownConversation(conversation_id)
             if signed_in is not None and self._verifier is not None:
                 self._verifier.accept_signed(session, conversation, signed_in)
-            shown, sent, details = text, neutralise_slash(text), {}
-            if BUTTON_TOKEN.match(text.strip()):
-                button = conversations.find_issued_button(session, conversation.id, text.strip())
-                if button is not None:
-                    shown, sent = button["title"], button["payload"]
-                    details = {"button": button["token"]}
-            if sent != shown:
-                details["sent_to_assistant"] = sent
+            repeated = _repeat(session, conversation, arrived, self._with_agent(conversation))
+            if repeated is not None:
+                return repeated
+            shown, sent, details = _read_press(session, conversation.id, text)
             asking = conversations.last_bot_details(session, conversation.id).get("asks")
             message = conversations.record_message(
-                session, conversation, "customer", shown, details=details, external_id=external_id
+                session,
+                conversation,
+                "customer",
+                shown,
+                details=details,
+                external_id=external_id,
+                client_message_id=arrived.client_message_id,
             )
             received = message_json(message)
             if self._with_agent(conversation):
                 return _Received(conversation.id, sent, received, route="agent")
+            if details.get("expired_button"):
+                replies = _expired_choice(session, conversation)
+                return _Received(conversation.id, sent, received, "answered", replies)
             if command is None and (about_code := self._about_code(session, conversation, text)):
                 if about_code.route == "answered":
                     reply = conversations.record_message(
@@ -492,9 +511,73 @@ class Relay:
                     "bot",
                     reply.text,
                     buttons=conversations.with_button_tokens(reply.buttons),
+                    details={UNAVAILABLE: True} if failure is not None else None,
                     flush=False,
                 )
                 for reply in replies
             ]
             session.flush()  # all the replies in one round trip, in their order
             return [message_json(message) for message in recorded]
+
+
+def _read_press(
+    session: Session, conversation_id: str, text: str
+) -> tuple[str, str, dict[str, Any]]:
+    """What a message shows and what the assistant gets: a live button's title and payload,
+    an expired button's title (and nothing for the assistant), or the typed text."""
+    shown, sent, details = text, neutralise_slash(text), {}
+    token = text.strip()
+    if BUTTON_TOKEN.match(token):
+        pressed = conversations.pressed_button(session, conversation_id, token)
+        if pressed is not None and pressed[0] == conversations.LIVE:
+            shown, sent, details = pressed[1]["title"], pressed[1]["payload"], {"button": token}
+        elif pressed is not None:
+            shown, sent, details = pressed[1]["title"], "", {"expired_button": token}
+    if sent and sent != shown:
+        details["sent_to_assistant"] = sent
+    return shown, sent, details
+
+
+def _expired_choice(session: Session, conversation: Conversation) -> list[dict[str, Any]]:
+    """Says a stale or second press changed nothing, and puts the open question again."""
+    question = conversations.open_question(session, conversation.id)
+    said = [conversations.record_message(session, conversation, "bot", EXPIRED_CHOICE)]
+    if question is not None:
+        again = [{"title": b["title"], "payload": b["payload"]} for b in question.buttons or []]
+        said.append(
+            conversations.record_message(
+                session,
+                conversation,
+                "bot",
+                question.text,
+                buttons=conversations.with_button_tokens(again),
+                details=question.details,
+            )
+        )
+    else:
+        said.append(conversations.record_message(session, conversation, "bot", EXPIRED_NO_QUESTION))
+    return [message_json(message) for message in said]
+
+
+def _repeat(
+    session: Session, conversation: Conversation, arrived: _Arrival, with_agent: bool
+) -> _Received | None:
+    """A message the client sent before (same client_message_id): its first answer, or,
+    when the assistant could not answer it then (or never got it), the same message tried
+    again. With a person on the conversation, nothing is sent anywhere again."""
+    if arrived.client_message_id is None:
+        return None
+    found = conversations.repeat_of(session, conversation.id, arrived.client_message_id)
+    if found is None:
+        return None
+    first, answers = found
+    received = message_json(first)
+    failed = any((m.details or {}).get(UNAVAILABLE) for m in answers)
+    if (
+        (failed or not answers)
+        and not with_agent
+        and not (first.details or {}).get("expired_button")
+    ):
+        sent = (first.details or {}).get("sent_to_assistant") or neutralise_slash(first.text)
+        return _Received(conversation.id, sent, received)
+    return _Received(conversation.id, "", received, "repeat", [message_json(m) for m in answers])

@@ -63,6 +63,7 @@ async def post_message(request: Request) -> Response:
             CHANNEL,
             identity=posted.identity,
             address=relay.address_key(_address(request)),
+            client_message_id=posted.client_message_id,
         )
     except BadInput as bad:
         return bad.response()
@@ -181,6 +182,8 @@ class Posted:
     text: str
     # A signed login from the business's page: (account number, signature); docs/identity.md.
     identity: tuple[object, object] | None = None
+    # The client's own id for this message: sent again, it is the same message.
+    client_message_id: str | None = None
 
 
 def _identity(value: Any) -> tuple[object, object] | None:
@@ -214,7 +217,16 @@ def parse_message(raw: bytes, max_chars: int) -> Posted:
             "conversation_token must be the string given when the conversation started.",
         )
     text = valid_text(body.get("text"), max_chars)
-    return Posted(conversation_id, token, text, _identity(body.get("identity")))
+    client_message_id = body.get("client_message_id")
+    if client_message_id is not None and not (
+        isinstance(client_message_id, str) and is_conversation_id(client_message_id)
+    ):
+        raise BadInput(
+            400,
+            "invalid_client_message_id",
+            "client_message_id must be 1 to 64 letters, digits, _ or -, or left out.",
+        )
+    return Posted(conversation_id, token, text, _identity(body.get("identity")), client_message_id)
 
 
 # Characters that show nothing: zero-width spaces and joiners, direction marks, the word

@@ -152,6 +152,7 @@
   var lastId = 0; // the highest message id on the page
   var known = {}; // message id -> its list item
   var pending = []; // customer messages sent but not yet given an id: {item, text}
+  var unsent = null; // the last message not answered with a 200: {text, id}, to send again
   var sending = 0;
   var starting = null; // the first message's request, while it starts a new conversation
   var socket = null;
@@ -509,9 +510,14 @@
       showNotice(message);
     };
 
-    post(text, false).then(function (result) {
+    // The same words sent again after a failure keep their id, so a message that did
+    // reach the gateway is not taken twice (and one it could not answer is tried again).
+    var clientId = unsent && unsent.text === text ? unsent.id : newMessageId();
+    unsent = { text: text, id: clientId };
+    post(text, false, clientId).then(function (result) {
       setSending(-1);
       var body = result.body || {};
+      if (result.status === 200) { unsent = null; }
       if (result.status === 200 || result.status === 503) {
         if (typeof body.message_id === "number") {
           addMessage({ id: body.message_id, role: "customer", text: shown });
@@ -546,10 +552,18 @@
     });
   }
 
-  function post(text, retried) {
+  function newMessageId() {
+    var bytes = new Uint8Array(12);
+    (window.crypto || window.msCrypto).getRandomValues(bytes);
+    return "w" + Array.prototype.map.call(bytes, function (b) {
+      return ("0" + b.toString(16)).slice(-2);
+    }).join("");
+  }
+
+  function post(text, retried, clientId) {
     if (!conversationId && starting) {
       // Wait for the conversation the first message is starting, rather than start two.
-      var after = function () { return post(text, retried); };
+      var after = function () { return post(text, retried, clientId); };
       return starting.then(after, after);
     }
     var controller = window.AbortController ? new AbortController() : null;
@@ -560,7 +574,8 @@
       body: JSON.stringify(withIdentity({
         conversation_id: conversationId,
         conversation_token: conversationToken,
-        text: text
+        text: text,
+        client_message_id: clientId
       })),
       credentials: "omit",
       signal: controller ? controller.signal : undefined
@@ -581,7 +596,7 @@
         // The gateway no longer knows this conversation (a new database), or will not let
         // this widget into it: start a new one.
         forget();
-        return post(text, true);
+        return post(text, true, clientId);
       }
       if (!conversationId && typeof body.conversation_id === "string" && body.conversation_id &&
           typeof body.conversation_token === "string" && body.conversation_token) {

@@ -117,6 +117,7 @@ def record_message(
     buttons: list[dict[str, str]] | None = None,
     details: dict[str, Any] | None = None,
     external_id: str | None = None,
+    client_message_id: str | None = None,
     flush: bool = True,
 ) -> Message:
     """Adds a message to the conversation. ``flush=False`` leaves the insert to the next
@@ -131,6 +132,7 @@ def record_message(
         buttons=buttons or None,
         details=details or None,
         external_id=external_id,
+        client_message_id=client_message_id,
     )
     session.add(message)
     conversation.updated_at = utcnow()
@@ -156,19 +158,80 @@ def last_bot_details(session: Session, conversation_id: str) -> dict[str, Any]:
     return details or {}
 
 
-def find_issued_button(session: Session, conversation_id: str, token: str) -> dict[str, str] | None:
-    """The button with this token, if the server issued it in this conversation."""
+LIVE, EXPIRED = "live", "expired"
+
+
+def pressed_button(
+    session: Session, conversation_id: str, token: str
+) -> tuple[str, dict[str, str]] | None:
+    """The button with this token, if the server issued it in this conversation, and whether
+    it is still ``live``: it belongs to the newest question with buttons, and none of that
+    question's buttons has been pressed yet. Otherwise it has ``expired``: a button answers
+    the question it came with, once."""
+    for position, message in enumerate(_with_buttons(session, conversation_id)):
+        for button in message.buttons or []:
+            if secrets.compare_digest(str(button.get("token", "")), token):
+                fresh = position == 0 and not _pressed_after(session, conversation_id, message.id)
+                return (LIVE if fresh else EXPIRED), button
+    return None
+
+
+def open_question(session: Session, conversation_id: str) -> Message | None:
+    """The newest message with buttons, while none of its buttons has been pressed."""
+    newest = next(iter(_with_buttons(session, conversation_id)), None)
+    if newest is None or _pressed_after(session, conversation_id, newest.id):
+        return None
+    return newest
+
+
+def _with_buttons(session: Session, conversation_id: str) -> list[Message]:
+    """The conversation's latest messages that carry buttons, newest first."""
     rows = session.scalars(
-        select(Message.buttons)
-        .where(Message.conversation_id == conversation_id, Message.buttons.is_not(None))
+        select(Message)
+        .where(Message.conversation_id == conversation_id, Message.role != "customer")
         .order_by(Message.id.desc())
+        .limit(200)
+    )
+    return [message for message in rows if message.buttons][:50]
+
+
+def _pressed_after(session: Session, conversation_id: str, message_id: int) -> bool:
+    """Whether the customer pressed a button after message ``message_id``."""
+    later = session.scalars(
+        select(Message.details).where(
+            Message.conversation_id == conversation_id,
+            Message.role == "customer",
+            Message.id > message_id,
+        )
+    )
+    return any((details or {}).get("button") for details in later)
+
+
+def repeat_of(
+    session: Session, conversation_id: str, client_message_id: str
+) -> tuple[Message, list[Message]] | None:
+    """The customer message a client already sent with this id, and the messages that
+    answered it (up to the customer's next message); None when it is new."""
+    first = session.scalar(
+        select(Message).where(
+            Message.conversation_id == conversation_id,
+            Message.client_message_id == client_message_id,
+        )
+    )
+    if first is None:
+        return None
+    after = session.scalars(
+        select(Message)
+        .where(Message.conversation_id == conversation_id, Message.id > first.id)
+        .order_by(Message.id)
         .limit(50)
     )
-    for buttons in rows:
-        for button in buttons or []:
-            if secrets.compare_digest(str(button.get("token", "")), token):
-                return button
-    return None
+    answers: list[Message] = []
+    for message in after:
+        if message.role == "customer":
+            break
+        answers.append(message)
+    return first, answers
 
 
 def record_event(

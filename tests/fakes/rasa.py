@@ -1,6 +1,8 @@
 """Rasa's REST webhook on 127.0.0.1, for gateway tests where the assistant is not under test:
 answers every message with ``prefix`` + the message, after ``delay`` seconds, remembers each
-one, and notes the most turns of one conversation it was ever asked at the same time."""
+one, and notes the most turns of one conversation it was ever asked at the same time. A message
+starting "ask " is answered with Yes and No buttons (payloads /affirm and /deny); while
+``failures`` is above 0, each message is answered with a 500 and counts it down."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ class FakeRasa:
         self.delay = delay
         self.received: list[dict[str, Any]] = []
         self.most_at_once = 0
+        self.failures = 0
         self._busy: dict[str, int] = {}
         self._lock = threading.Lock()
         fake = self
@@ -33,8 +36,16 @@ class FakeRasa:
                     time.sleep(fake.delay)
                 with fake._lock:
                     fake._busy[sender] -= 1
-                answer = json.dumps([{"text": f"{fake.prefix}{body['message']}"}]).encode()
-                self.send_response(200)
+                    failing = fake.failures > 0
+                    fake.failures = max(0, fake.failures - 1)
+                reply: dict[str, Any] = {"text": f"{fake.prefix}{body['message']}"}
+                if str(body["message"]).startswith("ask "):
+                    reply["buttons"] = [
+                        {"title": "Yes", "payload": "/affirm"},
+                        {"title": "No", "payload": "/deny"},
+                    ]
+                answer = json.dumps([reply]).encode()
+                self.send_response(500 if failing else 200)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(answer)))
                 self.end_headers()

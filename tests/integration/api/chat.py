@@ -17,16 +17,16 @@ class WebChat:
         self.conversation_id: str | None = None
         self.token: str | None = None
 
-    def say(self, text: str) -> httpx.Response:
+    def say(self, text: str, client_message_id: str | None = None) -> httpx.Response:
         """Posts one customer message: the first starts the conversation."""
-        response = self.client.post(
-            "/api/messages",
-            json={
-                "conversation_id": self.conversation_id,
-                "conversation_token": self.token,
-                "text": text,
-            },
-        )
+        body: dict[str, Any] = {
+            "conversation_id": self.conversation_id,
+            "conversation_token": self.token,
+            "text": text,
+        }
+        if client_message_id is not None:
+            body["client_message_id"] = client_message_id
+        response = self.client.post("/api/messages", json=body)
         body = response.json()
         if self.conversation_id is None and isinstance(body.get("conversation_token"), str):
             self.conversation_id = body["conversation_id"]

@@ -135,9 +135,10 @@ def test_buttons_only_resolve_in_the_conversation_that_issued_them(database_url:
         mine = conversations.start_conversation(session, "web")
         other = conversations.start_conversation(session, "web")
         conversations.record_message(session, mine, "bot", "Anything else?", buttons=[button])
-        assert conversations.find_issued_button(session, mine.id, button["token"]) == button
-        assert conversations.find_issued_button(session, other.id, button["token"]) is None
-        assert conversations.find_issued_button(session, mine.id, "btn_cccccccccccccccc") is None
+        found = conversations.pressed_button(session, mine.id, button["token"])
+        assert found == (conversations.LIVE, button)
+        assert conversations.pressed_button(session, other.id, button["token"]) is None
+        assert conversations.pressed_button(session, mine.id, "btn_cccccccccccccccc") is None
 
 
 def test_complaint_references_are_unique_and_readable(database_url: str) -> None:
