@@ -14,6 +14,10 @@ from redress.internal_secret import bearer, internal_secret
 logger = logging.getLogger("redress.gateway.rasa")
 
 
+# What rasa_addons/action_results.py adds to a turn's replies when an action failed.
+FAILED = "action_failed"
+
+
 class AssistantUnavailable(RuntimeError):
     """Rasa (or the action server behind it) could not answer."""
 
@@ -54,6 +58,14 @@ class RasaClient:
             raise AssistantUnavailable(str(error)) from error
         replies = [_reply(item) for item in payload if isinstance(item, dict)]
         replies = [reply for reply in replies if reply.text or reply.buttons or reply.custom]
+        failed = [r.custom.get("action") for r in replies if r.custom.get("redress") == FAILED]
+        if failed:
+            # An action could not run (the action server is down, slow or failing): whatever
+            # Rasa said after it ("I lost my place there…") is not an answer to the customer.
+            logger.warning(
+                "an action failed for %s: %s", conversation_id, ", ".join(map(str, failed))
+            )
+            raise AssistantUnavailable(f"action failed: {', '.join(map(str, failed))}")
         if not replies:
             # Every customer message gets an answer in this assistant; none means an action
             # failed (typically the action server is down), so the customer must hear so.

@@ -7,6 +7,12 @@ schema itself against JSON Schema's meta-schema and builds a new validator each 
 (py-spy; docs/performance.md). The schema never changes, so it is checked once and one
 validator is kept; a valid answer then costs under a millisecond. An invalid answer goes
 through Rasa's own method, so the error and its message are exactly Rasa's.
+
+It also makes a failed action visible to the gateway. When the action server is down, slow
+or answers with an error, Rasa logs it, carries on without the action's events, and often
+ends the turn with its fallback ("I lost my place there…"), which the gateway would show as
+an answer. Here a failed call adds ``{"custom": {"redress": "action_failed"}}`` to the
+turn's collected replies, so the gateway treats the turn as unanswered and says so honestly.
 """
 
 from __future__ import annotations
@@ -14,7 +20,11 @@ from __future__ import annotations
 from typing import Any
 
 from jsonschema import exceptions, validators
-from rasa.core.actions.action import RemoteAction
+from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
+from rasa.core.channels.channel import CollectingOutputChannel
+
+# What the gateway looks for in a turn's replies (bot/rasa_client.py).
+ACTION_FAILED = {"redress": "action_failed"}
 
 _installed = False
 
@@ -39,4 +49,23 @@ def install() -> None:
         return rasas_own(self, result)  # raises Rasa's ValidationError, or another schema
 
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+    _mark_failures()
     _installed = True
+
+
+def _mark_failures() -> None:
+    """Wraps ``RemoteAction.run`` so that a failed call is noted in the turn's replies."""
+    rasas_run = RemoteAction.run
+
+    async def run(self: RemoteAction, output_channel: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await rasas_run(self, output_channel, *args, **kwargs)
+        except ActionExecutionRejection:
+            raise  # a form declining a message: part of the conversation, not a failure
+        except Exception as failure:
+            if isinstance(output_channel, CollectingOutputChannel):
+                marked = {**ACTION_FAILED, "action": self.name(), "error": type(failure).__name__}
+                output_channel.messages.append({"custom": marked})
+            raise
+
+    RemoteAction.run = run  # type: ignore[method-assign]
