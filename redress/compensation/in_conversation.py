@@ -1,7 +1,8 @@
 """Compensation as a conversation meets it: an offer worked out for each logged complaint,
 the next offer not yet put to the customer, their yes or no to it (a yes grants it exactly
-once), and a request for more, which goes to a person. Amounts come only from the policy and
-the records: nothing a customer types changes what is offered or granted."""
+once), and a request for more, which goes to a person. A problem already compensated is
+offered nothing; the customer is told which grant put it right. Amounts come only from the
+policy and the records: nothing a customer types changes what is offered or granted."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from redress.compensation import ledger
-from redress.compensation.policy import Policy
+from redress.compensation.policy import EarlierGrant, Policy
 from redress.complaints import records as complaint_records
 from redress.db.models import CompensationGrant, CompensationOffer
 from redress.handoff import records as handoff_records
@@ -48,6 +49,29 @@ def unshown_offer(
 
 
 @dataclass(frozen=True)
+class AlreadyPutRight:
+    """A complaint offered nothing because its problem was already compensated: the row that
+    records it (``reference``, so it is told once) and the grant that put it right."""
+
+    reference: str
+    earlier: EarlierGrant
+
+
+def unshown_already_put_right(
+    session: Session, conversation_id: str, shown: str | None, policy: Policy | None
+) -> AlreadyPutRight | None:
+    """When the conversation has no offer, only a complaint offered nothing because its
+    problem was already compensated, and the customer was not told yet: which grant did it."""
+    if policy is None or ledger.latest_offer(session, conversation_id) is not None:
+        return None
+    row = ledger.latest_offered_nothing(session, conversation_id)
+    if row is None or row.reference == shown:
+        return None
+    earlier = ledger.compensated_before(session, row, policy)
+    return AlreadyPutRight(row.reference, earlier) if earlier is not None else None
+
+
+@dataclass(frozen=True)
 class Granted:
     reference: str
     remedy: str
@@ -62,11 +86,13 @@ def accept_or_decline(
     at: datetime,
     *,
     fulfil: bool,
-) -> Granted | None:
+) -> Granted | EarlierGrant | None:
     """The customer's yes or no to the offer they were shown. A yes grants it (once, however
-    many tabs say yes at the same moment) and returns the grant; when it can no longer be
-    granted (decided meanwhile, or no longer within the limits) a person is asked to follow
-    up and None is returned. A no declines it and returns None."""
+    many tabs say yes at the same moment) and returns the grant; when its problem was
+    compensated meanwhile (another conversation's offer for it granted first) the offer is
+    withdrawn and that grant returned; when it can no longer be granted otherwise (decided
+    meanwhile, or no longer within the limits) a person is asked to follow up and None is
+    returned. A no declines it and returns None."""
     offer = ledger.open_offer(session, conversation_id)
     if offer is None or policy is None:
         # Decided meanwhile (a person approved or turned it down): a person follows up.
@@ -77,6 +103,8 @@ def accept_or_decline(
         ledger.decline(session, offer, at)
         return None
     granted = _grant_once(session, offer.id, policy, at, fulfil=fulfil)
+    if isinstance(granted, ledger.AlreadyCompensated):
+        return granted.earlier
     if granted is None:
         handoff_records.request_handoff(session, conversation_id, "compensation_review")
         return None
@@ -85,11 +113,14 @@ def accept_or_decline(
 
 def _grant_once(
     session: Session, offer_id: int, policy: Policy, at: datetime, *, fulfil: bool
-) -> CompensationGrant | None:
+) -> CompensationGrant | ledger.AlreadyCompensated | None:
     try:
         with session.begin_nested():
             try:
                 return ledger.grant(session, offer_id, policy, at, fulfil=fulfil)
+            except ledger.AlreadyCompensated as refusal:
+                # Kept as withdrawn: the same problem was compensated in another conversation.
+                return refusal
             except ledger.NotGrantable:
                 # Kept as withdrawn (no longer within the limits); a person follows up.
                 return None
@@ -108,6 +139,8 @@ class AskedForMore:
     status: str | None = None  # the latest offer's, when there is one
     remedy: str | None = None
     amount_pence: int = 0
+    # No offer because the problem was already compensated: the grant that did it.
+    already: EarlierGrant | None = None
 
 
 def asked_for_more(
@@ -123,12 +156,17 @@ def asked_for_more(
         offer = ledger.latest_offer(session, conversation_id)
     fresh = offer is not None and offer.reference != shown
     logged = any(c.facts.get("logged") for c in complaints)
+    # With no offer, a complaint offered nothing because its problem was compensated before.
+    nothing = ledger.latest_offered_nothing(session, conversation_id) if offer is None else None
     if logged and (offer is None or not fresh):
-        if offer is not None:
-            ledger.request_review(session, offer, at)
+        if (reviewed := offer or nothing) is not None:
+            ledger.request_review(session, reviewed, at)
         handoff_records.request_handoff(session, conversation_id, "compensation_review")
     if offer is None:
-        return AskedForMore(bool(complaints), logged, fresh)
+        already = None
+        if nothing is not None and policy is not None:
+            already = ledger.compensated_before(session, nothing, policy)
+        return AskedForMore(bool(complaints), logged, fresh, already=already)
     return AskedForMore(
         bool(complaints), logged, fresh, offer.status, offer.remedy, offer.amount_pence
     )

@@ -6,6 +6,9 @@
 - Caps are checked again inside the granting transaction, with the customer's row (and the
   incident's) locked ``FOR UPDATE`` on PostgreSQL, so grants for one customer happen one at
   a time and can never add up to more than the limits, across conversations and channels.
+- One remedy per problem: a complaint about a problem already compensated gets no offer (a
+  row with status ``already_compensated`` says why), and an offer made before the same
+  problem was compensated elsewhere is withdrawn when granting, under the same lock.
 """
 
 from __future__ import annotations
@@ -14,10 +17,21 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from redress.compensation.policy import NON_MONEY, Policy, Situation, Spent, decide, show_money
+from redress.compensation.policy import (
+    NON_MONEY,
+    Decision,
+    EarlierGrant,
+    Limits,
+    Policy,
+    Situation,
+    Spent,
+    decide,
+    same_problem,
+    show_money,
+)
 from redress.complaints.categories import Severity
 from redress.complaints.since import find_since
 from redress.conversations import records as conversations
@@ -37,6 +51,10 @@ GRANTED = "granted"
 DECLINED = "declined"
 REJECTED = "rejected"
 WITHDRAWN = "withdrawn"
+# No offer: the same problem was already compensated. Recorded so operators see why.
+ALREADY_COMPENSATED = "already_compensated"
+NOTHING = "nothing"  # the remedy of a complaint that was offered nothing
+ONE_PER_PROBLEM = "one remedy per problem"
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
@@ -46,6 +64,15 @@ class NotGrantable(ValueError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class AlreadyCompensated(NotGrantable):
+    """The offer's problem was compensated meanwhile (another conversation's offer for it
+    was granted first): ``earlier`` is that grant."""
+
+    def __init__(self, earlier: EarlierGrant) -> None:
+        super().__init__(f"the same problem was already compensated: {earlier.describe()}")
+        self.earlier = earlier
 
 
 def _reference(prefix: str) -> str:
@@ -87,6 +114,72 @@ def spent(
     )
 
 
+def earlier_grants(
+    session: Session, customer_id: int, incident_id: str | None, since: datetime, at: datetime
+) -> list[EarlierGrant]:
+    """The customer's grants up to ``at`` that could be for the same problem: those since
+    ``since``, and those for the incident, each with the complaint it was given for."""
+    recent = or_(
+        CompensationGrant.created_at >= since,
+        *([CompensationGrant.incident_id == incident_id] if incident_id is not None else []),
+    )
+    rows = session.execute(
+        select(CompensationGrant, Complaint.category, Complaint.reference)
+        .join(CompensationOffer, CompensationOffer.id == CompensationGrant.offer_id)
+        .join(Complaint, Complaint.id == CompensationOffer.complaint_id)
+        .where(
+            CompensationGrant.customer_id == customer_id,
+            CompensationGrant.created_at <= at,
+            recent,
+        )
+        .order_by(CompensationGrant.created_at, CompensationGrant.id)
+    ).tuples()
+    return [
+        EarlierGrant(
+            reference=grant.reference,
+            category=category,
+            incident_id=grant.incident_id,
+            remedy=grant.remedy,
+            amount_pence=grant.amount_pence,
+            granted_at=grant.created_at,
+            complaint=complaint,
+        )
+        for grant, category, complaint in rows
+    ]
+
+
+def already_compensated(
+    session: Session,
+    customer_id: int,
+    category: str,
+    incident_id: str | None,
+    limits: Limits,
+    at: datetime,
+) -> EarlierGrant | None:
+    """The grant that already put this problem right for the customer, if one did."""
+    since = at - timedelta(days=limits.same_problem_within_days)
+    found = earlier_grants(session, customer_id, incident_id, since, at)
+    return same_problem(limits, category, incident_id, at, found)
+
+
+def compensated_before(
+    session: Session, offer: CompensationOffer, policy: Policy
+) -> EarlierGrant | None:
+    """For a complaint offered nothing because its problem was already compensated: the
+    grant that did it, as it stood when that was decided."""
+    complaint = session.get(Complaint, offer.complaint_id)
+    if complaint is None or offer.status != ALREADY_COMPENSATED:
+        return None
+    return already_compensated(
+        session,
+        offer.customer_id,
+        complaint.category,
+        offer.incident_id,
+        policy.limits,
+        offer.created_at,
+    )
+
+
 def offer_for(session: Session, complaint_id: int) -> CompensationOffer | None:
     return session.scalar(
         select(CompensationOffer).where(CompensationOffer.complaint_id == complaint_id)
@@ -97,9 +190,11 @@ def make_offer(
     session: Session, complaint: Complaint, policy: Policy, at: datetime
 ) -> tuple[CompensationOffer | None, str]:
     """The offer for this complaint (made once; asking again returns the same one) and the
-    policy's explanation. No verified account, no rule or no room within the caps: none."""
+    policy's explanation. No verified account, no rule, no room within the caps, or the same
+    problem already compensated: none (the last is recorded, with its explanation, as a row
+    with status ``already_compensated``, so no later request makes an offer for it)."""
     if (existing := offer_for(session, complaint.id)) is not None:
-        return existing, existing.explanation
+        return _offered(existing)
     customer = session.get(Customer, complaint.customer_id) if complaint.customer_id else None
     situation = Situation(
         category=complaint.category,
@@ -115,7 +210,17 @@ def make_offer(
         policy,
         situation,
         spent(session, customer.id, complaint.incident_id, at, policy.limits.window_days),
+        already_compensated(
+            session,
+            customer.id,
+            complaint.category,
+            complaint.incident_id,
+            policy.limits,
+            at,
+        ),
     )
+    if decision.already is not None and decision.rule is not None:
+        return _offered(_record(session, complaint, _offered_nothing(complaint, decision, at)))
     if not decision.offer or decision.remedy is None or decision.rule is None:
         return None, decision.explain()
     offer = CompensationOffer(
@@ -131,12 +236,41 @@ def make_offer(
         explanation=decision.explain(),
         created_at=at,
     )
-    if not conversations.add_once(session, offer):
-        # Made by another request for the same complaint a moment ago: that one.
-        existing = offer_for(session, complaint.id)
-        assert existing is not None
-        return existing, existing.explanation
-    return offer, offer.explanation
+    return _offered(_record(session, complaint, offer))
+
+
+def _offered_nothing(complaint: Complaint, decision: Decision, at: datetime) -> CompensationOffer:
+    """The row that says why a complaint was offered nothing: its problem was compensated."""
+    assert complaint.customer_id is not None and decision.rule is not None
+    return CompensationOffer(
+        reference=_reference("OF"),
+        complaint_id=complaint.id,
+        conversation_id=complaint.conversation_id,
+        customer_id=complaint.customer_id,
+        incident_id=complaint.incident_id,
+        rule=decision.rule,
+        remedy=NOTHING,
+        amount_pence=0,
+        status=ALREADY_COMPENSATED,
+        explanation=decision.explain()[:2000],
+        decided_at=at,
+        decided_by=ONE_PER_PROBLEM,
+        created_at=at,
+    )
+
+
+def _record(session: Session, complaint: Complaint, offer: CompensationOffer) -> CompensationOffer:
+    if conversations.add_once(session, offer):
+        return offer
+    # Made by another request for the same complaint a moment ago: that one.
+    existing = offer_for(session, complaint.id)
+    assert existing is not None
+    return existing
+
+
+def _offered(offer: CompensationOffer) -> tuple[CompensationOffer | None, str]:
+    """An offer and its explanation; None for a complaint offered nothing."""
+    return (None if offer.status == ALREADY_COMPENSATED else offer), offer.explanation
 
 
 def open_offer(session: Session, conversation_id: str) -> CompensationOffer | None:
@@ -153,9 +287,28 @@ def open_offer(session: Session, conversation_id: str) -> CompensationOffer | No
 
 
 def latest_offer(session: Session, conversation_id: str) -> CompensationOffer | None:
+    """The latest offer in this conversation, whatever became of it (never a complaint that
+    was offered nothing)."""
     return session.scalar(
         select(CompensationOffer)
-        .where(CompensationOffer.conversation_id == conversation_id)
+        .where(
+            CompensationOffer.conversation_id == conversation_id,
+            CompensationOffer.status != ALREADY_COMPENSATED,
+        )
+        .order_by(CompensationOffer.id.desc())
+        .limit(1)
+    )
+
+
+def latest_offered_nothing(session: Session, conversation_id: str) -> CompensationOffer | None:
+    """The latest complaint in this conversation offered nothing because its problem was
+    already compensated."""
+    return session.scalar(
+        select(CompensationOffer)
+        .where(
+            CompensationOffer.conversation_id == conversation_id,
+            CompensationOffer.status == ALREADY_COMPENSATED,
+        )
         .order_by(CompensationOffer.id.desc())
         .limit(1)
     )
@@ -171,7 +324,8 @@ def grant(
     fulfil: bool = False,
 ) -> CompensationGrant:
     """Grants the offer once. Granting again returns the same grant. Refuses (NotGrantable)
-    when the offer was declined, still needs a person, or no longer fits the limits."""
+    when the offer was declined, still needs a person, or no longer fits the limits; and
+    (AlreadyCompensated) when its problem was compensated meanwhile."""
     # populate_existing: the caller may have loaded the offer before another request
     # granted it; the locked row, not the session's stale copy, decides.
     offer = session.scalar(
@@ -192,6 +346,7 @@ def grant(
             "a person must approve it first" if needs_person else f"the offer is {offer.status}"
         )
     _one_at_a_time(session, offer)
+    _check_same_problem(session, offer, policy, at)
     _check_limits(session, offer, policy, at)
     record = CompensationGrant(
         reference=_reference("CR"),
@@ -240,6 +395,28 @@ def grant_of(session: Session, offer_id: int) -> CompensationGrant | None:
     return session.scalar(select(CompensationGrant).where(CompensationGrant.offer_id == offer_id))
 
 
+def _check_same_problem(
+    session: Session, offer: CompensationOffer, policy: Policy, at: datetime
+) -> None:
+    """One remedy per problem, whichever conversation's offer is granted first: the others
+    are withdrawn. Runs under the customer's lock, so two at once see each other's grant."""
+    complaint = session.get(Complaint, offer.complaint_id)
+    if complaint is None:
+        return
+    earlier = already_compensated(
+        session, offer.customer_id, complaint.category, offer.incident_id, policy.limits, at
+    )
+    if earlier is not None:
+        refusal = AlreadyCompensated(earlier)
+        _withdraw(offer, at, refusal.reason)
+        raise refusal
+
+
+def _withdraw(offer: CompensationOffer, at: datetime, problem: str) -> None:
+    offer.status, offer.decided_at, offer.decided_by = WITHDRAWN, at, "limits"
+    offer.explanation = f"{offer.explanation}; withdrawn at grant: {problem}"[:2000]
+
+
 def _check_limits(session: Session, offer: CompensationOffer, policy: Policy, at: datetime) -> None:
     limits = policy.limits
     used = spent(session, offer.customer_id, offer.incident_id, at, limits.window_days)
@@ -258,8 +435,7 @@ def _check_limits(session: Session, offer: CompensationOffer, policy: Policy, at
         ):
             problem = f"it would take {offer.incident_id} over its budget"
     if problem is not None:
-        offer.status, offer.decided_at, offer.decided_by = WITHDRAWN, at, "limits"
-        offer.explanation = f"{offer.explanation}; withdrawn at grant: {problem}"[:2000]
+        _withdraw(offer, at, problem)
         raise NotGrantable(problem)
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from redress.compensation import ledger
 from redress.compensation.ledger import (
+    ALREADY_COMPENSATED,
     DECLINED,
     GRANTED,
     OFFERED,
@@ -49,7 +50,15 @@ from redress.db.models import (
 from redress.handoff import records as handoff_records
 from redress.incidents import notices as incident_notices
 
-STATUSES = (OFFERED, PENDING_APPROVAL, GRANTED, DECLINED, REJECTED, WITHDRAWN)
+STATUSES = (
+    OFFERED,
+    PENDING_APPROVAL,
+    GRANTED,
+    DECLINED,
+    REJECTED,
+    WITHDRAWN,
+    ALREADY_COMPENSATED,
+)
 # What ``list_offers`` can show: one status, every offer, or those a customer asked a person
 # to look at again.
 OFFER_FILTERS = (*STATUSES, "review_requested", "all")

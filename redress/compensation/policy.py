@@ -6,16 +6,22 @@ rule applied, how the amount was worked out, and which cap cut it down or ruled 
 ledger (``ledger.py``) enforces the same caps again inside the transaction that
 grants, so two requests at once can never add up to more than the limits.
 
+One remedy per problem: a complaint about a problem that was already compensated (the same
+customer, the same category within ``same_problem_within_days``, or the same incident) gets
+no second offer; ``same_problem`` finds the grant that already put it right.
+
 Money is integer pence throughout; shares and per-day amounts round half up to a penny.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from redress.complaints.categories import Category, Severity
 
@@ -26,6 +32,8 @@ INCIDENT_CONDITIONS = ("any", "linked", "not_linked")
 AMOUNT_KINDS = ("fixed", "share_of_monthly_fee", "per_day_of_monthly_fee", "monthly_fee", "none")
 DAYS_IN_MONTH = 30
 MAX_POUNDS = Decimal("10000")
+# A complaint of the same category within this many days of a grant is the same problem.
+SAME_PROBLEM_WITHIN_DAYS = 30
 
 
 class PolicyError(ValueError):
@@ -119,6 +127,8 @@ class Limits:
     window_days: int
     incident_budget_pence: int
     incident_budgets: Mapping[str, int] = field(default_factory=dict)
+    # 0: only a complaint tied to the same incident is the same problem.
+    same_problem_within_days: int = SAME_PROBLEM_WITHIN_DAYS
 
     def budget_for(self, incident_id: str) -> int:
         return self.incident_budgets.get(incident_id, self.incident_budget_pence)
@@ -154,6 +164,60 @@ class Spent:
 
 
 @dataclass(frozen=True)
+class EarlierGrant:
+    """A remedy this customer was already given, and the complaint it was given for."""
+
+    reference: str
+    category: str
+    incident_id: str | None
+    remedy: str
+    amount_pence: int
+    granted_at: datetime
+    complaint: str | None = None  # the complaint's reference
+
+    def describe(self) -> str:
+        """'CR-ABC123 (£10 account credit on 2026-03-03, for RD-7KQ2MZ)', for agents."""
+        what = self.remedy.replace("_", " ")
+        if self.remedy not in NON_MONEY:
+            what = f"{show_money(self.amount_pence)} {what}"
+        where = f", for {self.complaint}" if self.complaint else ""
+        return f"{self.reference} ({what} on {self.granted_at.date().isoformat()}{where})"
+
+
+def same_problem(
+    limits: Limits,
+    category: str,
+    incident_id: str | None,
+    at: datetime,
+    earlier: Iterable[EarlierGrant],
+) -> EarlierGrant | None:
+    """The latest grant that already put this customer's problem right: one for the same
+    incident, or for the same category within ``same_problem_within_days`` before ``at``.
+    Only grants count: an offer declined, withdrawn or still open compensated nothing."""
+    since = at - timedelta(days=limits.same_problem_within_days)
+    matches = [
+        grant
+        for grant in earlier
+        if grant.granted_at <= at
+        and (
+            (incident_id is not None and grant.incident_id == incident_id)
+            or (
+                limits.same_problem_within_days > 0
+                and grant.category == category
+                and grant.granted_at >= since
+            )
+        )
+    ]
+    return max(matches, key=lambda grant: grant.granted_at, default=None)
+
+
+def _why_same(situation: Situation, limits: Limits, grant: EarlierGrant) -> str:
+    if situation.incident_id is not None and grant.incident_id == situation.incident_id:
+        return f"the same incident, {situation.incident_id}"
+    return f"{situation.category} again within {limits.same_problem_within_days} days"
+
+
+@dataclass(frozen=True)
 class Decision:
     offer: bool
     rule: str | None = None
@@ -162,13 +226,18 @@ class Decision:
     needs_approval: bool = False
     # Why: the rule, how the amount was worked out, each cap that applied.
     reasons: tuple[str, ...] = ()
+    # The grant that already put this problem right: why there is no offer.
+    already: EarlierGrant | None = None
 
     def explain(self) -> str:
         return "; ".join(self.reasons)
 
 
-def decide(policy: Policy, situation: Situation, spent: Spent) -> Decision:
-    """The remedy the policy gives for this situation, within every limit."""
+def decide(
+    policy: Policy, situation: Situation, spent: Spent, already: EarlierGrant | None = None
+) -> Decision:
+    """The remedy the policy gives for this situation, within every limit. ``already``: the
+    grant that put the same problem right before (``same_problem``); then nothing more."""
     if not situation.verified:
         return Decision(False, reasons=("no verified account: no automatic offer",))
     rule = next(
@@ -186,6 +255,12 @@ def decide(policy: Policy, situation: Situation, spent: Spent) -> Decision:
         )
     limits = policy.limits
     reasons = [f"rule {rule.name}"]
+    if already is not None:
+        reasons.append(
+            f"the same problem ({_why_same(situation, limits, already)}) was already "
+            f"compensated: {already.describe()}; no second offer"
+        )
+        return Decision(False, rule=rule.name, reasons=tuple(reasons), already=already)
     if spent.customer_count >= limits.per_customer_count:
         reasons.append(
             f"customer already had {spent.customer_count} remedies in {limits.window_days} days "
@@ -243,6 +318,42 @@ def offer_words(remedy: str, pence: int) -> str:
         "priority_repair": "put your repair at the front of the queue, so an engineer gets "
         "to you first",
     }[remedy]
+
+
+def already_words(remedy: str, pence: int) -> str:
+    """What we did before, to follow "We already" and precede "for this"."""
+    money = show_money(pence)
+    return {
+        "account_credit": f"added {money} credit to your account",
+        "refund": f"refunded {money} to you",
+        "voucher": f"sent you a {money} voucher",
+        "free_month": "gave you a free month",
+        "priority_repair": "moved your repair to the front of the queue",
+    }[remedy]
+
+
+def again_words(remedy: str) -> str:
+    """What we can't do twice, to follow "so I can't" and precede "here"."""
+    return {
+        "account_credit": "add it again",
+        "refund": "refund it again",
+        "voucher": "send another",
+        "free_month": "give another",
+        "priority_repair": "do that again",
+    }[remedy]
+
+
+def granted_on(moment: datetime, now: datetime, zone: str) -> str:
+    """When a remedy was given, in the business's zone: 'today', 'yesterday', 'on 3 March'
+    (with the year when it was not this year)."""
+    day = moment.astimezone(ZoneInfo(zone)).date()
+    today = now.astimezone(ZoneInfo(zone)).date()
+    if day == today:
+        return "today"
+    if day == today - timedelta(days=1):
+        return "yesterday"
+    year = f" {day.year}" if day.year != today.year else ""
+    return f"on {day.day} {day.strftime('%B')}{year}"
 
 
 # Each remedy as a kind, to follow "I can only give": "credit on your account".
@@ -389,7 +500,11 @@ def policy_from_mapping(data: Any) -> Policy:
     top = _mapping(data, "compensation.yml")
     _known_keys(top, {"auto_approve_up_to", "limits", "rules"}, "compensation.yml")
     limits_data = _mapping(top.get("limits"), "limits")
-    _known_keys(limits_data, {"per_offer", "per_customer", "per_incident"}, "limits")
+    _known_keys(
+        limits_data,
+        {"per_offer", "per_customer", "per_incident", "same_problem_within_days"},
+        "limits",
+    )
     customer = _mapping(limits_data.get("per_customer"), "limits.per_customer")
     _known_keys(customer, {"amount", "count", "window_days"}, "limits.per_customer")
     incident = _mapping(limits_data.get("per_incident"), "limits.per_incident")
@@ -407,6 +522,12 @@ def policy_from_mapping(data: Any) -> Policy:
             str(k).upper(): pounds(v, f"limits.per_incident.budgets.{k}")
             for k, v in budgets.items()
         },
+        same_problem_within_days=_whole(
+            limits_data.get("same_problem_within_days", SAME_PROBLEM_WITHIN_DAYS),
+            "limits.same_problem_within_days",
+            0,
+            3660,
+        ),
     )
     if limits.per_offer_pence == 0:
         raise PolicyError("limits.per_offer: must be more than zero")

@@ -311,6 +311,53 @@ def test_an_incident_budget_holds_when_a_person_approves(
     assert grant_count(database_url) == 1
 
 
+def test_a_second_remedy_for_one_problem_is_refused_and_operators_see_why(
+    api: TestClient, database_url: str
+) -> None:
+    open_incident(database_url)
+    now = utcnow()
+    # Two conversations about one incident, both offered before either was decided.
+    first, second = (
+        make_offer(database_url, "BL-100006", "staff_conduct", at=now, incident=INCIDENT)
+        for _ in range(2)
+    )
+    granted = approve(api, first.reference).json()["grant"]["reference"]
+    refused = approve(api, second.reference)
+    assert refused.status_code == 409
+    assert refused.json()["reason"].startswith(
+        f"the same problem was already compensated: {granted} (£40 voucher on "
+    )
+    assert grant_count(database_url) == 1
+    assert offer_status(database_url, second.reference) == "pending_approval"
+
+    # A third complaint about it is offered nothing, and the records say why.
+    with unit_of_work(database_url) as session:
+        customer = customers.find_customer(session, "BL-100006")
+        assert customer is not None
+        conversation = conversations.start_conversation(session, "web")
+        customers.attach_customer(session, conversation, customer)
+        complaint = complaint_records.open_complaint(
+            session,
+            conversation,
+            category="outage",
+            severity="medium",
+            severity_reasons=[],
+            summary="It is down again.",
+            facts={"logged": True},
+        )
+        complaint.incident_id = INCIDENT
+        assert ledger.make_offer(session, complaint, POLICY, utcnow())[0] is None
+        third = complaint.reference
+    listed = api.get("/api/compensation/offers?status=already_compensated", headers=AUTH)
+    (row,) = listed.json()["offers"]
+    assert (row["complaint"], row["remedy"], row["amount_pence"]) == (third, "nothing", 0)
+    assert (
+        f"the same problem (the same incident, {INCIDENT}) was already compensated: "
+        in (row["explanation"])
+    )
+    assert granted in row["explanation"] and row["grant"] is None
+
+
 def test_only_offers_waiting_for_a_person_can_be_approved(
     api: TestClient, database_url: str
 ) -> None:

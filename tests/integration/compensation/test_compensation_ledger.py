@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from redress.compensation.ledger import (
+    ALREADY_COMPENSATED,
     BY_POLICY,
     DECLINED,
     GRANTED,
@@ -23,6 +24,7 @@ from redress.compensation.ledger import (
     PENDING_APPROVAL,
     REJECTED,
     WITHDRAWN,
+    AlreadyCompensated,
     NotGrantable,
     days_of_problem,
     decline,
@@ -90,8 +92,11 @@ def policy(
     window_days: int = 365,
     budget: str = "2000.00",
     budgets: dict[str, str] | None = None,
+    same_problem_within_days: int = 0,
 ) -> Policy:
-    """£60 an offer; by default £120 and 3 remedies a customer a year, and no approvals."""
+    """£60 an offer; by default £120 and 3 remedies a customer a year, and no approvals.
+    The tests of the caps grant one customer the same kind of remedy again, so by default
+    only the same incident is the same problem (one remedy per problem has its own tests)."""
     return policy_from_mapping(
         {
             "auto_approve_up_to": auto,
@@ -99,6 +104,7 @@ def policy(
                 "per_offer": "60.00",
                 "per_customer": {"amount": amount, "count": count, "window_days": window_days},
                 "per_incident": {"budget": budget, "budgets": budgets or {}},
+                "same_problem_within_days": same_problem_within_days,
             },
             "rules": RULES,
         }
@@ -585,6 +591,159 @@ def test_an_incident_that_starts_later_has_lasted_no_time(database_url: str) -> 
         assert days_of_problem(session, complaint, NOW) == 0.0
 
 
+# One remedy per problem -----------------------------------------------------------------
+
+ONE_PER_PROBLEM = policy(same_problem_within_days=30)
+
+
+def offered_nothing(database_url: str, complaint_id: int) -> CompensationOffer:
+    """The row that says why the complaint was offered nothing."""
+    with unit_of_work(database_url) as session:
+        row = session.scalar(
+            select(CompensationOffer).where(CompensationOffer.complaint_id == complaint_id)
+        )
+        assert row is not None
+        return row
+
+
+def test_a_problem_already_compensated_is_offered_nothing_in_a_new_conversation(
+    database_url: str,
+) -> None:
+    rules = ONE_PER_PROBLEM
+    first = given(database_url, offered(database_url, rules, category="delay").id, rules)
+
+    complaint_id = complain(database_url, category="delay", channel="telegram")
+    made, explanation = offer(database_url, complaint_id, rules, NOW + timedelta(days=3))
+    assert made is None
+    assert explanation == (
+        "rule missed-appointment; the same problem (delay again within 30 days) was already "
+        f"compensated: {first.reference} (£30 account credit on 2026-11-23, for "
+        f"{complaint_reference(database_url, first)}); no second offer"
+    )
+    # Recorded, so operators see why; asking again changes nothing.
+    row = offered_nothing(database_url, complaint_id)
+    assert (row.status, row.remedy, row.amount_pence, row.decided_by) == (
+        ALREADY_COMPENSATED,
+        "nothing",
+        0,
+        "one remedy per problem",
+    )
+    assert row.explanation == explanation
+    again, explanation_again = offer(database_url, complaint_id, rules, NOW + timedelta(days=4))
+    assert (again, explanation_again) == (None, explanation)
+
+    # No path grants it: not the assistant, not a person.
+    assert refused(database_url, row.id, rules) == "the offer is already_compensated"
+    assert refused(database_url, row.id, rules, approved_by="Jo") == (
+        "the offer is already_compensated"
+    )
+    assert granted_to(database_url, SAM) == (3000, 1)
+
+
+def complaint_reference(database_url: str, granted: CompensationGrant) -> str:
+    with unit_of_work(database_url) as session:
+        made = session.get(CompensationOffer, granted.offer_id)
+        assert made is not None
+        complaint = session.get(Complaint, made.complaint_id)
+        assert complaint is not None
+        return complaint.reference
+
+
+@pytest.mark.parametrize(("days_later", "again"), [(29.9, False), (30, False), (30.01, True)])
+def test_the_same_kind_of_problem_is_the_same_problem_within_the_window(
+    database_url: str, days_later: float, again: bool
+) -> None:
+    rules = ONE_PER_PROBLEM
+    given(database_url, offered(database_url, rules, category="staff_conduct").id, rules)
+    later = NOW + timedelta(days=days_later)
+    made, explanation = offer(
+        database_url,
+        complain(database_url, category="staff_conduct", created_at=later),
+        rules,
+        later,
+    )
+    assert (made is not None) is again, explanation
+
+
+def test_another_kind_of_problem_or_another_customer_is_offered_as_before(
+    database_url: str,
+) -> None:
+    rules = ONE_PER_PROBLEM
+    given(database_url, offered(database_url, rules, category="delay").id, rules)
+    assert offered(database_url, rules, category="staff_conduct").amount_pence == 5000
+    assert offered(database_url, rules, PRIYA, "delay").amount_pence == 3000
+
+
+def test_the_same_incident_is_the_same_problem_whatever_the_kind_or_the_time(
+    database_url: str,
+) -> None:
+    open_incident(database_url)
+    open_incident(database_url, OTHER_INCIDENT, areas=["M14"])
+    rules = ONE_PER_PROBLEM
+    outage = offered(database_url, rules, category="outage", incident=INCIDENT)
+    first = given(database_url, outage.id, rules)
+
+    later = NOW + timedelta(days=90)
+    complaint_id = complain(
+        database_url, category="slow_service", incident=INCIDENT, created_at=later
+    )
+    made, explanation = offer(database_url, complaint_id, rules, later)
+    assert made is None
+    assert f"the same problem (the same incident, {INCIDENT}) was already compensated: " in (
+        explanation
+    )
+    assert first.reference in explanation
+
+    # Another incident is another problem.
+    other = complain(database_url, category="slow_service", incident=OTHER_INCIDENT)
+    made, explanation = offer(database_url, other, rules)
+    assert made is not None, explanation
+
+
+@pytest.mark.parametrize("outcome", [DECLINED, REJECTED, WITHDRAWN])
+def test_an_offer_that_was_not_granted_compensated_nothing(database_url: str, outcome: str) -> None:
+    rules = ONE_PER_PROBLEM
+    first = offered(database_url, rules, category="delay")
+    with unit_of_work(database_url) as session:
+        row = session.get(CompensationOffer, first.id)
+        assert row is not None
+        row.status = outcome
+    assert offered(database_url, rules, category="delay", channel="telegram").amount_pence == 3000
+
+
+def test_of_two_open_offers_for_one_problem_the_first_granted_wins(database_url: str) -> None:
+    """Offers made in two conversations before either was taken: both stand (the customer
+    may never go back to the first chat), and whichever is granted first is the only one."""
+    rules = ONE_PER_PROBLEM
+    web = offered(database_url, rules, category="delay")
+    telegram = offered(database_url, rules, category="delay", channel="telegram")
+    assert (web.status, telegram.status) == (OFFERED, OFFERED)
+
+    first = given(database_url, telegram.id, rules)
+    result = give(database_url, web.id, rules)
+    assert isinstance(result, AlreadyCompensated)
+    assert result.earlier.reference == first.reference
+    reason = f"the same problem was already compensated: {result.earlier.describe()}"
+    assert result.reason == reason
+    row = offer_row(database_url, web.id)
+    assert (row.status, row.decided_by) == (WITHDRAWN, "limits")
+    assert row.explanation.endswith(f"; withdrawn at grant: {reason}")
+    assert [g.reference for g in grant_rows(database_url)] == [first.reference]
+
+
+def test_a_person_cannot_approve_a_second_remedy_for_one_problem(database_url: str) -> None:
+    rules = policy(auto="25.00", same_problem_within_days=30)
+    waiting = [
+        offered(database_url, rules, category="staff_conduct", channel=channel)
+        for channel in ("web", "telegram")
+    ]
+    assert {o.status for o in waiting} == {PENDING_APPROVAL}
+    first = given(database_url, waiting[0].id, rules, approved_by="Jo")
+    reason = refused(database_url, waiting[1].id, rules, approved_by="Sam")
+    assert reason.startswith(f"the same problem was already compensated: {first.reference} (")
+    assert granted_to(database_url, SAM) == (5000, 1)
+
+
 # Many requests at the same moment (the PostgreSQL server) --------------------------------
 
 
@@ -700,3 +859,28 @@ def test_offers_asked_for_at_once_for_one_complaint_are_one_offer(postgres_url: 
     assert all(made is not None and made.amount_pence == 3000 for made, _why in results)
     with unit_of_work(postgres_url) as session:
         assert session.scalar(select(func.count()).select_from(CompensationOffer)) == 1
+
+
+@pytest.mark.postgres
+def test_one_problem_told_in_six_conversations_granted_at_once_is_granted_once(
+    postgres_url: str,
+) -> None:
+    rules = ONE_PER_PROBLEM
+    offers = [
+        offered(postgres_url, rules, SAM, "delay", channel=("web", "telegram")[n % 2])
+        for n in range(6)
+    ]
+    assert {o.status for o in offers} == {OFFERED}
+
+    results = at_once(6, lambda n: read_then_grant(postgres_url, offers[n].id, rules))
+
+    granted = [r for r in results if isinstance(r, str)]
+    assert len(granted) == 1
+    assert all(
+        isinstance(r, AlreadyCompensated) and r.earlier.reference == granted[0]
+        for r in results
+        if not isinstance(r, str)
+    )
+    assert granted_to(postgres_url, SAM) == (3000, 1)
+    statuses = sorted(offer_row(postgres_url, o.id).status for o in offers)
+    assert statuses == sorted([GRANTED] + [WITHDRAWN] * 5)

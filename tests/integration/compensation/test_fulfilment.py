@@ -45,6 +45,9 @@ POLICY_DATA: dict[str, Any] = {
         "per_offer": "60.00",
         "per_customer": {"amount": "100.00", "count": 3, "window_days": 90},
         "per_incident": {"budget": "50.00"},
+        # These tests grant one customer the same kind of remedy again to reach the caps;
+        # one remedy per problem has tests of its own (test_compensation_ledger.py).
+        "same_problem_within_days": 0,
     },
     "rules": [
         {

@@ -8,6 +8,7 @@ import copy
 import re
 import shutil
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +17,20 @@ import yaml
 
 from redress.business import BusinessConfigError, load_business
 from redress.compensation.policy import (
+    REMEDIES,
     Decision,
+    EarlierGrant,
     Policy,
     PolicyError,
     Situation,
     Spent,
+    again_words,
+    already_words,
     decide,
+    granted_on,
     policy_from_mapping,
     pounds,
+    same_problem,
     show_money,
 )
 from redress.complaints.categories import Severity
@@ -468,6 +475,157 @@ def test_priority_repair_counts_toward_the_count_limit() -> None:
     assert "customer already had 3 remedies in 365 days (limit 3)" in decision.explain()
 
 
+# One remedy per problem -----------------------------------------------------------------
+
+AT = datetime(2026, 3, 10, 10, tzinfo=timezone.utc)
+
+
+def earlier(
+    days_ago: float,
+    category: str = "billing",
+    incident: str | None = None,
+    reference: str = "CR-ABC123",
+    remedy: str = "account_credit",
+    pence: int = 1000,
+) -> EarlierGrant:
+    return EarlierGrant(
+        reference=reference,
+        category=category,
+        incident_id=incident,
+        remedy=remedy,
+        amount_pence=pence,
+        granted_at=AT - timedelta(days=days_ago),
+        complaint="RD-7KQ2MZ",
+    )
+
+
+def same(
+    category: str = "billing",
+    incident: str | None = None,
+    grants: list[EarlierGrant] | None = None,
+    **top: Any,
+) -> EarlierGrant | None:
+    limits = policy(**top).limits
+    return same_problem(limits, category, incident, AT, grants or [])
+
+
+@pytest.mark.parametrize(
+    ("days_ago", "is_same"),
+    [(0, True), (29.9, True), (30, True), (30.01, False), (400, False)],
+)
+def test_the_same_category_within_the_window_is_the_same_problem(
+    days_ago: float, is_same: bool
+) -> None:
+    found = same(grants=[earlier(days_ago)])
+    assert (found is not None) is is_same
+
+
+def test_another_category_is_another_problem() -> None:
+    assert same("outage", grants=[earlier(1, "billing")]) is None
+    assert same("billing", grants=[earlier(1, "outage")]) is None
+
+
+def test_the_window_is_the_business_setting() -> None:
+    grants = [earlier(40)]
+    assert same(grants=grants) is None  # 30 days by default
+    wider = mapping()
+    wider["limits"]["same_problem_within_days"] = 60
+    limits = policy_from_mapping(wider).limits
+    assert same_problem(limits, "billing", None, AT, grants) == grants[0]
+
+
+def test_the_same_incident_is_the_same_problem_whatever_the_category_or_time() -> None:
+    grant = earlier(90, "outage", incident=INCIDENT)
+    assert same("slow_service", INCIDENT, [grant]) == grant
+    assert same("outage", "INC-OTHER", [grant]) is None
+    assert same("outage", None, [grant]) is None  # not tied to it, and long ago
+
+
+def test_with_a_window_of_zero_only_the_same_incident_counts() -> None:
+    off = mapping()
+    off["limits"]["same_problem_within_days"] = 0
+    limits = policy_from_mapping(off).limits
+    assert same_problem(limits, "billing", None, AT, [earlier(0)]) is None
+    linked = earlier(0, incident=INCIDENT)
+    assert same_problem(limits, "billing", INCIDENT, AT, [linked]) == linked
+
+
+def test_the_latest_grant_for_the_problem_is_named_and_later_ones_do_not_count() -> None:
+    older, newer = earlier(20, reference="CR-OLDER1"), earlier(2, reference="CR-NEWER1")
+    assert same(grants=[newer, older]) == newer
+    assert same(grants=[earlier(-1)]) is None  # granted after this complaint
+
+
+def test_a_problem_already_compensated_gets_no_second_offer_and_says_why() -> None:
+    grant = earlier(5)
+    decision = decide(policy(), situation("billing"), Spent(), grant)
+    assert not decision.offer and decision.amount_pence == 0
+    assert decision.already == grant
+    assert decision.rule == "billing-credit"
+    assert decision.explain() == (
+        "rule billing-credit; the same problem (billing again within 30 days) was already "
+        "compensated: CR-ABC123 (£10 account credit on 2026-03-05, for RD-7KQ2MZ); "
+        "no second offer"
+    )
+
+
+def test_the_explanation_names_the_incident_when_that_made_it_the_same_problem() -> None:
+    grant = earlier(60, "outage", incident=INCIDENT, remedy="priority_repair", pence=0)
+    decision = decide(
+        policy(),
+        situation("outage", incident=INCIDENT, days=2),
+        Spent(),
+        same("outage", INCIDENT, [grant]),
+    )
+    assert not decision.offer
+    assert f"the same problem (the same incident, {INCIDENT}) was already compensated: " in (
+        decision.explain()
+    )
+    assert "CR-ABC123 (priority repair on 2026-01-09, for RD-7KQ2MZ)" in decision.explain()
+
+
+def test_without_a_verified_account_or_a_rule_the_earlier_grant_changes_nothing() -> None:
+    grant = earlier(1, "slow_service")
+    unverified = decide(policy(), situation("billing", verified=False), Spent(), grant)
+    assert unverified.already is None
+    no_rule = decide(policy(), situation("slow_service"), Spent(), grant)
+    assert no_rule.already is None and no_rule.explain().startswith("no rule for slow_service")
+
+
+@pytest.mark.parametrize("remedy", REMEDIES)
+def test_every_remedy_can_be_named_as_already_given(remedy: str) -> None:
+    assert already_words(remedy, 1000)
+    assert again_words(remedy)
+
+
+def test_what_was_given_reads_as_the_customer_would_say_it() -> None:
+    when = granted_on(AT - timedelta(days=7), AT, "Europe/London")
+    said = (
+        f"We already {already_words('account_credit', 1000)} for this {when} "
+        f"(reference CR-ABC123). I can't {again_words('account_credit')} here."
+    )
+    assert said == (
+        "We already added £10 credit to your account for this on 3 March "
+        "(reference CR-ABC123). I can't add it again here."
+    )
+
+
+@pytest.mark.parametrize(
+    ("granted", "said"),
+    [
+        (datetime(2026, 3, 10, 0, 30, tzinfo=timezone.utc), "today"),
+        (datetime(2026, 3, 9, 23, 59, tzinfo=timezone.utc), "yesterday"),
+        (datetime(2026, 3, 1, 9, tzinfo=timezone.utc), "on 1 March"),
+        (datetime(2025, 12, 31, 12, tzinfo=timezone.utc), "on 31 December 2025"),
+        # The business's own day: 11:30pm UTC on 31 May is 12:30am on 1 June in London.
+        (datetime(2026, 5, 31, 23, 30, tzinfo=timezone.utc), "on 1 June"),
+    ],
+)
+def test_when_it_was_given_is_the_business_s_own_day(granted: datetime, said: str) -> None:
+    now = datetime(2026, 6, 20, 12, tzinfo=timezone.utc) if granted.month >= 5 else AT
+    assert granted_on(granted, now, "Europe/London") == said
+
+
 # Invalid policies -----------------------------------------------------------------------
 
 Change = Callable[[dict[str, Any]], None]
@@ -594,7 +752,28 @@ INVALID: list[tuple[str, Change, str]] = [
     (
         "unknown limits setting",
         set_path("limits", "per_month", value="10.00"),
-        "limits: unknown setting 'per_month' (use: per_customer, per_incident, per_offer)",
+        "limits: unknown setting 'per_month' (use: per_customer, per_incident, per_offer, "
+        "same_problem_within_days)",
+    ),
+    (
+        "a same-problem window below zero",
+        set_path("limits", "same_problem_within_days", value=-1),
+        "limits.same_problem_within_days: -1 must be a whole number from 0 to 3660",
+    ),
+    (
+        "a same-problem window that is not whole days",
+        set_path("limits", "same_problem_within_days", value=7.5),
+        "limits.same_problem_within_days: 7.5 must be a whole number from 0 to 3660",
+    ),
+    (
+        "a same-problem window written as words",
+        set_path("limits", "same_problem_within_days", value="a month"),
+        "limits.same_problem_within_days: 'a month' must be a whole number from 0 to 3660",
+    ),
+    (
+        "a same-problem window that is a yes",
+        set_path("limits", "same_problem_within_days", value=True),
+        "limits.same_problem_within_days: True must be a whole number from 0 to 3660",
     ),
     (
         "unknown per-customer setting",
@@ -782,6 +961,7 @@ def test_the_forms_the_file_documents_are_accepted() -> None:
     )
     read = policy_from_mapping(data)
     assert read.limits.window_days == 365
+    assert read.limits.same_problem_within_days == 30  # by default
     assert read.limits.budget_for("INC-ANY") == 200_000
     assert read.rules[2].categories == frozenset({"billing"})
     assert offered(decide(read, situation("slow_service"), Spent())) == 800
