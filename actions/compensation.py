@@ -100,6 +100,9 @@ def _answer(
         return []
     if stands.fresh:
         return replies.present_next_offer(dispatcher, tracker) or []
+    if stands.already is not None:
+        # Already compensated for this problem: said again, and a person looks at it.
+        return replies.say_already_given(dispatcher, stands.already, review=True)
     if stands.status is None:
         dispatcher.utter_message(
             response="utter_compensation_needs_person", when_reply=replies.when_reply()

@@ -17,7 +17,14 @@ from actions.context import business, now, settings
 from redress.compensation import in_conversation as compensation
 from redress.compensation import ledger
 from redress.compensation.consent import is_plain_yes
-from redress.compensation.policy import granted_words, offer_words
+from redress.compensation.policy import (
+    EarlierGrant,
+    again_words,
+    already_words,
+    granted_on,
+    granted_words,
+    offer_words,
+)
 from redress.complaints import records as complaint_records
 from redress.complaints import status
 from redress.complaints.categories import Category
@@ -133,16 +140,25 @@ def ask_anything_else(dispatcher: CollectingDispatcher) -> list[EventType]:
 def present_next_offer(
     dispatcher: CollectingDispatcher, tracker: Tracker, *, person_asked: bool = False
 ) -> list[EventType] | None:
-    """Puts the next offer not yet shown to the customer. None when there is none.
-    ``person_asked``: the customer was just told a person will help (and when)."""
+    """Puts the next offer not yet shown to the customer, or says that the problem was
+    already compensated (and with what) when that is why there is none. None when there is
+    nothing to say. ``person_asked``: the customer was just told a person will help (and
+    when)."""
+    was_shown = tracker.get_slot(names.SHOWN)
     with unit_of_work(settings().database_url) as session:
-        offer = compensation.unshown_offer(
-            session, tracker.sender_id, tracker.get_slot(names.SHOWN)
-        )
+        offer = compensation.unshown_offer(session, tracker.sender_id, was_shown)
         if offer is None:
+            already = compensation.unshown_already_put_right(
+                session, tracker.sender_id, was_shown, business().compensation
+            )
+        else:
+            reference, status = offer.reference, offer.status
+            words = offer_words(offer.remedy, offer.amount_pence)
+    if offer is None:
+        if already is None:
             return None
-        reference, status = offer.reference, offer.status
-        words = offer_words(offer.remedy, offer.amount_pence)
+        said = say_already_given(dispatcher, already.earlier, person_asked=person_asked)
+        return [SlotSet(names.SHOWN, already.reference), *said]
     shown = SlotSet(names.SHOWN, reference)
     if status == ledger.PENDING_APPROVAL and person_asked:
         dispatcher.utter_message(
@@ -156,6 +172,35 @@ def present_next_offer(
         return [shown]
     dispatcher.utter_message(response="utter_compensation_offer", offer_words=words)
     return [shown, SlotSet(names.PENDING, names.COMPENSATION_OFFER)]
+
+
+def say_already_given(
+    dispatcher: CollectingDispatcher,
+    earlier: EarlierGrant,
+    *,
+    person_asked: bool = False,
+    review: bool = False,
+) -> list[EventType]:
+    """The problem was already compensated: which remedy, when and its reference; then a
+    person is offered (or, ``person_asked``, the one already asked for is named; or,
+    ``review``, the customer is told a person was asked to look again)."""
+    words = {
+        "already_words": already_words(earlier.remedy, earlier.amount_pence),
+        "again_words": again_words(earlier.remedy),
+        "granted_on": granted_on(earlier.granted_at, now(), business().hours.timezone),
+        "grant_reference": earlier.reference,
+    }
+    if review:
+        dispatcher.utter_message(
+            response="utter_compensation_already_given_review", when_reply=when_reply(), **words
+        )
+        return [SlotSet(names.PENDING, None)]
+    if person_asked:
+        dispatcher.utter_message(response="utter_compensation_already_given_person_asked", **words)
+        return []
+    dispatcher.utter_message(response="utter_compensation_already_given", **words)
+    # A yes asks a person, as after a declined offer.
+    return [SlotSet(names.PENDING, names.ALTERNATIVE)]
 
 
 def confirm_offer(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType] | None:
@@ -221,6 +266,9 @@ def answer_offer(
     if not accepted:
         dispatcher.utter_message(response="utter_compensation_declined")
         return [SlotSet(names.PENDING, names.ALTERNATIVE)]
+    if isinstance(granted, EarlierGrant):
+        # The same problem was compensated in another conversation first.
+        return say_already_given(dispatcher, granted)
     if granted is None:
         dispatcher.utter_message(
             response="utter_compensation_not_possible", when_reply=when_reply()

@@ -12,7 +12,13 @@ import yaml
 from bot.api._http import BadInput
 from bot.api.webchat import parse_message
 from redress.business import load_business
-from redress.compensation.policy import REMEDIES, granted_words, offer_words
+from redress.compensation.policy import (
+    REMEDIES,
+    again_words,
+    already_words,
+    granted_words,
+    offer_words,
+)
 from redress.complaints.apology import DESCRIBERS
 from redress.complaints.categories import Category
 from redress.handoff.reply_times import describe_hours, describe_reply_time
@@ -52,6 +58,9 @@ SAMPLES: dict[str, list[str]] = {
     "at_latest": ["", " I'll message you by 3pm today at the latest."],
     "offer_words": [offer_words(remedy, pence) for remedy in REMEDIES for pence in (173, 3000)],
     "granted_words": [granted_words(remedy, 1250) for remedy in REMEDIES],
+    "already_words": [already_words(remedy, 1250) for remedy in REMEDIES],
+    "again_words": [again_words(remedy) for remedy in REMEDIES],
+    "granted_on": ["today", "yesterday", "on 3 March", "on 31 December 2025"],
     "amount": ["£30", "£4.95"],
     "grant_reference": ["CR-7QK2MD"],
     # Every word the business lists as not its own (products.yml, not_ours).

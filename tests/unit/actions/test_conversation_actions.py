@@ -4,7 +4,9 @@ it?"."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
@@ -37,6 +39,7 @@ from redress.db.models import (
     Handoff,
 )
 from redress.db.session import unit_of_work
+from redress.settings import REPO_ROOT
 from tests.unit.actions.conftest import NOW, Conversation, signed_in
 
 
@@ -379,3 +382,178 @@ def test_thanks_is_not_a_yes_to_an_offer_but_ill_take_it_is(records_url: str) ->
     taken = chat.run(ActionThanks(), "ok fine, I'll take it for now, thanks", "thanks")
     assert "utter_compensation_granted" in taken.responses
     assert len(grants_in(records_url, chat)) == 1
+
+
+# One remedy per problem ------------------------------------------------------------------
+
+CHARGED_TWICE = "you charged me twice this month"
+
+
+def _logged(account: str, text: str = CHARGED_TWICE, intent: str = "complain_billing") -> _Chat:
+    """A new conversation of a verified customer whose complaint has just been filed."""
+    chat = _Chat()
+    chat.run(ActionAcknowledgeComplaint(), text, intent)
+    signed_in(chat, account)
+    found = ValidateComplaintForm().validate_account_ref(
+        account, CollectingDispatcher(), chat.tracker(account, "inform"), {}
+    )
+    chat.slots.update(found)
+    chat.last = chat.run(ActionLogComplaint(), "B29 6EX", "inform")
+    return chat
+
+
+def offers_in(url: str, chat: Conversation) -> list[CompensationOffer]:
+    with unit_of_work(url) as session:
+        return list(
+            session.scalars(
+                select(CompensationOffer).where(CompensationOffer.conversation_id == chat.sender_id)
+            )
+        )
+
+
+def test_a_problem_already_credited_is_not_credited_again(records_url: str) -> None:
+    first = _logged("BL-100004")
+    granted = first.run(ActionAnswerYesNo(), "yes please", "affirm")
+    reference = granted.said("utter_compensation_granted")["grant_reference"]
+
+    again = _logged("BL-100004", "you've charged me twice AGAIN", "complain_billing")
+    # Not the first time: a person is brought in (handoff.yml), and the customer hears
+    # what already put it right, which the person can look at again.
+    assert again.last.responses[-2:] == [
+        "utter_handoff_repeat",
+        "utter_compensation_already_given_person_asked",
+    ]
+    said = again.last.said("utter_compensation_already_given_person_asked")
+    assert (said["already_words"], said["granted_on"], said["grant_reference"]) == (
+        "added £10 credit to your account",
+        "today",
+        reference,
+    )
+    assert said["again_words"] == "add it again"
+    assert again.slots.get("pending_question") != "compensation_offer"
+
+    # Operators see why nothing was offered.
+    (row,) = offers_in(records_url, again)
+    assert (row.status, row.remedy, row.amount_pence) == ("already_compensated", "nothing", 0)
+    assert f"was already compensated: {reference} (£10 account credit on" in row.explanation
+    assert row.decided_by == "one remedy per problem"
+
+    # A yes now grants nothing.
+    again.run(ActionAnswerYesNo(), "yes", "affirm")
+    again.run(ActionAnswerYesNo(), "/affirm", "affirm")
+    assert grants_in(records_url, again) == []
+    assert len(grants_in(records_url, first)) == 1
+
+
+@pytest.fixture
+def no_person_for_repeats(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A business that does not bring a person in when a customer complains again."""
+    folder = tmp_path / "business"
+    shutil.copytree(REPO_ROOT / "business", folder)
+    handoff = folder / "handoff.yml"
+    handoff.write_text(
+        handoff.read_text("utf-8").replace("repeat_within_days: 30", "repeat_within_days: 0"),
+        "utf-8",
+    )
+    monkeypatch.setenv("REDRESS_BUSINESS_DIR", str(folder))
+    context.settings.cache_clear()
+    context.business.cache_clear()
+    assert context.business().handoff.repeat_within_days == 0
+
+
+@pytest.mark.usefixtures("no_person_for_repeats")
+def test_hearing_it_was_already_credited_the_customer_is_offered_a_person(
+    records_url: str,
+) -> None:
+    first = _logged("BL-100004")
+    reference = first.run(ActionAnswerYesNo(), "yes please", "affirm").said(
+        "utter_compensation_granted"
+    )["grant_reference"]
+
+    again = _logged("BL-100004")
+    said = again.last.said("utter_compensation_already_given")
+    assert said["grant_reference"] == reference
+    assert "utter_compensation_offer" not in again.last.responses
+    assert again.slots["pending_question"] == "compensation_alternative"
+    assert handoffs(records_url, again) == []
+
+    person = again.run(ActionAnswerYesNo(), "yes please", "affirm")
+    assert person.responses == ["utter_handoff_requested"]
+    assert handoffs(records_url, again) == ["compensation_alternative"]
+    assert grants_in(records_url, again) == []
+
+
+@pytest.mark.usefixtures("no_person_for_repeats")
+def test_no_to_a_person_after_hearing_it_was_credited_asks_what_else(records_url: str) -> None:
+    first = _logged("BL-100004")
+    first.run(ActionAnswerYesNo(), "yes please", "affirm")
+    again = _logged("BL-100004")
+    said = again.run(ActionAnswerYesNo(), "no thanks", "deny")
+    assert said.responses == ["utter_anything_else"]
+    assert handoffs(records_url, again) == []
+    assert grants_in(records_url, again) == []
+
+
+def test_another_kind_of_problem_or_another_customer_is_still_offered_a_remedy(
+    records_url: str,
+) -> None:
+    first = _logged("BL-100004")
+    first.run(ActionAnswerYesNo(), "yes please", "affirm")
+    outage = _logged("BL-100004", "my broadband has been down for 3 days", "complain_outage")
+    assert "utter_compensation_offer" in outage.last.responses
+    someone_else = _logged("BL-100005")
+    assert "utter_compensation_offer" in someone_else.last.responses
+
+
+def test_a_declined_offer_compensated_nothing_so_the_next_complaint_is_offered(
+    records_url: str,
+) -> None:
+    first = _logged("BL-100004")
+    first.run(ActionAnswerYesNo(), "no", "deny")
+    again = _logged("BL-100004")
+    assert "utter_compensation_offer" in again.last.responses
+    assert "utter_compensation_already_given" not in again.last.responses
+
+
+def test_two_open_offers_for_one_problem_grant_once_and_the_second_yes_hears_the_reference(
+    records_url: str,
+) -> None:
+    first, second = _logged("BL-100004"), _logged("BL-100004")
+    assert "utter_compensation_offer" in first.last.responses
+    assert "utter_compensation_offer" in second.last.responses
+
+    reference = first.run(ActionAnswerYesNo(), "yes please", "affirm").said(
+        "utter_compensation_granted"
+    )["grant_reference"]
+    said = second.run(ActionAnswerYesNo(), "yes please", "affirm")
+    assert said.responses == ["utter_compensation_already_given"]
+    assert said.said("utter_compensation_already_given")["grant_reference"] == reference
+    assert said.slot("pending_question") == "compensation_alternative"
+    assert grants_in(records_url, second) == []
+    (withdrawn,) = offers_in(records_url, second)
+    assert withdrawn.status == "withdrawn"
+    assert withdrawn.explanation.endswith(
+        f"; withdrawn at grant: the same problem was already compensated: {reference} "
+        f"(£10 account credit on {NOW.date().isoformat()}, for "
+        f"{first.slots['complaint_reference']})"
+    )
+
+
+def test_asking_what_will_be_done_after_hearing_it_was_credited_brings_a_person(
+    records_url: str,
+) -> None:
+    first = _logged("BL-100004")
+    reference = first.run(ActionAnswerYesNo(), "yes please", "affirm").said(
+        "utter_compensation_granted"
+    )["grant_reference"]
+    again = _logged("BL-100004")
+    said = again.run(
+        ActionAskCompensation(), "so what are you going to do about it", "ask_compensation"
+    )
+    assert said.said("utter_compensation_already_given_review")["grant_reference"] == reference
+    # Added to the person already asked for (a repeat complaint), for them to look at.
+    asked = events_of(records_url, again, "handoff_requested")
+    assert [e["reason"] for e in asked] == ["repeat_complaint", "compensation_review"]
+    (row,) = offers_in(records_url, again)
+    assert row.review_requested_at is not None
+    assert grants_in(records_url, again) == []
