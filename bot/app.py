@@ -80,7 +80,15 @@ def build_services(
     )
     telegram = None
     if settings.telegram is not None:
-        telegram = TelegramChannel(settings.telegram, settings.database_url, relay, business.brand)
+        telegram = TelegramChannel(
+            settings.telegram,
+            settings.database_url,
+            relay,
+            business.brand,
+            max_message_chars=settings.max_message_chars,
+            # Each chat has the web chat's per-conversation limit.
+            rate_limit=_rate_limits(settings, redis)["conversation"],
+        )
     slack = _slack(settings, business, relay, clock)
     fulfilment = _fulfilment(settings)
     delivery = Delivery(settings.database_url, relay, business.hours.timezone)

@@ -1,9 +1,11 @@
 """POST /telegram/webhook: where Telegram delivers updates in webhook mode.
 
 Telegram sends the secret we gave it in ``X-Telegram-Bot-Api-Secret-Token`` with every
-update; anything without it is refused before it is read. An accepted update is queued and
-answered with 200 at once: Telegram redelivers an update it did not see acknowledged in time,
-so it must never wait for the assistant.
+update; anything without it is refused before it is read. An accepted update is written down
+and queued, then answered with 200, without waiting for the assistant: Telegram redelivers an
+update it did not see acknowledged in time, and never one it did. So an update that could not
+be written down gets a 503 (Telegram tries again later), and one that can never be answered
+(not an update, or text that is not text) gets a 200 and one log line: retrying cannot help.
 """
 
 from __future__ import annotations
@@ -17,15 +19,18 @@ from starlette.responses import Response
 
 from bot.api._http import BadInput, bounded_body, error
 from bot.telegram.channel import TelegramChannel
+from bot.telegram.inbound import NotRecorded
 
 logger = logging.getLogger("redress.gateway.telegram.webhook")
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 MAX_UPDATE_BYTES = 1024 * 1024
+RETRY_AFTER_SECONDS = 10
 
 
 async def receive_update(request: Request) -> Response:
-    """Checks Telegram's secret, queues the update and answers 200 straight away."""
+    """Checks Telegram's secret, writes the update down and queues it, and answers 200
+    without waiting for the assistant."""
     channel: TelegramChannel | None = request.app.state.telegram
     if channel is None or channel.webhook_secret is None:
         return error(404, "not_found", "Telegram webhooks are not enabled on this gateway.")
@@ -45,8 +50,22 @@ async def receive_update(request: Request) -> Response:
         data = json.loads(body)
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
-        await channel.receive(data)
-    except (ValueError, TypeError, KeyError) as problem:
-        logger.warning("refused a webhook call that is not a Telegram update: %s", problem)
-        return error(400, "invalid_update", "The body is not a Telegram update.")
+        update = channel.read(data)
+    except Exception as problem:  # whatever the library cannot read is not an update
+        logger.warning(
+            "refused a webhook call that is not a Telegram update (%s: %s)",
+            problem.__class__.__name__,
+            problem,
+        )
+        return Response(status_code=200)
+    try:
+        await channel.receive(update)
+    except NotRecorded as problem:
+        logger.error("Telegram update %s not acknowledged: %s", update.update_id, problem)
+        return error(
+            503,
+            "not_recorded",
+            "The update could not be recorded; send it again.",
+            retry_after=RETRY_AFTER_SECONDS,
+        )
     return Response(status_code=200)

@@ -260,13 +260,23 @@ class DeskEvent(Base):
 
 
 class TelegramUpdate(Base):
-    """Every Telegram update id seen, so a redelivered update is processed once, even across
-    restarts (Telegram does not promise increasing ids across webhook changes)."""
+    """Every Telegram update taken in, written down before Telegram is told it arrived, so
+    none is lost and none is answered twice, even across restarts (Telegram does not promise
+    increasing ids across webhook changes).
+
+    ``received`` until it has been dealt with, then ``answered``: the replies recorded and
+    sent, or nothing to say (an edit, a group chat). ``payload`` is the update as Telegram
+    sent it, kept only while it waits, so a gateway can answer one another gateway took in
+    and stopped before answering; ``attempts`` counts the gateways that tried."""
 
     __tablename__ = "telegram_updates"
 
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(20), default="received", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    answered_at: Mapped[datetime | None]
 
 
 class IncidentSubscription(Base):

@@ -260,6 +260,36 @@ def test_a_body_that_is_not_json_is_refused_even_with_the_secret(
         assert session.get(TelegramUpdate, update["update_id"]) is None
 
 
+def test_nul_characters_and_lone_surrogates_are_mended_and_answered(
+    telegram: TelegramGateway,
+) -> None:
+    chat = new_chat()
+    update = text_update(chat, "PLACEHOLDER")
+    typed = "my internet\\u0000 has been down since monday\\ud83d"
+    answer = telegram.stack.http.post(
+        f"{telegram.url}/telegram/webhook",
+        content=json.dumps(update).replace("PLACEHOLDER", typed),
+        headers={SECRET_HEADER: SECRET, "content-type": "application/json"},
+    )
+    assert answer.status_code == 200
+    telegram.fake.wait_for(lambda: telegram.fake.delivered(chat), 60, "the answer")
+    assert telegram.customer_texts(chat) == ["my internet has been down since monday\ufffd"]
+
+
+def test_text_that_is_not_a_string_is_refused_and_starts_nothing(
+    telegram: TelegramGateway,
+) -> None:
+    chat = new_chat()
+    update = text_update(chat, "placeholder")
+    update["message"]["text"] = {"refund": 500}
+    assert telegram.post(update).status_code == 200  # Telegram must not send it again
+    telegram.say(new_chat(), "/start")  # handled after it, so it had its chance
+    assert telegram.conversation_id(chat) is None
+    assert f"refused Telegram update {update['update_id']}" in telegram.stack.log("telegram")
+    with unit_of_work(telegram.stack.database_url) as session:
+        assert session.get(TelegramUpdate, update["update_id"]) is None
+
+
 def test_a_customer_who_blocked_the_bot_is_marked_unreachable(
     telegram: TelegramGateway,
 ) -> None:
