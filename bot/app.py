@@ -21,6 +21,7 @@ from bot.api.site import SecurityHeaders, http_error, server_error
 from bot.identity import Verifier
 from bot.jobs.delivery import Delivery
 from bot.jobs.fulfilment import Fulfilment
+from bot.jobs.readiness import Readiness
 from bot.jobs.scheduler import Scheduler
 from bot.live import LiveHub
 from bot.rasa_client import RasaClient
@@ -52,6 +53,7 @@ class Services:
     fulfilment: Fulfilment | None
     scheduler: Scheduler
     rate_limits: dict[str, LocalRateLimiter | RedisRateLimiter]
+    readiness: Readiness
 
 
 def build_services(
@@ -75,9 +77,7 @@ def build_services(
         settings.database_url, rasa, hub, business.brand.assistant_unavailable, turns=turns
     )
     identity = identity or IdentitySettings.from_env()
-    relay.attach_verifier(
-        Verifier(settings.database_url, identity, business.brand.business_name)
-    )
+    relay.attach_verifier(Verifier(settings.database_url, identity, business.brand.business_name))
     telegram = None
     if settings.telegram is not None:
         telegram = TelegramChannel(
@@ -92,6 +92,7 @@ def build_services(
     slack = _slack(settings, business, relay, clock)
     fulfilment = _fulfilment(settings)
     delivery = Delivery(settings.database_url, relay, business.hours.timezone)
+    readiness = Readiness(settings, redis)
     scheduler = Scheduler(
         delivery,
         outbox_seconds=settings.outbox_poll_seconds,
@@ -100,6 +101,8 @@ def build_services(
         desk=slack.desk if slack is not None else None,
         alerts=slack.alerts if slack is not None else None,
         wait_seconds=business.handoff.waiting.check_every_seconds,
+        readiness=readiness,
+        ready_seconds=settings.ready_check_seconds,
     )
     return Services(
         settings,
@@ -114,6 +117,7 @@ def build_services(
         fulfilment,
         scheduler,
         _rate_limits(settings, redis),
+        readiness,
     )
 
 
@@ -200,6 +204,7 @@ async def _running(services: Services) -> AsyncIterator[None]:
         if s.fulfilment is not None:
             await s.fulfilment.close()
         await s.rasa.close()
+        await s.readiness.close()
         if isinstance(s.hub, RedisLiveHub):
             await s.hub.stop()
         if s.redis is not None:
@@ -242,6 +247,6 @@ def create_app(
     # What the endpoints read from request.app.state.
     for name in ("settings", "business", "hub", "relay", "telegram", "slack", "delivery"):
         setattr(app.state, name, getattr(services, name))
-    for name in ("fulfilment", "scheduler", "rate_limits"):
+    for name in ("fulfilment", "scheduler", "rate_limits", "readiness"):
         setattr(app.state, name, getattr(services, name))
     return app

@@ -58,6 +58,14 @@ class Settings:
     # Shared by the gateway, the Rasa server and the action server. None: outside
     # production, redress/internal_secret.py makes one in var/ that all three read.
     internal_secret: str | None = None
+    # What /ready checks besides Rasa and the records (docs/operations.md): the action
+    # server and Rasa's tracker store, found as scripts/run-rasa finds them.
+    action_server_url: str = "http://127.0.0.1:5055"
+    tracker_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'rasa_tracker.db'}"
+    # How often the gateway checks its dependencies, and how long one may be down before
+    # operators are alerted.
+    ready_check_seconds: float = 15.0
+    outage_alert_after_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -95,7 +103,32 @@ class Settings:
             trusted_proxies=_proxies(env.get("GATEWAY_TRUSTED_PROXIES", "")),
             production=is_production(env),
             internal_secret=internal_secret_from_env(env),
+            action_server_url=_action_server(env),
+            tracker_url=_tracker_url(env),
+            ready_check_seconds=_number(env, "REDRESS_READY_CHECK_SECONDS", 15.0, low=1, high=600),
+            outage_alert_after_seconds=_number(
+                env, "REDRESS_OUTAGE_ALERT_AFTER_SECONDS", 60.0, low=1, high=86400
+            ),
         )
+
+
+def _action_server(env: Mapping[str, str]) -> str:
+    """The action server's base URL: ACTION_SERVER_URL without its /webhook, or loopback."""
+    url = env.get("ACTION_SERVER_URL", "").strip()
+    if url:
+        return url.removesuffix("/").removesuffix("/webhook")
+    return f"http://127.0.0.1:{env.get('ACTION_SERVER_PORT', '5055').strip() or '5055'}"
+
+
+def _tracker_url(env: Mapping[str, str]) -> str:
+    """Rasa's tracker store, as scripts/run-rasa chooses it: RASA_TRACKER_URL, the records'
+    PostgreSQL database, or var/rasa_tracker.db."""
+    if url := env.get("RASA_TRACKER_URL", "").strip():
+        return url
+    database = env.get("DATABASE_URL", "").strip()
+    if database.startswith("postgresql"):
+        return "postgresql://" + database.split("://", 1)[1]
+    return f"sqlite:///{REPO_ROOT / 'var' / 'rasa_tracker.db'}"
 
 
 # What an HTTP bearer token may hold (RFC 6750's b64token).

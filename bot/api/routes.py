@@ -7,7 +7,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from bot.api import alerts, compensation, incidents, records, webchat
-from bot.api.site import STATIC, health, index
+from bot.api.site import STATIC, health, index, ready
 
 CONVERSATION = "/api/conversations/{conversation_id}"
 INCIDENT = "/api/incidents/{incident_id}"
@@ -19,6 +19,7 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/", index),
         Route("/health", health),
+        Route("/ready", ready),
         Route("/api/messages", webchat.post_message, methods=post),
         Route(CONVERSATION, records.get_conversation),
         Route(f"{CONVERSATION}/messages", webchat.post_agent_message, methods=post),

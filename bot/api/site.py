@@ -51,7 +51,22 @@ async def index(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
+    """Liveness: the gateway is running (nothing else is checked)."""
     return JSONResponse({"status": "ok"})
+
+
+async def ready(request: Request) -> Response:
+    """Readiness: each dependency a customer's message needs, and whether it answers."""
+    checks = await request.app.state.readiness.check()
+    ok = all(check.ok for check in checks.values())
+    body = {
+        "status": "ready" if ok else "not_ready",
+        "dependencies": {
+            name: {"ok": check.ok, **({"detail": check.detail} if check.detail else {})}
+            for name, check in checks.items()
+        },
+    }
+    return JSONResponse(body, status_code=200 if ok else 503)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

@@ -20,6 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 if TYPE_CHECKING:
     from bot.jobs.delivery import Delivery
     from bot.jobs.fulfilment import Fulfilment
+    from bot.jobs.readiness import Readiness
     from bot.slack.alerts import AlertPoster
     from bot.slack.desk import Desk
 
@@ -33,6 +34,7 @@ class Scheduler:
     HANDOFFS = "post-handoffs"
     WAITS = "handoff-waits"
     ALERTS = "post-alerts"
+    READY = "watch-dependencies"
 
     def __init__(
         self,
@@ -44,6 +46,8 @@ class Scheduler:
         desk: Desk | None = None,
         alerts: AlertPoster | None = None,
         wait_seconds: float = 30,
+        readiness: Readiness | None = None,
+        ready_seconds: float = 15,
     ) -> None:
         self._scheduler = AsyncIOScheduler(timezone=timezone.utc)
         # Both run once as soon as the gateway starts, then at their intervals.
@@ -86,6 +90,12 @@ class Scheduler:
             # Operator alerts to the desk's channel.
             self._scheduler.add_job(
                 alerts.post_due, "interval", seconds=promise_seconds, id=self.ALERTS, **common
+            )
+
+        if readiness is not None:
+            # Dependencies down too long raise an operator alert; back, it is closed.
+            self._scheduler.add_job(
+                readiness.watch, "interval", seconds=ready_seconds, id=self.READY, **common
             )
 
     def start(self) -> None:

@@ -42,6 +42,10 @@ def test_with_the_action_server_down_the_customer_is_told_and_answered_later(
     without_actions: Stack, business: Business
 ) -> None:
     stack = without_actions
+    not_ready = stack.http.get(f"{stack.gateway}/ready")
+    assert not_ready.status_code == 503
+    assert not_ready.json()["dependencies"]["actions"]["ok"] is False
+    assert not_ready.json()["dependencies"]["rasa"] == {"ok": True}
     complaint = "my broadband has been down since yesterday, I need it for work"
     first = _post(stack, {"conversation_id": None, "text": complaint, "client_message_id": "c1"})
     assert first.status_code == 503, first.text
@@ -58,6 +62,9 @@ def test_with_the_action_server_down_the_customer_is_told_and_answered_later(
 
     stack.start("actions")
     stack.wait_until_ready(("actions",))
+    ready = stack.http.get(f"{stack.gateway}/ready")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["status"] == "ready"
     again = _post(
         stack,
         {
