@@ -108,12 +108,13 @@ def test_without_a_verified_account_nothing_is_offered_automatically(stack: Stac
 
 
 def test_new_conversations_cannot_get_past_the_customer_limit(stack: Stack) -> None:
-    # The demo policy gives a customer at most 3 remedies in 365 days.
+    # The demo policy gives a customer at most 3 remedies in 365 days. Each complaint is a
+    # different problem, so each would have its own remedy.
     complaints = [
         "you charged me twice for this month",
-        "my bill is wrong again, you've added a charge I never agreed to",
-        "why is there a £20 late fee on my bill when I paid on time",
-        "you've overcharged me AGAIN this month",
+        "I've been waiting in since yesterday morning and your engineer never turned up",
+        "my broadband has been down for 3 days and I work from home",
+        "the hub you sent me has died, it wont power on at all since last night",
     ]
     said_last = ""
     for complaint in complaints:
@@ -128,6 +129,36 @@ def test_new_conversations_cannot_get_past_the_customer_limit(stack: Stack) -> N
     _, replies = stack.say(conversation_id, "I want compensation for this")
     assert "asked a person" in texts(replies), texts(replies)
     assert _grants_for(stack, "BL-100011") == 3
+
+
+def test_a_problem_credited_in_one_conversation_is_not_credited_again_in_the_next(
+    stack: Stack,
+) -> None:
+    first, _ = stack.say(None, "you've charged me twice this month")
+    _, replies = stack.say(first, "BL-100010")
+    assert "add £10 credit" in texts(replies), texts(replies)
+    _, replies = stack.say(first, "yes please")
+    granted = re.search(r"Your reference is (CR-[A-Z0-9]{6})", texts(replies))
+    assert granted, texts(replies)
+
+    second, _ = stack.say(None, "you have charged me twice again this month")
+    _, replies = stack.say(second, "BL-100010")
+    said = texts(replies)
+    assert "To make up for this" not in said, said
+    assert (
+        "We already added £10 credit to your account for this today "
+        f"(reference {granted[1]}). I can't add it again here."
+    ) in said, said
+    # Not the first time: a person is brought in too, and can look at it again.
+    assert "asked a person" in said, said
+
+    stack.say(second, "yes please")
+    stack.say(second, "/affirm")
+    record = stack.record(second)
+    assert record["grants"] == []
+    assert record["offers"][0]["status"] == "already_compensated"
+    assert granted[1] in record["offers"][0]["explanation"]
+    assert _grants_for(stack, "BL-100010") == 1
 
 
 def test_a_complaint_told_with_a_demand_is_heard_as_the_complaint_first(stack: Stack) -> None:
