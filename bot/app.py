@@ -103,6 +103,7 @@ def build_services(
         wait_seconds=business.handoff.waiting.check_every_seconds,
         readiness=readiness,
         ready_seconds=settings.ready_check_seconds,
+        replay=relay.replay_due,
     )
     return Services(
         settings,

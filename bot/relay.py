@@ -19,6 +19,7 @@ from bot.rasa_client import AssistantReply, AssistantUnavailable, RasaClient
 from bot.shared_state import LocalTurns, Turns
 from bot.transactions import in_transaction
 from redress.clock import utcnow
+from redress.conversations import pending
 from redress.conversations import records as conversations
 from redress.db.models import Conversation, Customer, Message
 from redress.db.session import unit_of_work
@@ -83,6 +84,15 @@ class _Arrival:
     address: str | None = None
     # The client's own id for the message (web chat): a repeat of it is not a new message.
     client_message_id: str | None = None
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """A customer message to keep for later, if the assistant cannot answer it now."""
+
+    message_id: int
+    sent: str
+    channel: str
 
 
 @dataclass(frozen=True)
@@ -214,6 +224,8 @@ class Relay:
             sent = command
         if received.route == "repeat":
             return Outcome(conversation_id, received.replies, customer_message=customer_message)
+        if received.route == "replay":
+            return await self._replay_for(conversation_id, received)
         self._hub.publish(conversation_id, customer_message)
         if received.route == "send_code" and self._verifier is not None:
             said = await self._verifier.send_code(conversation_id)
@@ -235,7 +247,10 @@ class Relay:
         metadata = {"channel": channel}
         if arrived.address is not None:
             metadata["address"] = arrived.address
+        keep = _Kept(customer_message["id"], sent, channel)
         try:
+            if not await self._replay_conversation(conversation_id):
+                raise AssistantUnavailable("earlier messages are still waiting")
             replies = await self._rasa.send(conversation_id, sent, metadata)
             replies = await self._carry_out(conversation_id, replies)
             available = True
@@ -244,7 +259,11 @@ class Relay:
             available = False
             reason = str(error)
         recorded = await run_in_threadpool(
-            self._record_replies, conversation_id, replies, None if available else reason
+            self._record_replies,
+            conversation_id,
+            replies,
+            None if available else reason,
+            None if available else keep,
         )
         for message in recorded:
             self._hub.publish(conversation_id, message)
@@ -256,6 +275,90 @@ class Relay:
             assistant_available=available,
             customer_message=customer_message,
         )
+
+    async def _replay_for(self, conversation_id: str, received: _Received) -> Outcome:
+        """A kept message sent again: answered now if the assistant is back (with what it
+        said to it), or the first answer again; nothing is recorded twice."""
+        message = received.customer_message
+        if not await self._replay_conversation(conversation_id):
+            return Outcome(conversation_id, received.replies, False, message)
+
+        def answers(session: Session) -> list[dict[str, Any]]:
+            after = conversations.answers_after(session, conversation_id, message["id"])
+            return [message_json(m) for m in after if not (m.details or {}).get(UNAVAILABLE)]
+
+        replies = await in_transaction(self._database_url, answers)
+        return Outcome(conversation_id, replies, customer_message=message)
+
+    async def replay_due(self) -> None:
+        """Answers kept messages whose next try is due, conversation by conversation, each
+        in order; stops at the first the assistant still cannot answer."""
+        due = await in_transaction(self._database_url, pending.due_conversations, utcnow())
+        for conversation_id in due:
+            async with self._turns.hold(conversation_id):
+                if not await self._replay_conversation(conversation_id):
+                    return
+
+    async def _replay_conversation(self, conversation_id: str) -> bool:
+        """Answers this conversation's kept messages, oldest first, and pushes each answer to
+        the customer's channel (the caller holds the conversation's turn). False when the
+        assistant still cannot answer: they stay kept."""
+        waiting = await in_transaction(self._database_url, self._still_waiting, conversation_id)
+        for turn in waiting:
+            try:
+                replies = await self._rasa.send(
+                    conversation_id, turn.sent, {"channel": turn.channel, "kept": True}
+                )
+                replies = await self._carry_out(conversation_id, replies)
+            except AssistantUnavailable as error:
+                await in_transaction(
+                    self._database_url, pending.failed_again, turn.id, str(error), utcnow()
+                )
+                return False
+            recorded, channel, reachable = await run_in_threadpool(
+                self._record_kept_answer, conversation_id, turn.id, replies
+            )
+            for message in recorded:
+                if reachable:
+                    await self.deliver(conversation_id, channel, message)
+                else:
+                    self._hub.publish(conversation_id, message)
+            if self._desk is not None:
+                self._desk.turn_finished(conversation_id)
+        return True
+
+    def _still_waiting(self, session: Session, conversation_id: str) -> list[pending.Waiting]:
+        """The kept messages to answer; none once a person has the conversation (they read
+        them there instead)."""
+        conversation = conversations.get_conversation(session, conversation_id)
+        if conversation is not None and self._with_agent(conversation):
+            pending.dropped(session, conversation_id)
+            return []
+        return pending.waiting(session, conversation_id)
+
+    def _record_kept_answer(
+        self, conversation_id: str, turn_id: int, replies: list[AssistantReply]
+    ) -> tuple[list[dict[str, Any]], str, bool]:
+        """Records the answer to a kept message and lets the message go, together."""
+        with unit_of_work(self._database_url) as session:
+            conversation = conversations.get_conversation(session, conversation_id)
+            assert conversation is not None
+            recorded = [
+                conversations.record_message(
+                    session,
+                    conversation,
+                    "bot",
+                    reply.text,
+                    buttons=conversations.with_button_tokens(reply.buttons),
+                    details={"answers_kept": True},
+                    flush=False,
+                )
+                for reply in replies
+            ]
+            pending.answered(session, turn_id)
+            session.flush()
+            shown = [message_json(message) for message in recorded]
+            return shown, conversation.channel, conversation.reachable
 
     async def _carry_out(
         self, conversation_id: str, replies: list[AssistantReply]
@@ -495,8 +598,14 @@ class Relay:
         return [message_json(message)]
 
     def _record_replies(
-        self, conversation_id: str, replies: list[AssistantReply], failure: str | None
+        self,
+        conversation_id: str,
+        replies: list[AssistantReply],
+        failure: str | None,
+        keep: _Kept | None = None,
     ) -> list[dict[str, Any]]:
+        """Records the replies; after a ``failure``, also keeps the customer's message to be
+        answered when the assistant is back (in the same transaction as saying so)."""
         with unit_of_work(self._database_url) as session:
             conversation = conversations.get_conversation(session, conversation_id)
             assert conversation is not None  # recorded a moment ago; conversations are not deleted
@@ -504,6 +613,8 @@ class Relay:
                 conversations.record_event(
                     session, conversation_id, "assistant_unavailable", {"error": failure[:500]}
                 )
+            if keep is not None:
+                pending.keep(session, conversation_id, keep.message_id, keep.sent, keep.channel)
             recorded = [
                 conversations.record_message(
                     session,
@@ -572,12 +683,14 @@ def _repeat(
         return None
     first, answers = found
     received = message_json(first)
-    failed = any((m.details or {}).get(UNAVAILABLE) for m in answers)
-    if (
-        (failed or not answers)
-        and not with_agent
-        and not (first.details or {}).get("expired_button")
-    ):
+    if pending.is_waiting(session, first.id):
+        # Kept because the assistant could not answer: it is answered from the queue, in
+        # order, not sent a second time.
+        answered = [message_json(m) for m in answers]
+        return _Received(conversation.id, "", received, "replay", answered)
+    real = [m for m in answers if not (m.details or {}).get(UNAVAILABLE)]
+    if not real and not with_agent and not (first.details or {}).get("expired_button"):
+        # Never answered (the assistant failed, or the gateway stopped mid-turn): asked now.
         sent = (first.details or {}).get("sent_to_assistant") or neutralise_slash(first.text)
         return _Received(conversation.id, sent, received)
-    return _Received(conversation.id, "", received, "repeat", [message_json(m) for m in answers])
+    return _Received(conversation.id, "", received, "repeat", [message_json(m) for m in real])

@@ -82,7 +82,9 @@ async def post_message(request: Request) -> Response:
         return error(
             503,
             "assistant_unavailable",
-            "The assistant could not answer. The message was recorded; try again shortly.",
+            "The assistant could not answer yet. The message is recorded and kept: its answer "
+            "comes on the live WebSocket (and in the record) as soon as the assistant is back; "
+            "it need not be sent again.",
             retry_after=RETRY_AFTER_SECONDS,
             **body,
         )

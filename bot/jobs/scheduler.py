@@ -12,6 +12,7 @@ injectable clock, so tests can move time on.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,7 @@ class Scheduler:
     WAITS = "handoff-waits"
     ALERTS = "post-alerts"
     READY = "watch-dependencies"
+    REPLAY = "answer-kept-messages"
 
     def __init__(
         self,
@@ -48,6 +50,7 @@ class Scheduler:
         wait_seconds: float = 30,
         readiness: Readiness | None = None,
         ready_seconds: float = 15,
+        replay: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._scheduler = AsyncIOScheduler(timezone=timezone.utc)
         # Both run once as soon as the gateway starts, then at their intervals.
@@ -92,6 +95,11 @@ class Scheduler:
                 alerts.post_due, "interval", seconds=promise_seconds, id=self.ALERTS, **common
             )
 
+        if replay is not None:
+            # Customer messages kept while the assistant was down: answered when it is back.
+            self._scheduler.add_job(
+                replay, "interval", seconds=outbox_seconds, id=self.REPLAY, **common
+            )
         if readiness is not None:
             # Dependencies down too long raise an operator alert; back, it is closed.
             self._scheduler.add_job(

@@ -529,9 +529,9 @@
           });
         });
         connect(); // after the messages, so the socket starts after them
-        // 503: recorded but not read, and the customer was asked to send it again: their
-        // words go back in the box, so sending again is one key.
-        if (result.status === 503 && typed) { restore(text); }
+        // 503: recorded and kept; the answer comes over the socket when the assistant is
+        // back, so the words are not put back in the box to be sent twice.
+        if (result.status === 503) { unsent = null; }
         return;
       }
       var replies = Array.isArray(body.replies) ? body.replies : [];

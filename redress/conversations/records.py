@@ -220,9 +220,16 @@ def repeat_of(
     )
     if first is None:
         return None
+    answers = answers_after(session, conversation_id, first.id)
+    return first, answers
+
+
+def answers_after(session: Session, conversation_id: str, message_id: int) -> list[Message]:
+    """The messages that answered customer message ``message_id``: those after it, up to the
+    customer's next message."""
     after = session.scalars(
         select(Message)
-        .where(Message.conversation_id == conversation_id, Message.id > first.id)
+        .where(Message.conversation_id == conversation_id, Message.id > message_id)
         .order_by(Message.id)
         .limit(50)
     )
@@ -231,7 +238,7 @@ def repeat_of(
         if message.role == "customer":
             break
         answers.append(message)
-    return first, answers
+    return answers
 
 
 def record_event(

@@ -449,3 +449,22 @@ class VerificationCode(Base):
     # open → used | spent (too many wrong tries) | replaced (a newer code was sent)
     status: Mapped[str] = mapped_column(String(10), default="open")
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class PendingTurn(Base):
+    """A customer message the assistant could not answer yet (Rasa or an action was down or
+    too slow). It is answered, in order and once, when the assistant is back, and the
+    answer is pushed to the customer's channel: what the customer was told is kept."""
+
+    __tablename__ = "pending_turns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True)
+    # What the assistant gets for it (a button's payload, a command, or the text).
+    sent: Mapped[str] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -20,6 +20,7 @@ class FakeRasa:
         self.received: list[dict[str, Any]] = []
         self.most_at_once = 0
         self.failures = 0
+        self.answered_bodies: list[dict[str, Any]] = []
         self._busy: dict[str, int] = {}
         self._lock = threading.Lock()
         fake = self
@@ -38,6 +39,8 @@ class FakeRasa:
                     fake._busy[sender] -= 1
                     failing = fake.failures > 0
                     fake.failures = max(0, fake.failures - 1)
+                    if not failing:
+                        fake.answered_bodies.append(body)
                 reply: dict[str, Any] = {"text": f"{fake.prefix}{body['message']}"}
                 if str(body["message"]).startswith("ask "):
                     reply["buttons"] = [
@@ -65,6 +68,11 @@ class FakeRasa:
     def messages(self, conversation_id: str) -> list[str]:
         with self._lock:
             return [r["message"] for r in self.received if r["sender"] == conversation_id]
+
+    def answered(self, conversation_id: str) -> list[str]:
+        """The messages of a conversation answered with a 200, in order."""
+        with self._lock:
+            return [r["message"] for r in self.answered_bodies if r["sender"] == conversation_id]
 
     def close(self) -> None:
         self._server.shutdown()

@@ -98,9 +98,9 @@ def test_when_the_assistant_is_down_the_customer_hears_the_truth_and_the_message
     body = response.json()
     assert body["error"]["code"] == "assistant_unavailable"
     assert body["retry_after"] == 10
-    # What is true: a copy is kept, it was not read, and it must be sent again.
+    # What is true: it is kept, and it will be answered here when the assistant is back.
     said = body["replies"][0]["text"]
-    assert "kept a copy" in said and "haven't read it" in said and "again" in said
+    assert "kept your message" in said and "answer it here" in said
     assert "nothing is lost" not in said
 
     database_url = rasa_down_client.database_url  # type: ignore[attr-defined]
