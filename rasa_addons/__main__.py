@@ -3,11 +3,12 @@ arguments as ``rasa run ...`` (scripts/run-rasa uses it)."""
 
 from __future__ import annotations
 
-from rasa_addons import action_results
+from rasa_addons import action_results, tracker_guard
 
 
 def main() -> None:
     action_results.install()
+    tracker_guard.install()
     from rasa.__main__ import main as rasa_main
 
     rasa_main()

@@ -171,7 +171,10 @@ class Stack:
         process = self.processes.pop(name, None)
         if process is None:
             return
-        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return  # it had already stopped
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:

@@ -1,4 +1,5 @@
-"""Honest when part of the assistant is down: real processes, one stopped on purpose.
+"""Honest when part of the assistant is down: real processes, one stopped or cut off on
+purpose (a database of the test's own is blocked; the shared server is never stopped).
 
 With the action server down, Rasa still answers (its fallback, "I lost my place there…"),
 and that must never reach the customer as if it were an answer: the gateway says it could
@@ -8,14 +9,18 @@ the action server is back, without recording the message twice.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from redress.business import Business
-from tests.stack import MODEL, Stack
+from tests.conftest import POSTGRES_ADMIN_URL, postgres_database
+from tests.stack import MODEL, Stack, _free_port
 
 pytestmark = pytest.mark.conversation
 
@@ -81,3 +86,74 @@ def test_with_the_action_server_down_the_customer_is_told_and_answered_later(
     customer = [m["text"] for m in record["messages"] if m["role"] == "customer"]
     assert customer == [complaint]
     assert len(record["complaints"]) == 1
+
+
+@contextmanager
+def _blocked(database: str) -> Iterator[None]:
+    """No new connections to ``database`` and its open ones cut: an outage of that database
+    alone (the shared PostgreSQL server stays up)."""
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+            (database,),
+        )
+    try:
+        yield
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+
+
+def test_with_the_tracker_store_unreachable_a_message_is_kept_and_answered_after(
+    tmp_path: Path, business: Business
+) -> None:
+    with postgres_database("redress_tracker") as tracker_url:
+        tracker = "postgresql://" + tracker_url.split("://", 1)[1]
+        stack = Stack(tmp_path, business, extra_env={"RASA_TRACKER_URL": tracker})
+        try:
+            for name in ("actions", "rasa", "gateway"):
+                stack.start(name)
+            stack.wait_until_ready()
+            conversation_id, _ = stack.say(None, "hi")
+            token = stack.conversation_tokens[conversation_id]
+            complaint = "my broadband has been down since yesterday, I need it for work"
+            with _blocked(tracker_url.rsplit("/", 1)[1]):
+                down = _post(
+                    stack,
+                    {"conversation_id": conversation_id, "conversation_token": token,
+                     "text": complaint},
+                )  # fmt: skip
+                assert down.status_code == 503, down.text
+                assert [r["text"] for r in down.json()["replies"]] == [
+                    business.brand.assistant_unavailable
+                ]
+                ready = stack.http.get(f"{stack.gateway}/ready").json()
+                assert ready["dependencies"]["tracker_store"]["ok"] is False
+            # Back: the kept message is answered without being sent again, and recorded once.
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                record = stack.record(conversation_id)
+                if record["complaints"]:
+                    break
+                time.sleep(0.5)
+            assert len(record["complaints"]) == 1, record["messages"]
+            customer = [m["text"] for m in record["messages"] if m["role"] == "customer"]
+            assert customer == ["hi", complaint]
+            said = " ".join(m["text"] for m in record["messages"] if m["role"] == "bot")
+            assert "I'm sorry your broadband" in said, said
+        finally:
+            stack.close()
+
+
+def test_rasa_will_not_start_without_its_tracker_store(tmp_path: Path, business: Business) -> None:
+    """Rather than keep conversations in memory and forget them, Rasa refuses to start."""
+    nowhere = f"postgresql://postgres@127.0.0.1:{_free_port()}/nowhere"
+    stack = Stack(tmp_path, business, extra_env={"RASA_TRACKER_URL": nowhere})
+    try:
+        stack.start("rasa")
+        process = stack.processes["rasa"]
+        assert process.wait(timeout=180) != 0
+        assert "Rasa cannot reach its tracker store (RASA_TRACKER_URL" in stack.log("rasa")
+    finally:
+        stack.close()
