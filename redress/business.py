@@ -49,6 +49,14 @@ class Brand(_Strict):
     help: str = Field(min_length=1, max_length=600)
     attachments_not_understood: str = Field(min_length=1, max_length=400)
     slow_down: str = Field(min_length=1, max_length=300)
+    # When the records cannot be written, so the message was not taken (nothing is kept).
+    message_not_taken: str = Field(
+        default=(
+            "I'm sorry, I couldn't take your message just now. Please send it again in a minute."
+        ),
+        min_length=1,
+        max_length=300,
+    )
 
 
 class OpeningHours(_Strict):

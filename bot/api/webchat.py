@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -73,6 +74,19 @@ async def post_message(request: Request) -> Response:
         return error(403, "invalid_identity", str(refused))
     except UnknownConversation:
         return unknown_conversation().response()
+    except DBAPIError as problem:
+        # The records cannot be reached: nothing could be kept, so nothing is promised but
+        # the truth, and the client keeps the words to send again (same client_message_id).
+        logger.error("records unavailable for a web chat message: %s", type(problem).__name__)
+        not_taken = request.app.state.business.brand.message_not_taken
+        return error(
+            503,
+            "records_unavailable",
+            "The message could not be recorded, so it was not taken; send it again shortly "
+            "(with the same client_message_id).",
+            retry_after=RETRY_AFTER_SECONDS,
+            replies=[{"text": not_taken, "buttons": []}],
+        )
     body: dict[str, Any] = {"conversation_id": outcome.conversation_id}
     if token is not None:
         body["conversation_token"] = token  # given once: only its hash is kept

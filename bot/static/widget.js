@@ -518,7 +518,9 @@
       setSending(-1);
       var body = result.body || {};
       if (result.status === 200) { unsent = null; }
-      if (result.status === 200 || result.status === 503) {
+      var notTaken = result.status === 503 && body.error &&
+        body.error.code === "records_unavailable";
+      if (result.status === 200 || (result.status === 503 && !notTaken)) {
         if (typeof body.message_id === "number") {
           addMessage({ id: body.message_id, role: "customer", text: shown });
         }
@@ -537,7 +539,8 @@
       var replies = Array.isArray(body.replies) ? body.replies : [];
       var said = replies.length && typeof replies[0].text === "string" ? replies[0].text : "";
       var explained = body.error && typeof body.error.message === "string" ? body.error.message : "";
-      if (result.status === 429) {
+      if (result.status === 429 || notTaken) {
+        // Not taken: said so, and the words go back in the box to send again.
         failed(said || explained || TEXT.failed);
       } else if (result.status === 400 && body.error && body.error.code === "text_too_long") {
         failed(TEXT.tooLong);
