@@ -17,11 +17,15 @@ turn's collected replies, so the gateway treats the turn as unanswered and says 
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from jsonschema import exceptions, validators
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.core.channels.channel import CollectingOutputChannel
+from rasa.shared.exceptions import RasaException
+
+DEFAULT_ACTION_TIMEOUT_SECONDS = 8.0
 
 # What the gateway looks for in a turn's replies (bot/rasa_client.py).
 ACTION_FAILED = {"redress": "action_failed"}
@@ -50,6 +54,7 @@ def install() -> None:
 
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
     _mark_failures()
+    _limit_action_time()
     _installed = True
 
 
@@ -58,6 +63,10 @@ def _mark_failures() -> None:
     rasas_run = RemoteAction.run
 
     async def run(self: RemoteAction, output_channel: Any, *args: Any, **kwargs: Any) -> Any:
+        if _failed_already(output_channel):
+            # The turn is already lost: no more waiting on the action server, so a turn lasts
+            # at most one action timeout and ends well inside the conversation's lock.
+            raise RasaException(f"not running '{self.name()}': an action failed this turn")
         try:
             return await rasas_run(self, output_channel, *args, **kwargs)
         except ActionExecutionRejection:
@@ -69,3 +78,26 @@ def _mark_failures() -> None:
             raise
 
     RemoteAction.run = run  # type: ignore[method-assign]
+
+
+def _failed_already(output_channel: Any) -> bool:
+    messages = getattr(output_channel, "messages", None) or []
+    return any(
+        (m.get("custom") or {}).get("redress") == ACTION_FAILED["redress"]
+        for m in messages
+        if isinstance(m, dict)
+    )
+
+
+def _limit_action_time() -> None:
+    """Each call to the action server waits ACTION_TIMEOUT_SECONDS (8 s by default), not
+    Rasa's 5 minutes: a stuck action fails the turn (the gateway keeps the message) long
+    before the gateway gives up (RASA_TIMEOUT_SECONDS, 30 s) or the conversation's lock in
+    Rasa expires (60 s), so two turns of one conversation never run at once."""
+    import rasa.core.actions.action as rasa_actions
+
+    raw = os.environ.get("ACTION_TIMEOUT_SECONDS", "").strip()
+    seconds = float(raw) if raw else DEFAULT_ACTION_TIMEOUT_SECONDS
+    if not 1 <= seconds <= 60:
+        raise SystemExit(f"ACTION_TIMEOUT_SECONDS must be between 1 and 60, not {raw}.")
+    rasa_actions.DEFAULT_REQUEST_TIMEOUT = seconds  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from redress.clock import utcnow
-from redress.db.models import Conversation, ConversationEvent, Message, TelegramUpdate
+from redress.db.models import Conversation, ConversationEvent, Message
 
 ROLES = ("customer", "bot", "agent")
 
@@ -85,12 +85,6 @@ def add_once(session: Session, row: Any) -> bool:
     except IntegrityError:
         return False
     return True
-
-
-def first_sighting_of_telegram_update(session: Session, update_id: int) -> bool:
-    """True the first time an update id is seen; False for a redelivery. The primary key
-    decides, so two gateways receiving the same update cannot both process it."""
-    return add_once(session, TelegramUpdate(update_id=update_id))
 
 
 def get_conversation(session: Session, conversation_id: str) -> Conversation | None:
