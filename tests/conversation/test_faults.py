@@ -9,6 +9,8 @@ the action server is back, without recording the message twice.
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -155,5 +157,41 @@ def test_rasa_will_not_start_without_its_tracker_store(tmp_path: Path, business:
         process = stack.processes["rasa"]
         assert process.wait(timeout=180) != 0
         assert "Rasa cannot reach its tracker store (RASA_TRACKER_URL" in stack.log("rasa")
+    finally:
+        stack.close()
+
+
+def test_a_paused_action_server_fails_the_turn_in_seconds_and_it_is_answered_after(
+    tmp_path: Path, business: Business
+) -> None:
+    stack = Stack(tmp_path, business, extra_env={"ACTION_TIMEOUT_SECONDS": "3"})
+    try:
+        for name in ("actions", "rasa", "gateway"):
+            stack.start(name)
+        stack.wait_until_ready()
+        conversation_id, _ = stack.say(None, "hi")
+        token = stack.conversation_tokens[conversation_id]
+        complaint = "my broadband has been down since yesterday, I need it for work"
+        os.killpg(stack.pid("actions"), signal.SIGSTOP)
+        try:
+            began = time.monotonic()
+            slow = _post(
+                stack,
+                {"conversation_id": conversation_id, "conversation_token": token,
+                 "text": complaint},
+            )  # fmt: skip
+            waited = time.monotonic() - began
+        finally:
+            os.killpg(stack.pid("actions"), signal.SIGCONT)
+        assert slow.status_code == 503, slow.text
+        # One action's wait, not Rasa's five minutes nor the gateway's 30 s.
+        assert waited < 25, waited
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not stack.record(conversation_id)["complaints"]:
+            time.sleep(0.5)
+        record = stack.record(conversation_id)
+        assert len(record["complaints"]) == 1
+        customer = [m["text"] for m in record["messages"] if m["role"] == "customer"]
+        assert customer == ["hi", complaint]
     finally:
         stack.close()
