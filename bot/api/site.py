@@ -31,6 +31,12 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if not _plain_path(scope.get("path", "")):
+            # A NUL, a control character or a kilobyte of path names nothing here, and must
+            # never reach a database query as an id.
+            refused = error(404, "not_found", "There is nothing at that address.")
+            await refused(scope, receive, send)
+            return
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -44,6 +50,10 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+def _plain_path(path: str) -> bool:
+    return len(path) <= 1000 and not any(ord(c) < 0x20 or ord(c) == 0x7F for c in path)
 
 
 async def index(request: Request) -> Response:

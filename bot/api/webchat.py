@@ -180,9 +180,10 @@ async def post_agent_message(request: Request) -> Response:
         author = body.get("author") or "Brightline team"
         if not isinstance(author, str) or len(author) > 80:
             raise BadInput(400, "invalid_author", "author must be a name of up to 80 characters.")
-        message = await relay.push(
-            request.path_params["conversation_id"], "agent", text, author=author.strip()
-        )
+        conversation_id = request.path_params["conversation_id"]
+        if not is_conversation_id(conversation_id):
+            raise unknown_conversation()
+        message = await relay.push(conversation_id, "agent", text, author=author.strip())
     except BadInput as bad:
         return bad.response()
     except UnknownConversation:
