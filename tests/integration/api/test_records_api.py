@@ -50,8 +50,7 @@ def test_unknown_conversations_are_404_with_the_token(rasa_down_client: TestClie
         "/api/conversations/nope", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
     )
     assert response.status_code == 404
-    # A NUL in the path is refused before any route: "not_found" rather than the route's own.
-    assert response.json()["error"]["code"] in {"unknown_conversation", "not_found"}
+    assert response.json()["error"]["code"] == "unknown_conversation"
 
 
 def test_without_a_configured_token_the_records_api_is_off(sqlite_url: str, business) -> None:
@@ -72,4 +71,5 @@ def test_ids_that_cannot_name_a_conversation_are_404_not_a_crash(
         f"/api/conversations/{name}", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
     )
     assert response.status_code == 404
-    assert response.json()["error"]["code"] == "unknown_conversation"
+    # A NUL in the path is refused before any route: "not_found" rather than the route's own.
+    assert response.json()["error"]["code"] in {"unknown_conversation", "not_found"}
