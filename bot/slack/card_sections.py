@@ -59,6 +59,7 @@ OFFER_STATUSES = {
     "declined": "declined by the customer",
     "rejected": "rejected",
     "withdrawn": "withdrawn",
+    "already_compensated": "nothing offered: the same problem was already compensated",
 }
 
 

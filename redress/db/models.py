@@ -369,7 +369,8 @@ class CompensationOffer(Base):
     rule: Mapped[str] = mapped_column(String(80))
     remedy: Mapped[str] = mapped_column(String(30))
     amount_pence: Mapped[int] = mapped_column(Integer)
-    # offered | pending_approval | granted | declined | rejected | withdrawn
+    # offered | pending_approval | granted | declined | rejected | withdrawn, or
+    # already_compensated (nothing offered: the same problem was put right before)
     status: Mapped[str] = mapped_column(String(20))
     explanation: Mapped[str] = mapped_column(Text)
     # The customer asked for more than the policy allows; a person is to look at it.
