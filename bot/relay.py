@@ -4,7 +4,6 @@ assistant, record and return the replies. Channels only translate to and from it
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,8 +14,10 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.identity import SEND_CODE, VERIFIED_COMMAND, InvalidIdentity, Verifier
 from bot.live import LiveHub
+from bot.presses import expired_choice, read_press
 from bot.rasa_client import AssistantReply, AssistantUnavailable, RasaClient
 from bot.shared_state import LocalTurns, Turns
+from bot.shown import message_json, neutralise_slash
 from bot.transactions import in_transaction
 from redress.clock import utcnow
 from redress.conversations import pending
@@ -28,11 +29,8 @@ from redress.handoff import records as handoff_records
 from redress.handoff import waits as handoff_waits
 from redress.identity import records as identity_records
 
-BUTTON_TOKEN = re.compile(r"^btn_[A-Za-z0-9_-]{16}$")
 # Marks the reply that said the assistant could not answer: that turn can be tried again.
 UNAVAILABLE = "unavailable"
-EXPIRED_CHOICE = "That choice has expired, so I haven't acted on it."
-EXPIRED_NO_QUESTION = "If you still want it, just tell me here in your own words."
 logger = logging.getLogger("redress.gateway.relay")
 
 # Delivers messages that arrive later (agent replies, updates) to one channel's customer.
@@ -110,28 +108,7 @@ class Outcome:
     customer_message: dict[str, Any] | None = None
 
 
-def message_json(message: Message) -> dict[str, Any]:
-    """A recorded message as channels show it; button payloads are the issued tokens."""
-    shown: dict[str, Any] = {
-        "id": message.id,
-        "role": message.role,
-        "text": message.text,
-        "buttons": [{"title": b["title"], "payload": b["token"]} for b in message.buttons or []],
-        "created_at": message.created_at.isoformat(),
-    }
-    if author := (message.details or {}).get("author"):
-        shown["author"] = author
-    return shown
-
-
-def neutralise_slash(text: str) -> str:
-    """Typed text that starts with "/" would reach Rasa as an intent ("/affirm") with
-    entities of the sender's choosing. Only server-issued buttons may do that, so typed
-    slashes are dropped and the rest goes through language understanding like any text."""
-    stripped = text.strip()
-    if not stripped.startswith("/"):
-        return text
-    return stripped.lstrip("/").strip() or "slash"
+__all__ = ["AgentDesk", "Outcome", "Relay", "Sender", "UnknownConversation", "message_json"]
 
 
 class Relay:
@@ -343,18 +320,7 @@ class Relay:
         with unit_of_work(self._database_url) as session:
             conversation = conversations.get_conversation(session, conversation_id)
             assert conversation is not None
-            recorded = [
-                conversations.record_message(
-                    session,
-                    conversation,
-                    "bot",
-                    reply.text,
-                    buttons=conversations.with_button_tokens(reply.buttons),
-                    details={"answers_kept": True},
-                    flush=False,
-                )
-                for reply in replies
-            ]
+            recorded = _record_bot(session, conversation, replies, {"answers_kept": True})
             pending.answered(session, turn_id)
             session.flush()
             shown = [message_json(message) for message in recorded]
@@ -493,7 +459,7 @@ class Relay:
             repeated = _repeat(session, conversation, arrived, self._with_agent(conversation))
             if repeated is not None:
                 return repeated
-            shown, sent, details = _read_press(session, conversation.id, text)
+            shown, sent, details = read_press(session, conversation.id, text)
             asking = conversations.last_bot_details(session, conversation.id).get("asks")
             message = conversations.record_message(
                 session,
@@ -508,7 +474,7 @@ class Relay:
             if self._with_agent(conversation):
                 return _Received(conversation.id, sent, received, route="agent")
             if details.get("expired_button"):
-                replies = _expired_choice(session, conversation)
+                replies = expired_choice(session, conversation)
                 return _Received(conversation.id, sent, received, "answered", replies)
             if command is None and (about_code := self._about_code(session, conversation, text)):
                 if about_code.route == "answered":
@@ -615,59 +581,31 @@ class Relay:
                 )
             if keep is not None:
                 pending.keep(session, conversation_id, keep.message_id, keep.sent, keep.channel)
-            recorded = [
-                conversations.record_message(
-                    session,
-                    conversation,
-                    "bot",
-                    reply.text,
-                    buttons=conversations.with_button_tokens(reply.buttons),
-                    details={UNAVAILABLE: True} if failure is not None else None,
-                    flush=False,
-                )
-                for reply in replies
-            ]
+            details = {UNAVAILABLE: True} if failure is not None else None
+            recorded = _record_bot(session, conversation, replies, details)
             session.flush()  # all the replies in one round trip, in their order
             return [message_json(message) for message in recorded]
 
 
-def _read_press(
-    session: Session, conversation_id: str, text: str
-) -> tuple[str, str, dict[str, Any]]:
-    """What a message shows and what the assistant gets: a live button's title and payload,
-    an expired button's title (and nothing for the assistant), or the typed text."""
-    shown, sent, details = text, neutralise_slash(text), {}
-    token = text.strip()
-    if BUTTON_TOKEN.match(token):
-        pressed = conversations.pressed_button(session, conversation_id, token)
-        if pressed is not None and pressed[0] == conversations.LIVE:
-            shown, sent, details = pressed[1]["title"], pressed[1]["payload"], {"button": token}
-        elif pressed is not None:
-            shown, sent, details = pressed[1]["title"], "", {"expired_button": token}
-    if sent and sent != shown:
-        details["sent_to_assistant"] = sent
-    return shown, sent, details
-
-
-def _expired_choice(session: Session, conversation: Conversation) -> list[dict[str, Any]]:
-    """Says a stale or second press changed nothing, and puts the open question again."""
-    question = conversations.open_question(session, conversation.id)
-    said = [conversations.record_message(session, conversation, "bot", EXPIRED_CHOICE)]
-    if question is not None:
-        again = [{"title": b["title"], "payload": b["payload"]} for b in question.buttons or []]
-        said.append(
-            conversations.record_message(
-                session,
-                conversation,
-                "bot",
-                question.text,
-                buttons=conversations.with_button_tokens(again),
-                details=question.details,
-            )
+def _record_bot(
+    session: Session,
+    conversation: Conversation,
+    replies: list[AssistantReply],
+    details: dict[str, Any] | None,
+) -> list[Message]:
+    """The assistant's replies, recorded in their order (inserted at the next flush)."""
+    return [
+        conversations.record_message(
+            session,
+            conversation,
+            "bot",
+            reply.text,
+            buttons=conversations.with_button_tokens(reply.buttons),
+            details=details,
+            flush=False,
         )
-    else:
-        said.append(conversations.record_message(session, conversation, "bot", EXPIRED_NO_QUESTION))
-    return [message_json(message) for message in said]
+        for reply in replies
+    ]
 
 
 def _repeat(
