@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import threading
@@ -18,7 +19,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect
 
 from redress.business import Business
 from redress.settings import REPO_ROOT
-from tests.stack import ADMIN_TOKEN, Stack
+from tests.stack import ADMIN_TOKEN, Stack, signed_identity
 
 pytestmark = pytest.mark.browser
 
@@ -80,6 +81,17 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+SIGN_IN_SCRIPT = """
+new MutationObserver((changes, observer) => {
+  const tag = document.querySelector("script[src='/static/widget.js']");
+  if (!tag) { return; }
+  tag.setAttribute("data-redress-account", ACCOUNT);
+  tag.setAttribute("data-redress-signature", SIGNATURE);
+  observer.disconnect();
+}).observe(document, { childList: true, subtree: true });
+"""
+
+
 class Chat:
     """The demo page in one browser tab, and what it logged."""
 
@@ -126,6 +138,17 @@ class Chat:
 
     def bubbles(self, role: str) -> Locator:
         return self.page.locator(f".redress-msg--{role} .redress-bubble")
+
+    def sign_in(self, account: str) -> None:
+        """The business's page for a customer logged in as ``account``: the widget's script
+        tag carries the account and its signature, as docs/identity.md tells a business to.
+        (Set on the demo page's tag as it is parsed; the widget runs deferred, after that.)"""
+        identity = signed_identity(account)
+        self.page.add_init_script(
+            SIGN_IN_SCRIPT.replace("ACCOUNT", json.dumps(identity["account_number"])).replace(
+                "SIGNATURE", json.dumps(identity["signature"])
+            )
+        )
 
     def goto(self, gateway: str | None = None) -> None:
         self.page.goto((gateway or self.gateway) + "/")
@@ -351,13 +374,13 @@ def test_quick_messages_stay_in_one_conversation_in_order(chat: Chat) -> None:
 
 
 def test_a_reload_shows_the_same_history_once_and_nothing_is_lost(chat: Chat) -> None:
+    chat.sign_in("BL-100002")  # logged in: no account asked, and the remedy can be offered
     chat.open()
     chat.say(COMPLAINT)
-    chat.say("BL-100002")
     # The last reply: the remedy the policy allows, with its two buttons.
     expect(chat.page.get_by_role("button", name="No, thanks")).to_be_visible()
     before_texts, before_ids = chat.texts(), chat.ids()
-    assert len(before_texts) >= 6
+    assert len(before_texts) >= 5
 
     chat.page.reload()
     expect(chat.panel).to_be_visible()  # still open in this tab
@@ -722,6 +745,7 @@ def test_colours_meet_wcag_aa_contrast(chat: Chat) -> None:
 
 
 def test_a_screenshot_of_a_conversation(chat: Chat) -> None:
+    chat.sign_in("BL-100005")  # logged in on the business's site, so the remedy is offered
     chat.open()
     chat.say("BL-100005 here. my wifi has been down since yesterday morning, sort it out")
     # The newest reply, the offer to put it right, and its buttons are in full view.
