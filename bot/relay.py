@@ -509,6 +509,11 @@ class Relay:
             handoff_records.reopen(session, conversation)
             return _Received(conversation.id, sent, received)
 
+    def check_identity(self, session: Session, identity: tuple[object, object]) -> None:
+        """Raises InvalidIdentity for a signed login that is not valid (before anything,
+        even a new conversation, is recorded for it)."""
+        self._signed_customer(session, identity)
+
     def _signed_customer(
         self, session: Session, identity: tuple[object, object] | None
     ) -> Customer | None:

@@ -51,6 +51,8 @@ async def post_message(request: Request) -> Response:
         refusal = await _too_fast(request, "address", _address(request), posted.conversation_id)
         if refusal is not None:
             return refusal
+        if posted.identity is not None:
+            await in_transaction(settings.database_url, relay.check_identity, posted.identity)
         if posted.conversation_id is None:
             conversation_id, token = await in_transaction(settings.database_url, _start)
         else:
