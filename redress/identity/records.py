@@ -57,6 +57,8 @@ def verify(
     """The customer proved the account is theirs: the conversation and its complaints are
     now on the account (so its history counts and compensation can be offered)."""
     found = identity(session, conversation.id)
+    if found.verified_customer_id == customer.id and conversation.customer_id == customer.id:
+        return  # already proven (a signed login comes with every message): nothing to write
     already = found.verified_customer_id == customer.id
     found.claimed_customer_id = customer.id
     found.verified_customer_id = customer.id
