@@ -279,6 +279,8 @@ class Conversation:
     turns: list[Turn] = field(default_factory=list)
     reached: set[str] = field(default_factory=set)
     ended: str = "running"  # done | error | off_script | cut_off | max_turns
+    # For a conversation that went off script: the assistant's last words, to say why.
+    off_script_after: str | None = None
 
     def errors(self) -> list[Turn]:
         return [t for t in self.turns if t.error is not None]
@@ -317,17 +319,18 @@ class Target:
                 )
 
     def _identity(
-        self, conversation_id: str | None, text: str, account: str | None
+        self, conversation_id: str | None, text: str, customer: Customer | None
     ) -> dict[str, Any]:
-        """The signed identity, from the message where the customer gives their account on:
-        logged in on the business's site as that account, as the conversation tests are."""
-        if account is None:
+        """The signed identity, from the message where the customer gives their account (by
+        number or e-mail) on: logged in on the business's site as that account, as the
+        conversation tests are."""
+        if customer is None:
             return {}
-        if conversation_id not in self.signed and normalise_account_number(text) != account:
+        if conversation_id not in self.signed and not _gives_account(text, customer):
             return {}
         if conversation_id is not None:
             self.signed.add(conversation_id)
-        return {"identity": signed_identity(account)}
+        return {"identity": signed_identity(customer.account)}
 
     async def send(
         self,
@@ -335,7 +338,7 @@ class Target:
         conversation_id: str | None,
         text: str,
         instance: int,
-        account: str | None = None,
+        customer: Customer | None = None,
     ) -> tuple[int | None, str | None, int | None, list[dict[str, Any]], str | None]:
         """Sends one message; returns (status, conversation id, customer message id, replies,
         error). Replies are {id, text, buttons: [{title, payload}]} in both modes."""
@@ -348,13 +351,15 @@ class Target:
                         "conversation_id": conversation_id,
                         "conversation_token": self.tokens.get(conversation_id or ""),
                         "text": text,
-                        **self._identity(conversation_id, text, account),
+                        **self._identity(conversation_id, text, customer),
                     },
                 )
             else:
                 first = conversation_id is not None and conversation_id not in self.signed
-                if first and self._identity(conversation_id, text, account):
-                    await asyncio.to_thread(self._verify_directly, conversation_id, str(account))
+                if first and customer and self._identity(conversation_id, text, customer):
+                    await asyncio.to_thread(
+                        self._verify_directly, conversation_id, customer.account
+                    )
                 response = await client.post(
                     f"{url}/webhooks/gateway/webhook",
                     headers=self.headers,
@@ -387,7 +392,7 @@ class Target:
             conversation_id = body.get("conversation_id") or conversation_id
             if isinstance(token := body.get("conversation_token"), str) and conversation_id:
                 self.tokens[conversation_id] = token
-            if account is not None and normalise_account_number(text) == account:
+            if customer is not None and _gives_account(text, customer):
                 self.signed.add(str(conversation_id))
             message_id = body.get("message_id")
         elif self.mode == "bare" and isinstance(body, list):
@@ -402,6 +407,13 @@ class Target:
         if not replies:
             return 200, conversation_id, message_id, [], "no reply"
         return 200, conversation_id, message_id, replies, None
+
+
+def _gives_account(text: str, customer: Customer) -> bool:
+    """Whether this message gives the customer's account, by its number or their e-mail."""
+    return (
+        normalise_account_number(text) == customer.account or customer.email.lower() in text.lower()
+    )
 
 
 def _press(replies: list[dict[str, Any]], title: str) -> tuple[str, str] | None:
@@ -431,6 +443,7 @@ def next_move(
         ("don't know of a wider problem", "no_incident"),
         ("to make up for this", "offer"),
         ("i've added", "granted"),
+        ("we already added", "already_compensated"),
         ("you're welcome", "thanked"),
     ):
         if marker in said:
@@ -460,10 +473,14 @@ def next_move(
         return "updates", pressed[0], pressed[1]
     if "to make up for this" in said and (pressed := _press(replies, "Yes, please")):
         return "accept_offer", pressed[0], pressed[1]
-    if "thanks" not in asked and ("i've added" in said or "anything else" in last):
+    # A customer of the few demo accounts often brings the same problem again: it was
+    # already put right, so they are told so (with the reference) and say thanks.
+    settled = ("i've added", "we already added")
+    if "thanks" not in asked and (any(m in said for m in settled) or "anything else" in last):
         text = rng.choice(THANKS)
         return "thanks", text, text
     conversation.ended = "off_script"
+    conversation.off_script_after = replies[-1]["text"][:120] if replies else "(no reply)"
     return None
 
 
@@ -503,7 +520,7 @@ async def converse(
         sent_at = clock.now()
         began = time.perf_counter()
         status, conversation.id, message_id, replies, error = await target.send(
-            client, conversation.id, text, instance, customer.account
+            client, conversation.id, text, instance, customer
         )
         latency = (time.perf_counter() - began) * 1000
         conversation.turns.append(
@@ -802,7 +819,7 @@ async def run_burst(
     opening = rng.choice(scenario.openings)
     began = time.perf_counter()
     status, conversation.id, message_id, replies, error = await target.send(
-        client, None, opening, 0, customer.account
+        client, None, opening, 0, customer
     )
     conversation.turns.append(
         Turn(
@@ -821,8 +838,8 @@ async def run_burst(
         instances = (instances[1], instances[0])
     burst.texts, burst.instances = (first, second), instances
     results = await asyncio.gather(
-        target.send(client, conversation.id, first, instances[0], customer.account),
-        target.send(client, conversation.id, second, instances[1], customer.account),
+        target.send(client, conversation.id, first, instances[0], customer),
+        target.send(client, conversation.id, second, instances[1], customer),
     )
     burst.outcomes = [(r[0], r[2], r[3], r[4]) for r in results]
     return burst
@@ -1035,6 +1052,9 @@ def mode_figures(phases: list[Phase]) -> dict[str, Any]:
         "conversations": len(conversations),
         "conversations_done": sum(1 for c in conversations if c.ended == "done"),
         "ended": dict(Counter(c.ended for c in conversations)),
+        "off_script_after": dict(
+            Counter(c.off_script_after for c in conversations if c.off_script_after).most_common(5)
+        ),
         "turns": len(turns),
         "turns_per_second": round(len(turns) / seconds, 2) if seconds else None,
         "errors": sum(errors.values()),
@@ -1759,6 +1779,8 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"- {mode}: scenarios {f['scenarios']}; steps reached {f['reached']}; "
             f"ended {f['ended']}; errors {f['error_kinds'] or 'none'}"
         )
+        for said, count in (f.get("off_script_after") or {}).items():
+            lines.append(f"  - off script after ({count}): {said!r}")
     checks, bursts = report["checks"], report["checks"]["bursts"]
     lines += [
         "",
