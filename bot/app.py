@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from redis.asyncio import Redis
 from starlette.applications import Starlette
@@ -74,7 +74,14 @@ def build_services(
         timeout = settings.rasa_timeout_seconds
         turns = RedisTurns(redis, hold_seconds=timeout + 60, wait_seconds=timeout + 30)
     relay = Relay(
-        settings.database_url, rasa, hub, business.brand.assistant_unavailable, turns=turns
+        settings.database_url,
+        rasa,
+        hub,
+        business.brand.assistant_unavailable,
+        turns=turns,
+        # The wait for Rasa and then some: a message left unanswered longer was left by a
+        # gateway that stopped mid-turn.
+        working_for=timedelta(seconds=settings.rasa_timeout_seconds + 30),
     )
     identity = identity or IdentitySettings.from_env()
     relay.attach_verifier(Verifier(settings.database_url, identity, business.brand.business_name))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
@@ -120,8 +120,13 @@ class Relay:
         unavailable_text: str,
         *,
         turns: Turns | None = None,
+        working_for: timedelta = timedelta(seconds=60),
     ) -> None:
+        """``working_for``: longer than any turn can last (the wait for Rasa and recording);
+        a message still unanswered after that was left by a gateway that stopped mid-turn,
+        and the queue answers it."""
         self._database_url = database_url
+        self._working_for = working_for
         self._rasa = rasa
         self._hub = hub
         self._unavailable_text = unavailable_text
@@ -225,8 +230,9 @@ class Relay:
         if arrived.address is not None:
             metadata["address"] = arrived.address
         keep = _Kept(customer_message["id"], sent, channel)
+        metadata["message_id"] = keep.message_id
         try:
-            if not await self._replay_conversation(conversation_id):
+            if not await self._replay_conversation(conversation_id, before=keep.message_id):
                 raise AssistantUnavailable("earlier messages are still waiting")
             replies = await self._rasa.send(conversation_id, sent, metadata)
             replies = await self._carry_out(conversation_id, replies)
@@ -236,11 +242,7 @@ class Relay:
             available = False
             reason = str(error)
         recorded = await run_in_threadpool(
-            self._record_replies,
-            conversation_id,
-            replies,
-            None if available else reason,
-            None if available else keep,
+            self._record_replies, conversation_id, replies, None if available else reason, keep
         )
         for message in recorded:
             self._hub.publish(conversation_id, message)
@@ -276,16 +278,17 @@ class Relay:
                 if not await self._replay_conversation(conversation_id):
                     return
 
-    async def _replay_conversation(self, conversation_id: str) -> bool:
-        """Answers this conversation's kept messages, oldest first, and pushes each answer to
-        the customer's channel (the caller holds the conversation's turn). False when the
-        assistant still cannot answer: they stay kept."""
-        waiting = await in_transaction(self._database_url, self._still_waiting, conversation_id)
+    async def _replay_conversation(self, conversation_id: str, before: int | None = None) -> bool:
+        """Answers this conversation's waiting messages (those before message ``before``),
+        oldest first, and pushes each answer to the customer's channel (the caller holds the
+        conversation's turn). False when the assistant still cannot answer: they stay kept."""
+        waiting = await in_transaction(
+            self._database_url, self._still_waiting, conversation_id, before
+        )
         for turn in waiting:
+            metadata = {"channel": turn.channel, "kept": True, "message_id": turn.message_id}
             try:
-                replies = await self._rasa.send(
-                    conversation_id, turn.sent, {"channel": turn.channel, "kept": True}
-                )
+                replies = await self._rasa.send(conversation_id, turn.sent, metadata)
                 replies = await self._carry_out(conversation_id, replies)
             except AssistantUnavailable as error:
                 await in_transaction(
@@ -304,14 +307,16 @@ class Relay:
                 self._desk.turn_finished(conversation_id)
         return True
 
-    def _still_waiting(self, session: Session, conversation_id: str) -> list[pending.Waiting]:
-        """The kept messages to answer; none once a person has the conversation (they read
+    def _still_waiting(
+        self, session: Session, conversation_id: str, before: int | None
+    ) -> list[pending.Waiting]:
+        """The waiting messages to answer; none once a person has the conversation (they read
         them there instead)."""
         conversation = conversations.get_conversation(session, conversation_id)
         if conversation is not None and self._with_agent(conversation):
             pending.dropped(session, conversation_id)
             return []
-        return pending.waiting(session, conversation_id)
+        return pending.waiting(session, conversation_id, before)
 
     def _record_kept_answer(
         self, conversation_id: str, turn_id: int, replies: list[AssistantReply]
@@ -445,69 +450,82 @@ class Relay:
         )
 
     def _record_customer(self, conversation_id: str | None, arrived: _Arrival) -> _Received:
-        text, command, external_id = arrived.text, arrived.command, arrived.external_id
+        """Records the customer's message and says where it goes; one for the assistant is
+        put in the inbound queue in the same transaction, so it cannot be lost."""
         with unit_of_work(self._database_url) as session:
-            signed_in = self._signed_customer(session, arrived.identity)
-            if conversation_id is None:
-                conversation = conversations.start_conversation(session, arrived.channel)
-            else:
-                conversation = conversations.get_conversation(session, conversation_id)
-                if conversation is None:
-                    raise UnknownConversation(conversation_id)
-            if signed_in is not None and self._verifier is not None:
-                self._verifier.accept_signed(session, conversation, signed_in)
-            repeated = _repeat(session, conversation, arrived, self._with_agent(conversation))
-            if repeated is not None:
-                return repeated
-            shown, sent, details = read_press(session, conversation.id, text)
-            asking = conversations.last_bot_details(session, conversation.id).get("asks")
-            message = conversations.record_message(
-                session,
-                conversation,
-                "customer",
-                shown,
-                details=details,
-                external_id=external_id,
-                client_message_id=arrived.client_message_id,
-            )
-            received = message_json(message)
-            if self._with_agent(conversation):
-                return _Received(conversation.id, sent, received, route="agent")
-            if details.get("expired_button"):
-                replies = expired_choice(session, conversation)
-                return _Received(conversation.id, sent, received, "answered", replies)
-            if command is None and (about_code := self._about_code(session, conversation, text)):
-                if about_code.route == "answered":
-                    reply = conversations.record_message(
-                        session, conversation, "bot", about_code.sent
-                    )
-                    return _Received(
-                        conversation.id, sent, received, "answered", [message_json(reply)]
-                    )
-                return _Received(conversation.id, about_code.sent, received, about_code.route)
-            answer = (
-                feedback.recognise(
-                    sent, text, asking=asking, resolved=conversation.status == "resolved"
+            received = self._receive(session, conversation_id, arrived)
+            if received.route == "assistant":
+                pending.take_in(
+                    session,
+                    received.conversation_id,
+                    received.customer_message["id"],
+                    arrived.command or received.sent,
+                    arrived.channel,
+                    utcnow() + self._working_for,
                 )
-                if command is None
-                else None
+            return received
+
+    def _receive(
+        self, session: Session, conversation_id: str | None, arrived: _Arrival
+    ) -> _Received:
+        text, command, external_id = arrived.text, arrived.command, arrived.external_id
+        signed_in = self._signed_customer(session, arrived.identity)
+        if conversation_id is None:
+            conversation = conversations.start_conversation(session, arrived.channel)
+        else:
+            conversation = conversations.get_conversation(session, conversation_id)
+            if conversation is None:
+                raise UnknownConversation(conversation_id)
+        if signed_in is not None and self._verifier is not None:
+            self._verifier.accept_signed(session, conversation, signed_in)
+        repeated = _repeat(session, conversation, arrived, self._with_agent(conversation))
+        if repeated is not None:
+            return repeated
+        shown, sent, details = read_press(session, conversation.id, text)
+        asking = conversations.last_bot_details(session, conversation.id).get("asks")
+        message = conversations.record_message(
+            session,
+            conversation,
+            "customer",
+            shown,
+            details=details,
+            external_id=external_id,
+            client_message_id=arrived.client_message_id,
+        )
+        received = message_json(message)
+        if self._with_agent(conversation):
+            return _Received(conversation.id, sent, received, route="agent")
+        if details.get("expired_button"):
+            replies = expired_choice(session, conversation)
+            return _Received(conversation.id, sent, received, "answered", replies)
+        if command is None and (about_code := self._about_code(session, conversation, text)):
+            if about_code.route == "answered":
+                reply = conversations.record_message(session, conversation, "bot", about_code.sent)
+                return _Received(conversation.id, sent, received, "answered", [message_json(reply)])
+            return _Received(conversation.id, about_code.sent, received, about_code.route)
+        answer = (
+            feedback.recognise(
+                sent, text, asking=asking, resolved=conversation.status == "resolved"
             )
-            if answer is not None:
-                replies = self._record_answer(session, conversation, answer, utcnow())
-                return _Received(conversation.id, sent, received, "answered", replies)
-            wants = handoff_waits.recognise(sent, text, asking=asking) if command is None else None
-            if wants is not None:
-                if handoff_waits.record_answer(session, conversation, wants) is not None:
-                    text = handoff_waits.answer_text(wants, conversation.channel)
-                    reply = conversations.record_message(session, conversation, "bot", text)
-                    return _Received(
-                        conversation.id, sent, received, "answered", [message_json(reply)], wants
-                    )
-                # Picked up or closed meanwhile: the assistant answers the words, not the
-                # button's payload.
-                sent = neutralise_slash(shown)
-            handoff_records.reopen(session, conversation)
-            return _Received(conversation.id, sent, received)
+            if command is None
+            else None
+        )
+        if answer is not None:
+            replies = self._record_answer(session, conversation, answer, utcnow())
+            return _Received(conversation.id, sent, received, "answered", replies)
+        wants = handoff_waits.recognise(sent, text, asking=asking) if command is None else None
+        if wants is not None:
+            if handoff_waits.record_answer(session, conversation, wants) is not None:
+                text = handoff_waits.answer_text(wants, conversation.channel)
+                reply = conversations.record_message(session, conversation, "bot", text)
+                return _Received(
+                    conversation.id, sent, received, "answered", [message_json(reply)], wants
+                )
+            # Picked up or closed meanwhile: the assistant answers the words, not the
+            # button's payload.
+            sent = neutralise_slash(shown)
+        handoff_records.reopen(session, conversation)
+        return _Received(conversation.id, sent, received)
 
     def check_identity(self, session: Session, identity: tuple[object, object]) -> None:
         """Raises InvalidIdentity for a signed login that is not valid (before anything,
@@ -575,8 +593,9 @@ class Relay:
         failure: str | None,
         keep: _Kept | None = None,
     ) -> list[dict[str, Any]]:
-        """Records the replies; after a ``failure``, also keeps the customer's message to be
-        answered when the assistant is back (in the same transaction as saying so)."""
+        """Records the replies to message ``keep``; it leaves the inbound queue in the same
+        transaction, or, after a ``failure``, stays kept to be answered when the assistant is
+        back (in the same transaction as saying so)."""
         with unit_of_work(self._database_url) as session:
             conversation = conversations.get_conversation(session, conversation_id)
             assert conversation is not None  # recorded a moment ago; conversations are not deleted
@@ -584,8 +603,12 @@ class Relay:
                 conversations.record_event(
                     session, conversation_id, "assistant_unavailable", {"error": failure[:500]}
                 )
-            if keep is not None:
-                pending.keep(session, conversation_id, keep.message_id, keep.sent, keep.channel)
+            if keep is not None and failure is not None:
+                pending.keep(
+                    session, conversation_id, keep.message_id, keep.sent, keep.channel, utcnow()
+                )
+            elif keep is not None:
+                pending.answered_message(session, keep.message_id)
             details = {UNAVAILABLE: True} if failure is not None else None
             recorded = _record_bot(session, conversation, replies, details)
             session.flush()  # all the replies in one round trip, in their order

@@ -1,5 +1,12 @@
-"""Customer messages the assistant could not answer yet, kept to be answered in order, once,
-when it is back (``bot.relay.Relay.replay_due``)."""
+"""The inbound queue: every customer message for the assistant is kept here from the moment
+it is recorded (in the same transaction) until its answer is recorded (in the same
+transaction again), so a message is answered once, in order, whatever fails in between.
+
+A message waits in one of two ways. *Taken in*: a gateway is answering it now; it becomes due
+only after ``working_for`` (longer than any turn can last), which happens only when that
+gateway stopped mid-turn. *Kept*: the assistant could not answer it (Rasa, an action, or the
+tracker store failed); it is due at once and then tried again with backoff
+(``bot.relay.Relay.replay_due``)."""
 
 from __future__ import annotations
 
@@ -23,25 +30,53 @@ class Waiting:
     channel: str
 
 
-def keep(session: Session, conversation_id: str, message_id: int, sent: str, channel: str) -> None:
-    """Keeps a customer message to be answered later (once: a message is kept at most once)."""
+def take_in(
+    session: Session,
+    conversation_id: str,
+    message_id: int,
+    sent: str,
+    channel: str,
+    due_at: datetime,
+) -> None:
+    """Puts a just-recorded message in the queue while a gateway answers it; ``due_at`` is
+    when another may take it over, if no answer was recorded by then."""
     if session.scalar(select(PendingTurn.id).where(PendingTurn.message_id == message_id)):
         return
     session.add(
         PendingTurn(
-            conversation_id=conversation_id, message_id=message_id, sent=sent, channel=channel
+            conversation_id=conversation_id,
+            message_id=message_id,
+            sent=sent,
+            channel=channel,
+            next_attempt_at=due_at,
         )
     )
     session.flush()
 
 
-def waiting(session: Session, conversation_id: str) -> list[Waiting]:
-    """The conversation's kept messages, oldest first."""
-    rows = session.scalars(
-        select(PendingTurn)
-        .where(PendingTurn.conversation_id == conversation_id)
-        .order_by(PendingTurn.id)
-    )
+def keep(
+    session: Session, conversation_id: str, message_id: int, sent: str, channel: str, now: datetime
+) -> None:
+    """The assistant could not answer this message: it is kept, due for a try at once."""
+    turn = session.scalar(select(PendingTurn).where(PendingTurn.message_id == message_id))
+    if turn is not None:
+        turn.next_attempt_at = min(turn.next_attempt_at, now)
+        return
+    take_in(session, conversation_id, message_id, sent, channel, now)
+
+
+def answered_message(session: Session, message_id: int) -> None:
+    """The message's answer is recorded: it leaves the queue."""
+    session.execute(delete(PendingTurn).where(PendingTurn.message_id == message_id))
+
+
+def waiting(session: Session, conversation_id: str, before: int | None = None) -> list[Waiting]:
+    """The conversation's waiting messages (those recorded before message ``before``, when
+    given), oldest first."""
+    query = select(PendingTurn).where(PendingTurn.conversation_id == conversation_id)
+    if before is not None:
+        query = query.where(PendingTurn.message_id < before)
+    rows = session.scalars(query.order_by(PendingTurn.message_id))
     return [Waiting(r.id, r.message_id, r.sent, r.channel) for r in rows]
 
 

@@ -453,9 +453,10 @@ class VerificationCode(Base):
 
 
 class PendingTurn(Base):
-    """A customer message the assistant could not answer yet (Rasa or an action was down or
-    too slow). It is answered, in order and once, when the assistant is back, and the
-    answer is pushed to the customer's channel: what the customer was told is kept."""
+    """A customer message for the assistant whose answer is not recorded yet: being answered
+    now, or kept because Rasa or an action was down or too slow. It is answered, in order and
+    once, and a kept message's answer is pushed to the customer's channel: what the customer
+    was told is kept (redress/conversations/pending.py)."""
 
     __tablename__ = "pending_turns"
 

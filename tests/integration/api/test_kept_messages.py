@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -14,7 +15,9 @@ from starlette.testclient import TestClient
 
 from bot.app import create_app
 from redress.business import Business
+from redress.clock import utcnow
 from redress.conversations import pending
+from redress.conversations import records as conversations
 from redress.db.session import unit_of_work
 from tests.fakes.rasa import FakeRasa
 from tests.integration.api.chat import WebChat
@@ -110,3 +113,62 @@ def test_the_kept_message_sent_again_is_answered_once(chat: WebChat, rasa: FakeR
     assert rasa.answered(str(chat.conversation_id)).count("is anyone there") == 1
     customer = [m["text"] for m in _record(chat)["messages"] if m["role"] == "customer"]
     assert customer == ["hello", "is anyone there"]
+
+
+def test_a_message_left_mid_turn_by_a_stopped_gateway_is_answered_by_the_queue(
+    chat: WebChat, rasa: FakeRasa, database_url: str
+) -> None:
+    hello = chat.say("hello")
+    # What a gateway that stopped between recording a message and recording its answer
+    # leaves behind: the message, still in the inbound queue, its time to answer passed.
+    with unit_of_work(database_url) as session:
+        conversation = conversations.get_conversation(session, str(chat.conversation_id))
+        assert conversation is not None
+        message = conversations.record_message(
+            session, conversation, "customer", "are you there", client_message_id="m-1"
+        )
+        pending.take_in(
+            session, conversation.id, message.id, "are you there", "web", utcnow()
+        )  # fmt: skip
+    with chat.live(after=hello.json()["replies"][-1]["id"]) as socket:
+        pushed = [socket.receive_json() for _ in range(2)]
+    assert [(m["role"], m["text"]) for m in pushed] == [
+        ("customer", "are you there"),
+        ("bot", "answer to: are you there"),
+    ]
+    # The customer's client, sending it again after the lost connection, gets that answer.
+    again = chat.say("are you there", client_message_id="m-1")
+    assert again.status_code == 200
+    assert [r["text"] for r in again.json()["replies"]] == ["answer to: are you there"]
+    assert rasa.answered(str(chat.conversation_id)) == ["hello", "are you there"]
+    with unit_of_work(database_url) as session:
+        assert pending.count(session) == 0
+
+
+def test_a_message_being_answered_is_not_taken_by_the_queue(
+    chat: WebChat, rasa: FakeRasa, database_url: str
+) -> None:
+    chat.say("hello")
+    rasa.delay = 1.5  # the queue looks every 0.2 s meanwhile
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(chat.say, "a slow one")
+        _wait_for(lambda: len(rasa.received) == 2)
+        # In the queue while it is being answered, so a gateway stopping now loses nothing.
+        with unit_of_work(database_url) as session:
+            assert pending.count(session) == 1
+        assert answer.result().status_code == 200
+    time.sleep(0.5)
+    sent = [body["message"] for body in rasa.received]
+    assert sent == ["hello", "a slow one"]
+    with unit_of_work(database_url) as session:
+        assert pending.count(session) == 0
+
+
+def test_the_assistant_is_told_which_recorded_message_it_answers(
+    chat: WebChat, rasa: FakeRasa, database_url: str
+) -> None:
+    """So Rasa can recognise a message it already answered when it is sent again."""
+    chat.say("hello")
+    record = _record(chat)
+    customer = [m for m in record["messages"] if m["role"] == "customer"]
+    assert rasa.received[-1]["metadata"]["message_id"] == customer[-1]["id"]
