@@ -3,12 +3,13 @@ arguments as ``rasa run ...`` (scripts/run-rasa uses it)."""
 
 from __future__ import annotations
 
-from rasa_addons import action_results, tracker_guard
+from rasa_addons import action_results, tracker_guard, turns_once
 
 
 def main() -> None:
     action_results.install()
     tracker_guard.install()
+    turns_once.install()
     from rasa.__main__ import main as rasa_main
 
     rasa_main()

@@ -63,7 +63,7 @@ def _mark_failures() -> None:
     rasas_run = RemoteAction.run
 
     async def run(self: RemoteAction, output_channel: Any, *args: Any, **kwargs: Any) -> Any:
-        if _failed_already(output_channel):
+        if failed_already(output_channel):
             # The turn is already lost: no more waiting on the action server, so a turn lasts
             # at most one action timeout and ends well inside the conversation's lock.
             raise RasaException(f"not running '{self.name()}': an action failed this turn")
@@ -80,7 +80,7 @@ def _mark_failures() -> None:
     RemoteAction.run = run  # type: ignore[method-assign]
 
 
-def _failed_already(output_channel: Any) -> bool:
+def failed_already(output_channel: Any) -> bool:
     messages = getattr(output_channel, "messages", None) or []
     return any(
         (m.get("custom") or {}).get("redress") == ACTION_FAILED["redress"]

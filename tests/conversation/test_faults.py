@@ -107,6 +107,12 @@ def _blocked(database: str) -> Iterator[None]:
             admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
 
 
+def _told_rasa(stack: Stack, conversation_id: str) -> list[str]:
+    """The customer messages in Rasa's tracker, in order."""
+    events = stack.tracker(conversation_id)["events"]
+    return [e["text"] for e in events if e.get("event") == "user"]
+
+
 def _answered_after_kept(stack: Stack, conversation_id: str, business: Business) -> dict:
     """The record once the kept message has been answered: a reply after the apology.
 
@@ -155,6 +161,7 @@ def test_with_the_tracker_store_unreachable_a_message_is_kept_and_answered_after
             assert len(record["complaints"]) == 1, record["messages"]
             customer = [m["text"] for m in record["messages"] if m["role"] == "customer"]
             assert customer == ["hi", complaint]
+            assert _told_rasa(stack, conversation_id) == ["hi", complaint]
             said = " ".join(m["text"] for m in record["messages"] if m["role"] == "bot")
             assert "I'm sorry your broadband" in said, said
         finally:
@@ -203,5 +210,7 @@ def test_a_paused_action_server_fails_the_turn_in_seconds_and_it_is_answered_aft
         assert len(record["complaints"]) == 1, record["messages"]
         customer = [m["text"] for m in record["messages"] if m["role"] == "customer"]
         assert customer == ["hi", complaint]
+        # The failed turn was not saved: Rasa was told the message once, when it answered it.
+        assert _told_rasa(stack, conversation_id) == ["hi", complaint]
     finally:
         stack.close()

@@ -98,3 +98,34 @@ def test_action_results_are_checked_as_rasa_checks_them() -> None:
     ), result["refused"]
     # Once when installed, and once more per refusal (Rasa's own path); never per answer.
     assert result["built"] == 1 + len(result["refused"])
+
+
+def test_a_message_sent_again_is_recognised_by_its_record_id_with_what_was_said() -> None:
+    result = run_in_rasa(
+        """
+        import json
+        from rasa.shared.core.domain import Domain
+        from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+        from rasa.shared.core.trackers import DialogueStateTracker
+        from rasa_addons.turns_once import answers_to
+
+        buttons = [{"title": "Yes", "payload": "/affirm"}]
+        tracker = DialogueStateTracker.from_events("c-1", [
+            UserUttered("hi", metadata={"message_id": 5}),
+            ActionExecuted("utter_greet"),
+            BotUttered("Hello, what happened?"),
+            UserUttered("no internet", metadata={"message_id": 7}),
+            BotUttered("I'm sorry.", data={"buttons": buttons}),
+            BotUttered("Shall I keep you posted?"),
+            UserUttered("thanks", metadata={"message_id": 9}),
+        ], domain=Domain.empty())
+        print(json.dumps({str(k): answers_to(tracker, k) for k in (7, 9, 8)}))
+        """
+    )
+    assert result["7"] == [
+        {"recipient_id": "c-1", "text": "I'm sorry.", "buttons": [
+            {"title": "Yes", "payload": "/affirm"}]},
+        {"recipient_id": "c-1", "text": "Shall I keep you posted?"},
+    ]  # fmt: skip
+    assert result["9"] is None  # in the tracker, nothing said to it yet: taken as new
+    assert result["8"] is None  # never told to Rasa
