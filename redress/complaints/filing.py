@@ -16,7 +16,7 @@ from redress.compensation import in_conversation as compensation
 from redress.complaints import records as complaint_records
 from redress.complaints import status
 from redress.complaints.categories import Category, Severity
-from redress.complaints.severity import DISCLOSED, assess_severity
+from redress.complaints.severity import DISCLOSED, SeverityAssessment, assess_severity
 from redress.complaints.since import Since, find_since
 from redress.db.models import Complaint, Conversation
 from redress.handoff import records as handoff_records
@@ -59,18 +59,30 @@ def take(
         for c in complaint_records.open_complaints(session, conversation.id)
         if c.category == category.value
     ]
-    if same:
+    retold = same and same[-1].summary == text[:SUMMARY_CHARS] and not same[-1].facts.get("more")
+    if same and not retold:
         complaint = same[-1]
         more = [*complaint.facts.get("more", []), text[:SUMMARY_CHARS]]
         complaint.facts = {**complaint.facts, "more": more}
         return Taken(complaint.reference, added=True)
     earlier = (
-        complaint_records.earlier_complaints(session, conversation.customer_id, category.value, at)
+        complaint_records.earlier_complaints(
+            session,
+            conversation.customer_id,
+            category.value,
+            at,
+            exclude=same[-1].id if retold else None,
+        )
         if conversation.customer_id
         else 0
     )
     assessment = assess_severity(category, text, at, earlier_complaints=earlier)
     since = find_since(text, at)
+    if retold:
+        # The very words that opened it, and nothing since: the same message told again (its
+        # first answer was lost to a failure, or the customer sent it twice). It is taken as
+        # the first time, not added to itself.
+        return _taken(same[-1].reference, assessment, since)
     complaint = complaint_records.open_complaint(
         session,
         conversation,
@@ -81,23 +93,30 @@ def take(
         facts={"since": since.phrase} if since else {},
     )
     critical = assessment.severity is Severity.CRITICAL
-    person_now = critical or assessment.vulnerable or assessment.disclosed
-    if person_now:
+    if _person_now(assessment):
         # A safety risk, someone who depends on the service, grief or hardship: a person at
         # once, before any details are asked for.
         reason = "critical_severity" if critical else VULNERABLE_CUSTOMER
         if not critical and assessment.disclosed and not assessment.vulnerable:
             reason = DETAILS_DISCLOSED
         handoff_records.request_handoff(session, conversation.id, reason)
+    return _taken(complaint.reference, assessment, since)
+
+
+def _taken(reference: str, assessment: SeverityAssessment, since: Since | None) -> Taken:
     return Taken(
-        complaint.reference,
+        reference,
         False,
         assessment.safety_risk,
         since,
         depends_on_it=assessment.depends_on_it,
-        person_now=person_now,
+        person_now=_person_now(assessment),
         circumstances=assessment.circumstances,
     )
+
+
+def _person_now(assessment: SeverityAssessment) -> bool:
+    return assessment.severity is Severity.CRITICAL or assessment.vulnerable or assessment.disclosed
 
 
 def together(taken: list[Taken]) -> Taken:

@@ -53,6 +53,23 @@ def test_more_about_the_same_problem_is_added_not_apologised_for_again(records_u
     assert complaint.facts["more"] == ["and it happened in feb too"]
 
 
+def test_a_message_told_again_after_a_failed_turn_is_apologised_for_as_the_first_time(
+    records_url: str,
+) -> None:
+    """A turn that failed after the complaint was opened is not kept by the assistant; the
+    message comes again to a conversation that has not seen it."""
+    failed = Conversation()
+    failed.run(ActionAcknowledgeComplaint(), BILL, "complain_billing")
+    again = Conversation(sender_id=failed.sender_id)
+    said = again.run(ActionAcknowledgeComplaint(), BILL, "complain_billing")
+
+    assert "utter_complaint_apology" in said.responses
+    assert "utter_complaint_added" not in said.responses
+    (complaint,) = complaints_of(records_url, again)
+    assert said.slot("complaint_reference") == complaint.reference
+    assert "more" not in complaint.facts
+
+
 def test_an_account_given_with_the_complaint_is_not_asked_for_again() -> None:
     chat = Conversation()
     text = "BL-100001 here, my bill is wrong again"
