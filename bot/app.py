@@ -82,6 +82,9 @@ def build_services(
         # The wait for Rasa and then some: a message left unanswered longer was left by a
         # gateway that stopped mid-turn.
         working_for=timedelta(seconds=settings.rasa_timeout_seconds + 30),
+        taking_longer=(settings.slow_turn_notice_seconds, business.brand.taking_longer)
+        if settings.slow_turn_notice_seconds
+        else None,
     )
     identity = identity or IdentitySettings.from_env()
     relay.attach_verifier(Verifier(settings.database_url, identity, business.brand.business_name))

@@ -3,6 +3,7 @@ assistant, record and return the replies. Channels only translate to and from it
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ from redress.identity import records as identity_records
 
 # Marks the reply that said the assistant could not answer: that turn can be tried again.
 UNAVAILABLE = "unavailable"
+# Marks the notice that a turn was taking longer than usual.
+TAKING_LONGER = "taking_longer"
 logger = logging.getLogger("redress.gateway.relay")
 
 # Delivers messages that arrive later (agent replies, updates) to one channel's customer.
@@ -106,6 +109,45 @@ class Outcome:
     replies: list[dict[str, Any]]
     assistant_available: bool = True
     customer_message: dict[str, Any] | None = None
+    # Recorded and shown to the customer while the turn ran, before ``replies`` (the notice
+    # that it was taking longer): channels that answer in the reply (web chat) add them.
+    shown_meanwhile: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _Notice:
+    """Says once that a turn is taking longer, if it is still running after ``after``
+    seconds. Settled when the turn ends: not said if it was not due yet; waited for if it is
+    being said, so it is recorded and shown before the answer."""
+
+    def __init__(
+        self,
+        conversation_id: str,
+        after: float,
+        say: Callable[[str], Awaitable[dict[str, Any]]],
+    ) -> None:
+        self._conversation_id = conversation_id
+        self._saying = False
+        self._task = asyncio.create_task(self._run(after, say))
+
+    async def _run(
+        self, after: float, say: Callable[[str], Awaitable[dict[str, Any]]]
+    ) -> dict[str, Any]:
+        await asyncio.sleep(after)
+        self._saying = True
+        return await say(self._conversation_id)
+
+    async def settle(self) -> list[dict[str, Any]]:
+        """The notice, if it was said (an empty list if not)."""
+        if not self._saying:
+            self._task.cancel()
+            return []
+        try:
+            return [await self._task]
+        except Exception:
+            logger.exception(
+                "could not say that the turn for %s is taking longer", self._conversation_id
+            )
+            return []
 
 
 __all__ = ["AgentDesk", "Outcome", "Relay", "Sender", "UnknownConversation", "message_json"]
@@ -121,12 +163,15 @@ class Relay:
         *,
         turns: Turns | None = None,
         working_for: timedelta = timedelta(seconds=60),
+        taking_longer: tuple[float, str] | None = None,
     ) -> None:
         """``working_for``: longer than any turn can last (the wait for Rasa and recording);
         a message still unanswered after that was left by a gateway that stopped mid-turn,
-        and the queue answers it."""
+        and the queue answers it. ``taking_longer``: (seconds, text): a turn still running
+        after that long tells the customer so, once, at once."""
         self._database_url = database_url
         self._working_for = working_for
+        self._taking_longer = taking_longer
         self._rasa = rasa
         self._hub = hub
         self._unavailable_text = unavailable_text
@@ -231,6 +276,9 @@ class Relay:
             metadata["address"] = arrived.address
         keep = _Kept(customer_message["id"], sent, channel)
         metadata["message_id"] = keep.message_id
+        slow = None
+        if self._taking_longer is not None:
+            slow = _Notice(conversation_id, self._taking_longer[0], self._notice)
         try:
             if not await self._replay_conversation(conversation_id, before=keep.message_id):
                 raise AssistantUnavailable("earlier messages are still waiting")
@@ -241,6 +289,7 @@ class Relay:
             replies = [AssistantReply(self._unavailable_text)]
             available = False
             reason = str(error)
+        noticed = await slow.settle() if slow is not None else []
         recorded = await run_in_threadpool(
             self._record_replies, conversation_id, replies, None if available else reason, keep
         )
@@ -253,7 +302,28 @@ class Relay:
             replies=recorded,
             assistant_available=available,
             customer_message=customer_message,
+            shown_meanwhile=noticed,
         )
+
+    async def _notice(self, conversation_id: str) -> dict[str, Any]:
+        """Records that the turn is taking longer and shows it to the customer now."""
+        assert self._taking_longer is not None
+        text = self._taking_longer[1]
+
+        def record(session: Session) -> tuple[str, bool, dict[str, Any]]:
+            conversation = conversations.get_conversation(session, conversation_id)
+            assert conversation is not None
+            message = conversations.record_message(
+                session, conversation, "bot", text, details={TAKING_LONGER: True}
+            )
+            return conversation.channel, conversation.reachable, message_json(message)
+
+        channel, reachable, message = await in_transaction(self._database_url, record)
+        if reachable:
+            await self.deliver(conversation_id, channel, message)
+        else:
+            self._hub.publish(conversation_id, message)
+        return message
 
     async def _replay_for(self, conversation_id: str, received: _Received) -> Outcome:
         """A kept message sent again: answered now if the assistant is back (with what it
@@ -655,7 +725,8 @@ def _repeat(
         answered = [message_json(m) for m in answers]
         return _Received(conversation.id, "", received, "replay", answered)
     real = [m for m in answers if not (m.details or {}).get(UNAVAILABLE)]
-    if not real and not with_agent and not (first.details or {}).get("expired_button"):
+    answered = any(not (m.details or {}).get(TAKING_LONGER) for m in real)
+    if not answered and not with_agent and not (first.details or {}).get("expired_button"):
         # Never answered (the assistant failed, or the gateway stopped mid-turn): asked now.
         sent = (first.details or {}).get("sent_to_assistant") or neutralise_slash(first.text)
         return _Received(conversation.id, sent, received)

@@ -49,6 +49,12 @@ class Brand(_Strict):
     help: str = Field(min_length=1, max_length=600)
     attachments_not_understood: str = Field(min_length=1, max_length=400)
     slow_down: str = Field(min_length=1, max_length=300)
+    # Said once during a turn that is taking longer than REDRESS_SLOW_TURN_NOTICE_SECONDS.
+    taking_longer: str = Field(
+        default="This is taking a little longer than usual. I'm still working on your message.",
+        min_length=1,
+        max_length=300,
+    )
     # When the records cannot be written, so the message was not taken (nothing is kept).
     message_not_taken: str = Field(
         default=(

@@ -58,6 +58,9 @@ class Settings:
     # Shared by the gateway, the Rasa server and the action server. None: outside
     # production, redress/internal_secret.py makes one in var/ that all three read.
     internal_secret: str | None = None
+    # A turn still unanswered after this long: the customer is told it is taking longer
+    # (0: never). Less than RASA_TIMEOUT_SECONDS.
+    slow_turn_notice_seconds: float = 5.0
     # What /ready checks besides Rasa and the records (docs/operations.md): the action
     # server and Rasa's tracker store, found as scripts/run-rasa finds them.
     action_server_url: str = "http://127.0.0.1:5055"
@@ -103,6 +106,7 @@ class Settings:
             trusted_proxies=_proxies(env.get("GATEWAY_TRUSTED_PROXIES", "")),
             production=is_production(env),
             internal_secret=internal_secret_from_env(env),
+            slow_turn_notice_seconds=_slow_notice(env),
             action_server_url=_action_server(env),
             tracker_url=_tracker_url(env),
             ready_check_seconds=_number(env, "REDRESS_READY_CHECK_SECONDS", 15.0, low=1, high=600),
@@ -408,3 +412,16 @@ def _whole(env: Mapping[str, str], name: str, default: int, *, low: int, high: i
     if value != int(value):
         raise SettingsError(f"{name} must be a whole number, not {env[name].strip()}.")
     return int(value)
+
+
+def _slow_notice(env: Mapping[str, str]) -> float:
+    waits = _number(env, "RASA_TIMEOUT_SECONDS", 30.0, low=1, high=300)
+    if not env.get("REDRESS_SLOW_TURN_NOTICE_SECONDS", "").strip():
+        return min(5.0, waits / 2)
+    seconds = _number(env, "REDRESS_SLOW_TURN_NOTICE_SECONDS", 5.0, low=0, high=60)
+    if seconds and seconds >= waits:
+        raise SettingsError(
+            f"REDRESS_SLOW_TURN_NOTICE_SECONDS ({seconds:g}) must be less than "
+            f"RASA_TIMEOUT_SECONDS ({waits:g}), or 0 to never send the notice."
+        )
+    return seconds

@@ -93,7 +93,7 @@ async def post_message(request: Request) -> Response:
     if token is not None:
         body["conversation_token"] = token  # given once: only its hash is kept
     body["message_id"] = outcome.customer_message["id"] if outcome.customer_message else None
-    body["replies"] = outcome.replies
+    body["replies"] = [*outcome.shown_meanwhile, *outcome.replies]
     if not outcome.assistant_available:
         return error(
             503,

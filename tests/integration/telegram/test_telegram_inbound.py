@@ -257,6 +257,25 @@ def test_the_same_update_twice_while_it_is_answered_is_answered_once(
     assert [m["message"] for m in slow_gateway.rasa.received].count("hello twice") == 1
 
 
+def test_a_slow_answer_is_preceded_by_a_notice_and_each_is_sent_once(
+    slow_gateway: Gateway, business: Business
+) -> None:
+    chat = new_chat()
+    slow_gateway.rasa.delay = 8  # the notice is due after 5 s
+    assert slow_gateway.post(text_update(chat, "no dial tone")).status_code == 200
+    assert slow_gateway.wait_for_texts(chat, 1, "the notice") == [business.brand.taking_longer]
+    assert slow_gateway.wait_for_texts(chat, 2, "the answer") == [
+        business.brand.taking_longer,
+        "I hear you: no dial tone",
+    ]
+    said = [(m.role, m.text) for m in slow_gateway.messages(chat)]
+    assert said == [
+        ("customer", "no dial tone"),
+        ("bot", business.brand.taking_longer),
+        ("bot", "I hear you: no dial tone"),
+    ]
+
+
 def test_long_polling_writes_updates_down_before_confirming_them(
     stack: Stack, business: Business
 ) -> None:
