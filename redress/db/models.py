@@ -470,3 +470,45 @@ class PendingTurn(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     last_error: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DataRequest(Base):
+    """A customer's request about their personal data: erase it, say what is held (a subject
+    access request), or stop messaging them. Never a complaint. ``due_at`` is the statutory
+    one month from the request; ``reference`` is what the customer and operators quote."""
+
+    __tablename__ = "data_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(12), unique=True)
+    # erasure | access | stop_messages
+    kind: Mapped[str] = mapped_column(String(20), index=True)
+    conversation_id: Mapped[str | None] = mapped_column(ForeignKey("conversations.id"))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    # Whether the customer was verified as the account holder when they asked.
+    verified: Mapped[bool] = mapped_column(default=False)
+    # open → done | refused
+    status: Mapped[str] = mapped_column(String(10), default="open", index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    due_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    # Who completed it (an operator's name or "cli"), and a note without personal data.
+    completed_by: Mapped[str | None] = mapped_column(String(120))
+    note: Mapped[str | None] = mapped_column(String(300))
+
+
+class PrivacyAudit(Base):
+    """What was done to personal data, without the personal data: an erasure, an export or a
+    retention run, when, by whom, for which request, and how many rows in each store."""
+
+    __tablename__ = "privacy_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # erase | export | retention
+    action: Mapped[str] = mapped_column(String(20), index=True)
+    request_reference: Mapped[str | None] = mapped_column(String(12))
+    performed_by: Mapped[str] = mapped_column(String(120))
+    performed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    dry_run: Mapped[bool] = mapped_column(default=False)
+    # {"messages": 12, "tracker_events": 40, "slack_messages": 2, ...}
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
