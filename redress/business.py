@@ -24,6 +24,7 @@ from redress.compensation.policy import Policy, PolicyError, policy_from_mapping
 from redress.complaints.categories import Category, Severity
 from redress.identity.config import IdentitySettings
 from redress.incidents.model import is_postcode_district
+from redress.privacy.config import PrivacyConfig
 from redress.settings import Settings, SettingsError
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -362,6 +363,8 @@ class Business:
     # What it plainly does not provide, in the same form (products.yml, not_ours).
     not_ours: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     answers: Answers = field(default_factory=Answers)
+    # Personal data agents may see unmasked, and how long each store keeps it (privacy.yml).
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
 
     def category_text(self, category: Category) -> CategoryText:
         return self.categories.categories[category.value]
@@ -383,6 +386,7 @@ def load_business(folder: Path) -> Business:
     products = _load(folder / "products.yml", ProductsFile, problems, optional=True)
     compensation = _load_policy(folder / "compensation.yml", problems)
     answers = _load(folder / "answers.yml", Answers, problems, optional=True)
+    privacy = _load(folder / "privacy.yml", PrivacyConfig, problems, optional=True)
     if customers is not None:
         seen: set[str] = set()
         for customer in customers.customers:
@@ -409,6 +413,7 @@ def load_business(folder: Path) -> Business:
         products={n: tuple(p.words) for n, p in products.products.items()} if products else {},
         not_ours={n: tuple(w) for n, w in products.not_ours.items()} if products else {},
         answers=answers or Answers(),
+        privacy=privacy or PrivacyConfig(),
     )
 
 
