@@ -22,6 +22,7 @@ from bot.identity import Verifier
 from bot.jobs.delivery import Delivery
 from bot.jobs.fulfilment import Fulfilment
 from bot.jobs.readiness import Readiness
+from bot.jobs.retention import RetentionJob
 from bot.jobs.scheduler import Scheduler
 from bot.live import LiveHub
 from bot.rasa_client import RasaClient
@@ -114,6 +115,10 @@ def build_services(
         readiness=readiness,
         ready_seconds=settings.ready_check_seconds,
         replay=relay.replay_due,
+        retention=RetentionJob(
+            settings.database_url, settings.tracker_url, business.privacy.retention, clock=clock
+        ).run,
+        retention_seconds=settings.retention_check_seconds,
     )
     return Services(
         settings,

@@ -69,6 +69,9 @@ class Settings:
     # operators are alerted.
     ready_check_seconds: float = 15.0
     outage_alert_after_seconds: float = 60.0
+    # How often the gateway applies business/privacy.yml's retention periods (0: never; run
+    # ``python -m redress retention`` from cron instead).
+    retention_check_seconds: float = 3600.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -113,6 +116,7 @@ class Settings:
             outage_alert_after_seconds=_number(
                 env, "REDRESS_OUTAGE_ALERT_AFTER_SECONDS", 60.0, low=1, high=86400
             ),
+            retention_check_seconds=_retention_seconds(env),
         )
 
 
@@ -412,6 +416,15 @@ def _whole(env: Mapping[str, str], name: str, default: int, *, low: int, high: i
     if value != int(value):
         raise SettingsError(f"{name} must be a whole number, not {env[name].strip()}.")
     return int(value)
+
+
+def _retention_seconds(env: Mapping[str, str]) -> float:
+    seconds = _number(env, "REDRESS_RETENTION_CHECK_SECONDS", 3600.0, low=0, high=7 * 86400)
+    if 0 < seconds < 60:
+        raise SettingsError(
+            f"REDRESS_RETENTION_CHECK_SECONDS must be 0 (never) or 60 to 604800, not {seconds:g}."
+        )
+    return seconds
 
 
 def _slow_notice(env: Mapping[str, str]) -> float:

@@ -1,7 +1,7 @@
-"""The gateway's time-driven work: delivering the outbox and keeping incident promises
-(and, when a billing webhook is configured, sending granted compensation to it; with the
-Slack agent desk on, posting handoff cards, checking on customers who wait for a person, and
-posting operator alerts).
+"""The gateway's time-driven work: delivering the outbox, keeping incident promises and
+applying the retention periods of business/privacy.yml (and, when a billing webhook is
+configured, sending granted compensation to it; with the Slack agent desk on, posting handoff
+cards, checking on customers who wait for a person, and posting operator alerts).
 
 APScheduler runs the interval jobs in the gateway's event loop. Nothing about what is due
 lives in the scheduler: pending messages are rows in the outbox, promises are each
@@ -13,7 +13,7 @@ injectable clock, so tests can move time on.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -37,6 +37,10 @@ class Scheduler:
     ALERTS = "post-alerts"
     READY = "watch-dependencies"
     REPLAY = "answer-kept-messages"
+    RETENTION = "retention"
+    # The first retention run waits this long (or its interval, if shorter), so it never
+    # slows a gateway that is starting up or restarting.
+    RETENTION_FIRST_RUN_AFTER = timedelta(minutes=5)
 
     def __init__(
         self,
@@ -51,6 +55,8 @@ class Scheduler:
         readiness: Readiness | None = None,
         ready_seconds: float = 15,
         replay: Callable[[], Awaitable[None]] | None = None,
+        retention: Callable[[], Awaitable[object]] | None = None,
+        retention_seconds: float = 3600,
     ) -> None:
         self._scheduler = AsyncIOScheduler(timezone=timezone.utc)
         # Both run once as soon as the gateway starts, then at their intervals.
@@ -99,6 +105,16 @@ class Scheduler:
             # Customer messages kept while the assistant was down: answered when it is back.
             self._scheduler.add_job(
                 replay, "interval", seconds=outbox_seconds, id=self.REPLAY, **common
+            )
+        if retention is not None and retention_seconds > 0:
+            # What is older than business/privacy.yml keeps: anonymised or deleted.
+            first = min(self.RETENTION_FIRST_RUN_AFTER, timedelta(seconds=retention_seconds))
+            self._scheduler.add_job(
+                retention,
+                "interval",
+                seconds=retention_seconds,
+                id=self.RETENTION,
+                **{**common, "next_run_time": datetime.now(timezone.utc) + first},
             )
         if readiness is not None:
             # Dependencies down too long raise an operator alert; back, it is closed.
