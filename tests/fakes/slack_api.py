@@ -8,7 +8,7 @@ real ``WebClient``/``AsyncWebClient`` and slack_bolt's ``AsyncApp`` run against 
     with FakeSlack(TOKEN) as slack:
         client = AsyncWebClient(token=TOKEN, base_url=slack.base_url)
 
-Methods: auth.test, chat.postMessage, chat.update, chat.postEphemeral, users.info,
+Methods: auth.test, chat.postMessage, chat.update, chat.delete, chat.postEphemeral, users.info,
 conversations.info, conversations.replies and conversations.history (posting to a user id
 posts in the DM ``"D" + user_id[1:]``, as Slack answers with the DM's id), and
 apps.connections.open once :meth:`FakeSlack.serve_socket_mode` has switched Socket Mode on
@@ -474,6 +474,7 @@ class FakeSlack:
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
+            "chat.delete": self._chat_delete,
             "chat.postEphemeral": self._chat_post_ephemeral,
             "users.info": self._users_info,
             "conversations.info": self._conversations_info,
@@ -562,6 +563,19 @@ class FakeSlack:
                     message.pop(name, None)
         message["edited"] = {"user": self.bot_user_id, "ts": new_ts()}
         return _ok(channel=channel, ts=ts, text=message["text"], message=copy.deepcopy(message))
+
+    def _chat_delete(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """As Slack answers a bot token: its own messages go; a person's is refused."""
+        channel, ts = params.get("channel"), params.get("ts")
+        if not channel or (channel not in self._channels and not channel.startswith("D")):
+            return _error("channel_not_found")
+        message = self._find(channel, ts or "")
+        if message is None:
+            return _error("message_not_found")
+        if message.get("bot_id") != self.bot_id:
+            return _error("cant_delete_message")
+        self._messages[channel].remove(message)
+        return _ok(channel=channel, ts=ts)
 
     def _chat_post_ephemeral(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         channel, user = params.get("channel"), params.get("user")
