@@ -20,6 +20,7 @@ from redress.incidents import records as incidents_records
 from redress.incidents.model import Change, IncidentError, parse_time
 from redress.incidents.records import IncidentExists, UnknownIncident
 from redress.migrate import upgrade
+from redress.privacy import cli as privacy_cli
 from redress.privacy import retention
 from redress.seed import load_demo_customers
 from redress.settings import Settings
@@ -98,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     _incident_parser(sub)
     _alert_parser(sub)
     _compensation_parser(sub)
+    privacy_cli.add_parser(sub)
     retention.add_parser(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -127,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         except alerts.UnknownAlert as problem:
             logger.error("Refused: %s", problem)
         return 2
+    elif args.command == "privacy":
+        return privacy_cli.run(args, settings)
     elif args.command == "retention":
         _out(retention.command(args, settings, business).text())
     elif args.command == "compensation":

@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from bot.api import alerts, compensation, incidents, records, webchat
+from bot.api import alerts, compensation, incidents, privacy, records, webchat
 from bot.api.site import STATIC, health, index, ready
 
 CONVERSATION = "/api/conversations/{conversation_id}"
@@ -36,5 +36,7 @@ def routes() -> list[BaseRoute]:
         Route(f"{OFFER}/reject", compensation.reject, methods=post),
         Route("/api/compensation/grants", compensation.list_grants),
         Route("/api/compensation/spend", compensation.spend),
+        Route("/api/privacy/erasures", privacy.erase_customer, methods=post),
+        Route("/api/privacy/export", privacy.export_customer),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

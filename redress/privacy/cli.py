@@ -1,0 +1,107 @@
+"""``python -m redress privacy …``: erase or export a customer's personal data.
+
+    privacy erase  --account BL-100001 | --conversation ID [--request DR-…] [--by NAME]
+    privacy export --account BL-100001 | --conversation ID [--request DR-…] [--by NAME]
+                   [--out FILE]
+
+Both reach every store from this machine: the records, Rasa's tracker store
+(RASA_TRACKER_URL, or as scripts/run-rasa finds it), the Slack desk when SLACK_BOT_TOKEN is
+set, and Redis when REDIS_URL is set. Refusals exit 2 with the reason; nothing is changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from redress.clock import utcnow
+from redress.privacy.erasure import Erasure, erase
+from redress.privacy.export import ExportRequest, export
+from redress.privacy.outside import OutsideStores, OutsideUnavailable, stores_for
+from redress.privacy.subject import SubjectError
+from redress.settings import Settings
+
+logger = logging.getLogger("redress")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("privacy", help="erase or export a customer's personal data")
+    actions = parser.add_subparsers(dest="action", required=True)
+    erase_parser = actions.add_parser(
+        "erase", help="erase a customer's personal data in every store"
+    )
+    _selectors(erase_parser)
+    export_parser = actions.add_parser(
+        "export", help="everything held about a customer, as one JSON document"
+    )
+    _selectors(export_parser)
+    export_parser.add_argument("--out", type=Path, help="write it to this file (else stdout)")
+
+
+def _selectors(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--account", help="the customer's account number, e.g. BL-100001")
+    parser.add_argument("--conversation", help="one conversation id")
+    parser.add_argument("--request", help="the data request this answers, e.g. DR-7KQ2MZ")
+    parser.add_argument("--by", default="cli", help="your name, kept in the audit")
+
+
+def run(args: argparse.Namespace, settings: Settings, stores: OutsideStores | None = None) -> int:
+    """Runs ``privacy erase`` or ``privacy export``; 0 when done, 2 when refused."""
+    handlers = {"erase": _erase, "export": _export}
+    handler = handlers.get(args.action)
+    if handler is None:
+        logger.error("Refused: unknown privacy command %s", args.action)
+        return 2
+    own = stores is None
+    stores = stores_for(settings) if stores is None else stores
+    try:
+        return handler(args, settings, stores)
+    except SubjectError as problem:
+        logger.error("Refused: %s", problem.message)
+    except OutsideUnavailable as problem:
+        logger.error("Not done: %s", problem)
+    finally:
+        if own:
+            stores.close()
+    return 2
+
+
+def _erase(args: argparse.Namespace, settings: Settings, stores: OutsideStores) -> int:
+    asked = Erasure(args.account, args.conversation, args.request, args.by)
+    done = erase(settings.database_url, settings.tracker_url, asked, stores, utcnow())
+    changed = ", ".join(f"{name} {n}" for name, n in sorted(done.counts.items()) if n)
+    lines = [f"Erased (audit {done.audit_id}): {changed or 'nothing was left to erase'}."]
+    if done.request_reference:
+        lines.append(f"Data request {done.request_reference} is done.")
+    for message in done.left_in_slack:
+        lines.append(
+            f"Slack would not let the desk delete message {message['ts']} in "
+            f"{message['channel']} (a person's message): a workspace admin must delete it."
+        )
+    lines += [f"Not finished: {problem}" for problem in done.problems]
+    _out("\n".join(lines))
+    return 0
+
+
+def _export(args: argparse.Namespace, settings: Settings, stores: OutsideStores) -> int:
+    asked = ExportRequest(args.account, args.conversation, args.request, args.by)
+    document = export(settings.database_url, settings.tracker_url, asked, stores, utcnow())
+    text = json.dumps(document, indent=2, ensure_ascii=False, default=_plain)
+    if args.out is not None:
+        args.out.write_text(text + "\n", encoding="utf-8")
+        logger.info("written to %s", args.out)
+    else:
+        _out(text)
+    return 0
+
+
+def _plain(value: Any) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")

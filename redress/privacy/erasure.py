@@ -1,0 +1,485 @@
+"""Erasing a customer's personal data in every store (docs/privacy.md, "Erasure and export").
+
+``erase`` finds the person (redress/privacy/subject.py), then, in this order:
+
+1. **Slack**: every message of their handoffs' threads (the card, the customer's messages
+   shown there, the desk's notices and agents' replies) is deleted; where Slack refuses the
+   delete it is edited to a neutral text; what Slack refuses both ways (a person's own
+   message, which only a workspace admin may delete) is reported, never hidden. If Slack
+   cannot be reached, the threads stay on the handoffs so that erasing again finishes it.
+2. **Rasa's tracker store**: every event of their conversations is deleted. If the store
+   cannot be reached the erasure stops here, before the records change.
+3. **Redis**: the keys named after their conversations (turn locks, rate-limit windows,
+   Rasa's conversation locks) are deleted.
+4. **The records**, in one transaction (``erase_records``): messages, the outbox, kept
+   turns, identities, codes, incident subscriptions and Telegram updates about them are
+   deleted; the account, conversations, complaints, alerts and billing payloads are kept
+   as rows without the person in them, so reports and the ledger still add up. The same
+   transaction writes the audit row, with counts and nothing personal, and marks the data
+   request done.
+
+Erasing again is safe: what is gone stays gone, and the counts say what was left to do.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from redress.db.models import (
+    CompensationGrant,
+    Complaint,
+    Conversation,
+    ConversationEvent,
+    ConversationIdentity,
+    Customer,
+    FulfilmentDelivery,
+    Handoff,
+    Incident,
+    IncidentSubscription,
+    Message,
+    OperatorAlert,
+    OutboxMessage,
+    PendingTurn,
+    PrivacyAudit,
+    TelegramUpdate,
+    VerificationCode,
+)
+from redress.db.session import unit_of_work
+from redress.privacy.outside import OutsideStores, OutsideUnavailable, SlackMessage
+from redress.privacy.subject import (
+    ERASED_DOMAIN,
+    Subject,
+    SubjectError,
+    check_request_reference,
+    choose,
+    find_subject,
+    is_erased,
+)
+from redress.privacy.tracker import erase_tracker_events
+
+logger = logging.getLogger("redress.privacy")
+
+ERASED = "[erased]"
+MAX_BY = 120
+T = TypeVar("T")
+
+
+@dataclass
+class Erasure:
+    """What an operator asked: one selector, the request it answers, and who they are."""
+
+    account_number: str | None = None
+    conversation_id: str | None = None
+    request_reference: str | None = None
+    performed_by: str = "cli"
+
+
+@dataclass
+class Erased:
+    """What was done: rows and messages per store, the audit row, and what is left for a
+    person (Slack messages only an admin may delete, stores that could not be reached)."""
+
+    audit_id: int
+    counts: dict[str, int]
+    request_reference: str | None
+    # Nothing was left to erase anywhere (an erasure run again).
+    nothing_left: bool
+    left_in_slack: list[dict[str, str]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "audit_id": self.audit_id,
+            "counts": self.counts,
+            "request_reference": self.request_reference,
+            "nothing_left": self.nothing_left,
+            "left_in_slack": self.left_in_slack,
+            "problems": self.problems,
+        }
+
+
+@dataclass
+class _Thread:
+    handoff_id: int
+    channel: str
+    ts: str
+
+
+@dataclass
+class _SlackOutcome:
+    counts: dict[str, int]
+    cleared: set[int]
+    left: list[dict[str, str]]
+    problems: list[str]
+
+
+def checked(erasure: Erasure) -> tuple[str, str, str | None, str]:
+    """The selector, the request reference and the operator's name, checked; SubjectError
+    says what is wrong before anything is looked up."""
+    kind, value = choose(erasure.account_number, erasure.conversation_id)
+    reference = check_request_reference(erasure.request_reference)
+    by = (erasure.performed_by or "").strip()
+    if not by or len(by) > MAX_BY:
+        raise SubjectError("invalid_by", f"Say who is erasing, in at most {MAX_BY} characters.")
+    return kind, value, reference, by
+
+
+def erase(
+    database_url: str,
+    tracker_url: str,
+    erasure: Erasure,
+    stores: OutsideStores,
+    now: datetime,
+) -> Erased:
+    """Erases the person ``erasure`` names in every store (see the module notes)."""
+    kind, value, reference, by = checked(erasure)
+
+    def find(session: Session) -> tuple[Subject, list[_Thread]]:
+        subject = find_subject(session, kind, value, reference)
+        if subject.request is not None and subject.request.kind != "erasure":
+            raise SubjectError(
+                "request_kind",
+                f"Data request {reference} asks for {subject.request.kind}, not erasure.",
+            )
+        subject.request = None  # read again in the writing transaction
+        return subject, _threads(session, subject.conversation_ids)
+
+    subject, threads = _in(database_url, find)
+    slack = _erase_slack(stores, threads)
+    try:
+        tracker_events = erase_tracker_events(tracker_url, subject.conversation_ids)
+    except SQLAlchemyError as problem:
+        raise OutsideUnavailable(
+            f"Rasa's tracker store could not be reached ({type(problem).__name__}); "
+            "nothing in the records was erased. Erase again when it is back."
+        ) from None
+    redis_keys, redis_problems = _erase_keys(stores, subject)
+
+    def write(session: Session) -> Erased:
+        counts = erase_records(session, subject, slack.cleared)
+        counts.update(slack.counts)
+        counts["tracker_events"] = tracker_events
+        counts["redis_keys"] = redis_keys
+        audit = PrivacyAudit(
+            action="erase",
+            request_reference=reference,
+            performed_by=by,
+            performed_at=now,
+            counts=counts,
+        )
+        session.add(audit)
+        if reference is not None:
+            _complete_request(session, reference, by, now)
+        session.flush()
+        return Erased(
+            audit_id=audit.id,
+            counts=counts,
+            request_reference=reference,
+            nothing_left=not any(counts.values()),
+            left_in_slack=slack.left,
+            problems=[*slack.problems, *redis_problems],
+        )
+
+    erased = _in(database_url, write)
+    logger.info(
+        "erasure %s by %s: %s",
+        erased.audit_id,
+        by,
+        ", ".join(f"{k} {v}" for k, v in sorted(erased.counts.items()) if v),
+    )
+    return erased
+
+
+def _in(database_url: str, work: Callable[[Session], T]) -> T:
+    with unit_of_work(database_url) as session:
+        return work(session)
+
+
+def _threads(session: Session, conversation_ids: list[str]) -> list[_Thread]:
+    if not conversation_ids:
+        return []
+    rows = session.scalars(
+        select(Handoff)
+        .where(Handoff.conversation_id.in_(conversation_ids), Handoff.desk_thread.is_not(None))
+        .order_by(Handoff.id)
+    )
+    return [_Thread(row.id, row.desk_channel or "", row.desk_thread or "") for row in rows]
+
+
+def _erase_slack(stores: OutsideStores, threads: list[_Thread]) -> _SlackOutcome:
+    counts = {"slack_messages_deleted": 0, "slack_messages_neutralised": 0}
+    outcome = _SlackOutcome(counts, set(), [], [])
+    if not threads:
+        counts["slack_messages_left"] = 0
+        return outcome
+    if stores.slack is None:
+        outcome.problems.append(
+            f"The Slack desk is not configured here: {len(threads)} handoff threads were not "
+            "removed. Erase again where SLACK_BOT_TOKEN is set."
+        )
+        counts["slack_messages_left"] = 0
+        return outcome
+    try:
+        for thread in threads:
+            messages = stores.slack.thread(thread.channel, thread.ts)
+            # Replies first: a thread whose first message is gone can no longer be listed.
+            for message in sorted(messages, key=_reply_first):
+                result = stores.slack.remove(message)
+                if result == "deleted":
+                    counts["slack_messages_deleted"] += 1
+                elif result == "neutralised":
+                    counts["slack_messages_neutralised"] += 1
+                elif result == "left":
+                    outcome.left.append({"channel": message.channel, "ts": message.ts})
+            outcome.cleared.add(thread.handoff_id)
+    except OutsideUnavailable as problem:
+        outcome.problems.append(
+            f"{problem}. The remaining handoff threads are kept; erase again to remove them."
+        )
+    counts["slack_messages_left"] = len(outcome.left)
+    return outcome
+
+
+def _reply_first(message: SlackMessage) -> tuple[bool, str]:
+    is_parent = message.thread_ts in (None, message.ts)
+    return (is_parent, message.ts)
+
+
+def _erase_keys(stores: OutsideStores, subject: Subject) -> tuple[int, list[str]]:
+    if stores.keys is None or not subject.conversation_ids:
+        return 0, []
+    try:
+        keys = stores.keys.find(subject.conversation_ids, subject.telegram_chats)
+        return stores.keys.delete(keys), []
+    except OutsideUnavailable as problem:
+        return 0, [f"{problem}: its keys expire on their own within minutes."]
+
+
+def erase_records(
+    session: Session, subject: Subject, cleared_threads: Iterable[int]
+) -> dict[str, int]:
+    """Erases the person from the records database; returns rows changed per table. Rows
+    that the ledger and reports need are kept without the person in them."""
+    ids = subject.conversation_ids
+    counts: dict[str, int] = {}
+    counts["outbox"] = _delete(session, OutboxMessage, OutboxMessage.conversation_id, ids)
+    counts["pending_turns"] = _delete(session, PendingTurn, PendingTurn.conversation_id, ids)
+    counts["messages"] = _delete(session, Message, Message.conversation_id, ids)
+    counts["incident_subscriptions"] = _delete(
+        session, IncidentSubscription, IncidentSubscription.conversation_id, ids
+    )
+    counts["conversation_identities"] = _delete(
+        session, ConversationIdentity, ConversationIdentity.conversation_id, ids
+    )
+    code_filter = [VerificationCode.conversation_id.in_(ids)] if ids else []
+    if subject.customer_id is not None:
+        code_filter.append(VerificationCode.customer_id == subject.customer_id)
+    counts["verification_codes"] = (
+        _rowcount(session.execute(delete(VerificationCode).where(or_(*code_filter))))
+        if code_filter
+        else 0
+    )
+    counts["conversations"] = _conversations(session, ids)
+    counts["conversation_events"] = _events(session, ids)
+    counts["complaints"] = _complaints(session, subject)
+    counts["handoffs"] = _handoffs(session, ids, set(cleared_threads))
+    counts["telegram_updates"] = _telegram_updates(session, subject.telegram_chats)
+    counts["operator_alerts"] = _alerts(session, subject.identifiers)
+    counts["fulfilment_payloads"] = _fulfilment(session, subject)
+    counts["incident_accounts"] = _incident_accounts(session, subject)
+    counts["customers"] = _customer(session, subject)
+    session.flush()
+    return counts
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _delete(session: Session, model: Any, column: Any, ids: list[str]) -> int:
+    if not ids:
+        return 0
+    return _rowcount(session.execute(delete(model).where(column.in_(ids))))
+
+
+def _conversations(session: Session, ids: list[str]) -> int:
+    changed = 0
+    for row in session.scalars(select(Conversation).where(Conversation.id.in_(ids))):
+        if row.external_id is not None or row.client_token_hash is not None or row.reachable:
+            changed += 1
+        # Nobody can post into it or reach the customer through it any more; a Telegram chat
+        # that writes again starts a new conversation.
+        row.external_id = None
+        row.client_token_hash = None
+        row.reachable = False
+        if row.status == "with_agent":
+            row.status = "resolved"
+    return changed
+
+
+def _events(session: Session, ids: list[str]) -> int:
+    changed = 0
+    for row in session.scalars(
+        select(ConversationEvent).where(ConversationEvent.conversation_id.in_(ids))
+    ):
+        if row.detail:
+            row.detail = {}
+            changed += 1
+    return changed
+
+
+def _complaints(session: Session, subject: Subject) -> int:
+    conditions = [Complaint.conversation_id.in_(subject.conversation_ids)]
+    if subject.customer_id is not None:
+        conditions.append(Complaint.customer_id == subject.customer_id)
+    changed = 0
+    for row in session.scalars(select(Complaint).where(or_(*conditions))):
+        if row.summary != ERASED or row.facts or row.severity_reasons:
+            changed += 1
+        # Category, severity, status, incident and dates stay, for the reports on causes.
+        row.summary = ERASED
+        row.facts = {}
+        row.severity_reasons = []
+    return changed
+
+
+def _handoffs(session: Session, ids: list[str], cleared: set[int]) -> int:
+    changed = 0
+    for row in session.scalars(select(Handoff).where(Handoff.conversation_id.in_(ids))):
+        if row.id in cleared and row.desk_thread is not None:
+            row.desk_channel = None
+            row.desk_thread = None
+            changed += 1
+    return changed
+
+
+def _telegram_updates(session: Session, chats: list[str]) -> int:
+    if not chats:
+        return 0
+    wanted = set(chats)
+    changed = 0
+    for row in session.scalars(select(TelegramUpdate).where(TelegramUpdate.payload.is_not(None))):
+        if row.payload is not None and wanted & chat_ids(row.payload):
+            row.payload = None
+            changed += 1
+    return changed
+
+
+def chat_ids(value: Any) -> set[str]:
+    """Every chat and user id in a Telegram update (message, edit, button press...)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key in {"chat", "from", "user"} and isinstance(inner, dict) and "id" in inner:
+                found.add(str(inner["id"]))
+            found |= chat_ids(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            found |= chat_ids(inner)
+    return found
+
+
+def scrub(value: Any, identifiers: list[str]) -> Any:
+    """``value`` with every identifier replaced by "[erased]", in nested JSON too."""
+    if isinstance(value, str):
+        for identifier in identifiers:
+            if identifier and identifier in value:
+                value = value.replace(identifier, ERASED)
+        return value
+    if isinstance(value, dict):
+        return {key: scrub(inner, identifiers) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [scrub(inner, identifiers) for inner in value]
+    return value
+
+
+def mentions(value: Any, identifiers: list[str]) -> bool:
+    return scrub(value, identifiers) != value
+
+
+def _alerts(session: Session, identifiers: list[str]) -> int:
+    if not identifiers:
+        return 0
+    # Longest first, so a name is not left half replaced by a shorter identifier inside it.
+    ordered = sorted(set(identifiers), key=len, reverse=True)
+    changed = 0
+    for row in session.scalars(select(OperatorAlert)):
+        if not (mentions(row.summary, ordered) or mentions(row.detail, ordered)):
+            continue
+        row.summary = scrub(row.summary, ordered)[:300]
+        row.detail = scrub(row.detail, ordered)
+        if mentions(row.dedupe_key, ordered):
+            row.dedupe_key = f"{row.kind}:erased:{row.id}"
+        changed += 1
+    return changed
+
+
+def _fulfilment(session: Session, subject: Subject) -> int:
+    """Billing payloads already delivered keep the grant, amount and dates, not the account.
+    One still to be sent keeps the account number until it is sent: the billing system needs
+    it to apply the remedy (erasing again after that removes it)."""
+    if subject.customer_id is None:
+        return 0
+    changed = 0
+    rows = session.scalars(
+        select(FulfilmentDelivery)
+        .join(CompensationGrant, CompensationGrant.id == FulfilmentDelivery.grant_id)
+        .where(
+            CompensationGrant.customer_id == subject.customer_id,
+            FulfilmentDelivery.status == "sent",
+        )
+    )
+    for row in rows:
+        if row.payload.get("account_number") not in (None, ERASED):
+            row.payload = {**row.payload, "account_number": ERASED}
+            changed += 1
+    return changed
+
+
+def _incident_accounts(session: Session, subject: Subject) -> int:
+    if subject.customer_id is None:
+        return 0
+    customer = session.get(Customer, subject.customer_id)
+    if customer is None or is_erased(customer):
+        return 0
+    changed = 0
+    for row in session.scalars(select(Incident)):
+        if customer.account_number in (row.accounts or []):
+            row.accounts = [a for a in row.accounts if a != customer.account_number]
+            changed += 1
+    return changed
+
+
+def _customer(session: Session, subject: Subject) -> int:
+    """The account record stays (the ledger's grants and offers point at it) with nothing
+    of the person left: no name, e-mail, postcode, plan or account number."""
+    if subject.customer_id is None:
+        return 0
+    customer = session.get(Customer, subject.customer_id)
+    if customer is None or is_erased(customer):
+        return 0
+    customer.name = "Erased"
+    customer.email = f"erased-{customer.id}@{ERASED_DOMAIN}"
+    customer.account_number = f"ERASED-{customer.id}"
+    customer.postcode = ""
+    customer.plan = ""
+    return 1
+
+
+def _complete_request(session: Session, reference: str, by: str, now: datetime) -> None:
+    from redress.privacy.subject import find_request
+
+    request = find_request(session, reference)
+    if request.status != "done":
+        request.status = "done"
+        request.completed_at = now
+        request.completed_by = by[:120]
+        request.note = "erased in every store (see the privacy audit)"
