@@ -3,10 +3,11 @@ arguments as ``rasa run ...`` (scripts/run-rasa uses it)."""
 
 from __future__ import annotations
 
-from rasa_addons import action_results, tracker_guard, turns_once
+from rasa_addons import action_results, private_logs, tracker_guard, turns_once
 
 
 def main() -> None:
+    private_logs.install()
     action_results.install()
     tracker_guard.install()
     turns_once.install()

@@ -68,6 +68,9 @@ def _check_at_start() -> None:
         import sqlalchemy as sa
 
         rasas_init(self, *args, **kwargs)
+        # A database error then never quotes the values it was writing (the events hold
+        # what customers wrote), so a logged failure holds no personal data.
+        self.engine.hide_parameters = True
         try:
             with self.engine.connect():
                 pass

@@ -14,13 +14,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 
 def make_engine(database_url: str) -> Engine:
-    """Creates an engine; SQLite gets WAL, a busy timeout and transactions that take the
-    write lock up front, so the gateway and the action server can write to the same file."""
+    """Creates an engine whose errors never quote the statement's values (they hold what
+    customers wrote), so a logged database error holds no personal data. SQLite gets WAL, a
+    busy timeout and transactions that take the write lock up front, so the gateway and the
+    action server can write to the same file."""
     if database_url.startswith("sqlite"):
         path = database_url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(database_url, connect_args={"timeout": 30})
+        engine = create_engine(database_url, connect_args={"timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -40,7 +42,9 @@ def make_engine(database_url: str) -> Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(database_url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    return create_engine(
+        database_url, pool_pre_ping=True, pool_size=5, max_overflow=10, hide_parameters=True
+    )
 
 
 @lru_cache(maxsize=8)
