@@ -92,6 +92,12 @@ _KEPT_DETAILS = frozenset(
 _KEPT_FACTS = frozenset({"logged", REPLY_DUE, "service_back_after_fix"})
 # Event details that quote what someone wrote.
 _EVENT_WORDS = frozenset({"text"})
+# What the report counts for a store, and what its rows are, where not just rows.
+_UNITS = {
+    "transcripts": ("conversation", "message"),
+    "closed_complaints": ("complaint", "complaint"),
+    "tracker_events": ("conversation", "event"),
+}
 # Finished outbox rows: sent, or given up on.
 _OUTBOX_DONE = ("sent", "failed", "undeliverable")
 
@@ -135,17 +141,25 @@ class RetentionReport:
             return f"Retention {when}: another run is in progress; nothing done."
         heading = "dry run, nothing changed" if self.dry_run else "done"
         lines = [f"Retention {when} ({heading}):"]
-        for r in self.stores:
-            older = f"older than {r.days} days"
-            if r.note:
-                lines.append(f"  {r.store:<22} {r.note}")
-            elif self.dry_run:
-                lines.append(f"  {r.store:<22} {r.due} {r.unit} {older} would be {r.action}")
-            else:
-                rows = f" ({r.rows} rows)" if r.rows != r.done else ""
-                more = f"; {r.left} more next run" if r.left else ""
-                lines.append(f"  {r.store:<22} {r.done} {r.unit} {r.action}{rows}{more}")
+        lines += [f"  {r.store:<22} {_line(r, self.dry_run)}" for r in self.stores]
         return "\n".join(lines)
+
+
+def _line(r: StoreResult, dry_run: bool) -> str:
+    unit, row_unit = _UNITS.get(r.store, ("row", "row"))
+    if r.note:
+        return r.note
+    if not (r.due if dry_run else r.done):
+        return f"nothing past {r.days} days"
+    if dry_run:
+        return f"{_many(r.due, unit)} past {r.days} days, to be {r.action}"
+    rows = f" ({_many(r.rows, row_unit)})" if row_unit != unit else ""
+    more = f"; {r.left} more next run" if r.left else ""
+    return f"{_many(r.done, unit)} {r.action}{rows}{more}"
+
+
+def _many(count: int, unit: str) -> str:
+    return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
 
 
 def run(

@@ -338,7 +338,7 @@ def test_a_dry_run_counts_and_changes_nothing(database_url: str, tracker_url: st
     with unit_of_work(database_url) as session:
         assert session.scalar(select(PrivacyAudit.id)) is None
     assert "dry run, nothing changed" in report.text()
-    assert "1 conversations older than 365 days would be anonymised" in report.text()
+    assert "transcripts            1 conversation past 365 days, to be anonymised" in report.text()
 
 
 def test_a_run_removes_only_what_is_past_its_time(database_url: str, tracker_url: str) -> None:
@@ -487,8 +487,12 @@ def test_the_report_reads_as_what_was_done(database_url: str, tracker_url: str) 
     report = _run(database_url, tracker_url, batch=1)
     written = report.text()
     assert "Retention 2026-12-07 03:00Z (done):" in written
-    assert "outbox                 1 rows deleted; 1 more next run" in written
-    assert "transcripts            1 conversations anonymised (3 rows)" in written
+    assert "outbox                 1 row deleted; 1 more next run" in written
+    assert "transcripts            1 conversation anonymised (3 messages)" in written
+    assert "tracker_events         nothing past 30 days" in written
+    assert "desk_events            1 row deleted\n" in written
+    again = _run(database_url, tracker_url, batch=1).text()
+    assert "transcripts            nothing past 365 days" in again
 
 
 def test_without_a_tracker_store_the_records_are_still_done(
@@ -516,6 +520,6 @@ def test_the_gateway_runs_retention_on_its_schedule(
     with caplog.at_level(logging.INFO, logger="redress.gateway.retention"):
         report = asyncio.run(job.run())
     assert _by_store(report)["transcripts"].done == 1
-    assert "1 conversations anonymised" in caplog.text
+    assert "1 conversation anonymised" in caplog.text
     with unit_of_work(sqlite_url) as session:
         assert session.scalars(select(PrivacyAudit.performed_by)).all() == ["gateway"]
