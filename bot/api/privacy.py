@@ -60,7 +60,7 @@ async def erase_customer(request: Request) -> Response:
         account_number=fields["account_number"],
         conversation_id=fields["conversation_id"],
         request_reference=fields["request_reference"],
-        performed_by=fields["by"] or DEFAULT_BY,
+        performed_by=DEFAULT_BY if fields["by"] is None else fields["by"],
     )
     settings = request.app.state.settings
 
@@ -84,7 +84,7 @@ async def export_customer(request: Request) -> Response:
         account_number=fields["account_number"],
         conversation_id=fields["conversation_id"],
         request_reference=fields["request_reference"],
-        performed_by=fields["by"] or DEFAULT_BY,
+        performed_by=DEFAULT_BY if fields["by"] is None else fields["by"],
     )
     settings = request.app.state.settings
 

@@ -153,7 +153,7 @@ def erase(
         return subject, _threads(session, subject.conversation_ids)
 
     subject, threads = _in(database_url, find)
-    slack = _erase_slack(stores, threads)
+    slack = _erase_slack(stores, threads, subject.identifiers)
     try:
         tracker_events = erase_tracker_events(tracker_url, subject.conversation_ids)
     except SQLAlchemyError as problem:
@@ -214,38 +214,44 @@ def _threads(session: Session, conversation_ids: list[str]) -> list[_Thread]:
     return [_Thread(row.id, row.desk_channel or "", row.desk_thread or "") for row in rows]
 
 
-def _erase_slack(stores: OutsideStores, threads: list[_Thread]) -> _SlackOutcome:
+def _erase_slack(
+    stores: OutsideStores, threads: list[_Thread], identifiers: list[str]
+) -> _SlackOutcome:
     counts = {"slack_messages_deleted": 0, "slack_messages_neutralised": 0}
     outcome = _SlackOutcome(counts, set(), [], [])
-    if not threads:
-        counts["slack_messages_left"] = 0
-        return outcome
     if stores.slack is None:
-        outcome.problems.append(
-            f"The Slack desk is not configured here: {len(threads)} handoff threads were not "
-            "removed. Erase again where SLACK_BOT_TOKEN is set."
-        )
+        if threads:
+            outcome.problems.append(
+                f"The Slack desk is not configured here: {len(threads)} handoff threads were "
+                "not removed. Erase again where SLACK_BOT_TOKEN is set."
+            )
         counts["slack_messages_left"] = 0
         return outcome
+    slack = stores.slack
     try:
         for thread in threads:
-            messages = stores.slack.thread(thread.channel, thread.ts)
+            messages = slack.thread(thread.channel, thread.ts)
             # Replies first: a thread whose first message is gone can no longer be listed.
             for message in sorted(messages, key=_reply_first):
-                result = stores.slack.remove(message)
-                if result == "deleted":
-                    counts["slack_messages_deleted"] += 1
-                elif result == "neutralised":
-                    counts["slack_messages_neutralised"] += 1
-                elif result == "left":
-                    outcome.left.append({"channel": message.channel, "ts": message.ts})
+                _tally(outcome, message, slack.remove(message))
             outcome.cleared.add(thread.handoff_id)
+        # Operator alerts posted to the channel that name them (a grant for their account
+        # that billing refused, an update that could not reach their conversation).
+        for message in slack.mentioning(identifiers) if identifiers else []:
+            _tally(outcome, message, slack.remove(message))
     except OutsideUnavailable as problem:
-        outcome.problems.append(
-            f"{problem}. The remaining handoff threads are kept; erase again to remove them."
-        )
+        outcome.problems.append(f"{problem}. Erase again when Slack answers, to remove the rest.")
     counts["slack_messages_left"] = len(outcome.left)
     return outcome
+
+
+def _tally(outcome: _SlackOutcome, message: SlackMessage, result: str) -> None:
+    if result == "deleted":
+        outcome.counts["slack_messages_deleted"] += 1
+    elif result == "neutralised":
+        outcome.counts["slack_messages_neutralised"] += 1
+    elif result == "left":
+        outcome.left.append({"channel": message.channel, "ts": message.ts})
 
 
 def _reply_first(message: SlackMessage) -> tuple[bool, str]:

@@ -88,7 +88,7 @@ def export(
 
     subject, document = _in(database_url, read)
     document["tracker_events"] = _by_sender(tracker_url, subject.conversation_ids)
-    document["slack_messages"], problems = _slack(stores, document)
+    document["slack_messages"], problems = _slack(stores, document, subject.identifiers)
     document["redis_keys"], redis_problems = _keys(stores, subject)
     document["problems"] = [*problems, *redis_problems]
     document = {
@@ -223,7 +223,7 @@ def _by_sender(tracker_url: str, sender_ids: list[str]) -> dict[str, list[dict[s
 
 
 def _slack(
-    stores: OutsideStores, document: dict[str, Any]
+    stores: OutsideStores, document: dict[str, Any], identifiers: list[str]
 ) -> tuple[list[dict[str, Any]], list[str]]:
     threads = [
         (h["desk_channel"], h["desk_thread"])
@@ -231,23 +231,25 @@ def _slack(
         for h in c["handoffs"]
         if h["desk_thread"]
     ]
-    if not threads:
-        return [], []
     if stores.slack is None:
-        found = [{"channel": ch, "ts": ts, "thread_ts": ts, "by_desk": True} for ch, ts in threads]
-        return found, ["The Slack desk is not configured here: only the cards are listed."]
+        if not threads:
+            return [], []
+        cards = [{"channel": ch, "ts": ts, "thread_ts": ts, "by_desk": True} for ch, ts in threads]
+        return cards, ["The Slack desk is not configured here: only the cards are listed."]
     listed: list[dict[str, Any]] = []
     try:
-        for channel, ts in threads:
-            for message in stores.slack.thread(channel, ts):
-                listed.append(
-                    {
-                        "channel": message.channel,
-                        "ts": message.ts,
-                        "thread_ts": message.thread_ts,
-                        "by_desk": message.by_desk,
-                    }
-                )
+        found = [m for channel, ts in threads for m in stores.slack.thread(channel, ts)]
+        if identifiers:
+            found += stores.slack.mentioning(identifiers)
+        for message in {(m.channel, m.ts): m for m in found}.values():
+            listed.append(
+                {
+                    "channel": message.channel,
+                    "ts": message.ts,
+                    "thread_ts": message.thread_ts,
+                    "by_desk": message.by_desk,
+                }
+            )
     except OutsideUnavailable as problem:
         return listed, [str(problem)]
     return listed, []

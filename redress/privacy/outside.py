@@ -6,6 +6,9 @@ the real ones from the settings for the gateway and the command line, with slack
 
 from __future__ import annotations
 
+import html
+import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -18,6 +21,8 @@ NEUTRAL_TEXT = "This message was removed because the customer's personal data wa
 # Every key Redress and its Rasa lock store keep in Redis starts with this.
 KEY_PREFIX = "redress:"
 SLACK_TIMEOUT_SECONDS = 10
+# How far back the escalation channel is searched for alerts that name a customer.
+HISTORY_LIMIT = 5000
 # Slack answers meaning the message is already gone.
 _GONE = {"message_not_found", "thread_not_found"}
 # Slack answers meaning this token may not delete (or edit) that message.
@@ -51,6 +56,11 @@ class SlackMessages(Protocol):
         replaced) or "left" (Slack refused both)."""
         ...
 
+    def mentioning(self, needles: Sequence[str]) -> list[SlackMessage]:
+        """The desk's own messages in the escalation channel (operator alerts) that name any
+        of ``needles``, among the most recent ``HISTORY_LIMIT``."""
+        ...
+
 
 class ConversationKeys(Protocol):
     def find(self, conversation_ids: Sequence[str], telegram_chats: Sequence[str]) -> list[str]:
@@ -74,10 +84,11 @@ class OutsideStores:
 class SlackWebMessages:
     """``SlackMessages`` through slack_sdk's ``WebClient`` with the desk's bot token."""
 
-    def __init__(self, token: str, api_url: str) -> None:
+    def __init__(self, token: str, api_url: str, channel: str) -> None:
         from slack_sdk import WebClient
 
         self._client = WebClient(token=token, base_url=api_url, timeout=SLACK_TIMEOUT_SECONDS)
+        self._channel = channel
         self._bot_id: str | None = None
 
     def _call(self, method: str, **params: Any) -> dict[str, Any]:
@@ -122,6 +133,41 @@ class SlackWebMessages:
             cursor = (answer.get("response_metadata") or {}).get("next_cursor")
             if not answer.get("has_more") or not cursor:
                 return found
+
+    def mentioning(self, needles: Sequence[str]) -> list[SlackMessage]:
+        patterns = [_whole_word(n) for n in needles if n]
+        if not patterns:
+            return []
+        found: list[SlackMessage] = []
+        cursor: str | None = None
+        seen = 0
+        while seen < HISTORY_LIMIT:
+            params: dict[str, Any] = {"channel": self._channel, "limit": 200}
+            if cursor:
+                params["cursor"] = cursor
+            answer = self._call("conversations_history", **params)
+            items = answer.get("messages") or []
+            seen += len(items)
+            for item in items:
+                if item.get("bot_id") != self._bot():
+                    continue
+                shown = html.unescape(
+                    str(item.get("text") or "") + json.dumps(item.get("blocks") or [])
+                )
+                if any(p.search(shown) for p in patterns):
+                    found.append(
+                        SlackMessage(
+                            self._channel,
+                            str(item.get("ts")),
+                            item.get("thread_ts"),
+                            by_desk=True,
+                            text=str(item.get("text") or ""),
+                        )
+                    )
+            cursor = (answer.get("response_metadata") or {}).get("next_cursor")
+            if not answer.get("has_more") or not cursor or not items:
+                break
+        return found
 
     def remove(self, message: SlackMessage) -> str:
         deleted = self._call("chat_delete", channel=message.channel, ts=message.ts)
@@ -177,10 +223,17 @@ class RedisConversationKeys:
         self._redis.close()
 
 
+def _whole_word(needle: str) -> re.Pattern[str]:
+    """``needle`` standing on its own (a chat id inside a longer number is not it)."""
+    return re.compile(rf"(?<![\w-]){re.escape(needle)}(?![\w-])", re.IGNORECASE)
+
+
 def stores_for(settings: Settings) -> OutsideStores:
     """The real Slack desk and Redis of these settings (None where not configured)."""
     slack = None
     if settings.slack is not None:
-        slack = SlackWebMessages(settings.slack.bot_token, settings.slack.api_url)
+        slack = SlackWebMessages(
+            settings.slack.bot_token, settings.slack.api_url, settings.slack.escalation_channel
+        )
     keys = RedisConversationKeys(settings.redis_url) if settings.redis_url else None
     return OutsideStores(slack, keys)

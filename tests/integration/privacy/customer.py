@@ -354,6 +354,9 @@ def seed(w: World, chat_id: int = 987_654_321) -> Seeded:
     w.redis.set(f"redress:lock:{web_id}", json.dumps({"conversation_id": web_id, "tickets": []}))
 
     other = _other_customer(w)
+    # Both alerts reach the escalation channel, as the gateway's scheduler posts them.
+    poster = w.client.app.state.slack.alerts  # type: ignore[attr-defined]
+    assert w.client.portal.call(poster.post_due) == 2  # type: ignore[union-attr]
     return Seeded(
         customer_id=customer_id,
         account=account,
@@ -439,6 +442,14 @@ def _other_customer(w: World) -> str:
             severity_reasons=[],
             summary="Priya's bill is wrong again",
             facts={"account": OTHER_ACCOUNT},
+        )
+        raise_alert(
+            session,
+            kind="fulfilment_failed",
+            dedupe_key=f"fulfilment_failed:test:{OTHER_ACCOUNT}",
+            summary=f"Grant CR-PRIYA2 (£5 account credit for {OTHER_ACCOUNT}) could not be sent.",
+            detail={"account_number": OTHER_ACCOUNT},
+            now=utcnow(),
         )
     _tracker_rows(w, conversation_id, ["my bill is wrong again, BL-100002"], OTHER_ACCOUNT, "")
     w.redis.set(f"redress:lock:{conversation_id}", "{}")

@@ -83,6 +83,8 @@ def test_an_erased_customer_is_found_in_no_store(
         assert found_in_tracker(w.tracker_engine, [s.name, s.email, s.web_id, s.telegram_id])
         assert {s.web_id, str(s.chat_id)} <= set(found_in_redis(w.redis, ids))
         assert set(found_in_slack(w.slack, [s.name, s.account], set())) == {s.name, s.account}
+        alerts = [m for m in w.slack.messages_in(DESK_CHANNEL) if s.account in json.dumps(m)]
+        assert len(alerts) == 2  # the card, and the alert about their grant
         other_before = _other_state(w, s)
 
         answer = _erase(w, account_number=s.account, request_reference=s.request_reference)
@@ -96,7 +98,9 @@ def test_an_erased_customer_is_found_in_no_store(
         assert counts["slack_messages_left"] == 1 and counts["slack_messages_deleted"] >= 3
         assert w.slack.calls("chat.delete")
         remaining = w.slack.messages_in(DESK_CHANNEL)
-        assert [m["ts"] for m in remaining] == [s.agent_ts]
+        # Left: the agent's reply, and the other customer's alert.
+        assert len(remaining) == 2 and remaining[0]["ts"] == s.agent_ts
+        assert OTHER_ACCOUNT in json.dumps(remaining[1])
         assert found_in_slack(w.slack, s.personal, skip={s.agent_ts}) == []
 
         # The records, the tracker store and Redis: not a trace.
@@ -212,6 +216,13 @@ def test_the_export_holds_everything_about_them(
         slack = {m["ts"]: m for m in document["slack_messages"]}
         assert s.thread in slack and s.agent_ts in slack
         assert slack[s.thread]["by_desk"] and not slack[s.agent_ts]["by_desk"]
+        alert = [
+            m
+            for m in w.slack.messages_in(DESK_CHANNEL)
+            if "CR-MLA67U" in json.dumps(m) and m["ts"] != s.thread
+        ]
+        assert len(alert) == 1 and alert[0]["ts"] in slack
+        assert len(slack) == len(document["slack_messages"])  # each once
         assert f"redress:lock:{s.web_id}" in document["redis_keys"]
         assert f"redress:rate:conversation:telegram:{s.chat_id}" in document["redis_keys"]
         assert document["problems"] == []
