@@ -21,6 +21,7 @@ from actions.conversation import (
     ActionThanks,
     ActionWorkingAgain,
 )
+from actions.data_requests import ActionCannotVerify, ActionDataRequest
 from actions.identity import ActionIdentityVerified
 from actions.session import ActionSessionStart
 
@@ -33,6 +34,8 @@ __all__ = [
     "ActionAskCompensation",
     "ActionAskPostcode",
     "ActionAskSince",
+    "ActionCannotVerify",
+    "ActionDataRequest",
     "ActionGiveUpdate",
     "ActionGoodbye",
     "ActionGreet",

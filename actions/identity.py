@@ -139,6 +139,12 @@ class ActionIdentityVerified(Action):
         dispatcher.utter_message(
             response="utter_identity_confirmed", customer_name=slots[names.CUSTOMER_NAME]
         )
+        # A request about personal data made before the code is acted on now. (Imported
+        # here: that module asks for codes with SEND_CODE, from this one.)
+        from actions.data_requests import confirm_after_code
+
+        with unit_of_work(settings().database_url) as session:
+            confirm_after_code(dispatcher, session, tracker)
         events: list[EventType] = [SlotSet(name, value) for name, value in slots.items()]
         if (tracker.active_loop or {}).get("name") == names.COMPLAINT_FORM:
             return events  # the form carries on with what it still needs

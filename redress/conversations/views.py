@@ -18,6 +18,7 @@ from redress.db.models import (
     IncidentSubscription,
     Message,
 )
+from redress.privacy import requests as data_requests
 
 
 def conversation_record(session: Session, conversation_id: str) -> dict[str, Any] | None:
@@ -46,6 +47,11 @@ def conversation_record(session: Session, conversation_id: str) -> dict[str, Any
         "grants": _grants(session, conversation.id),
         # Each request for a person and what became of it at the agent desk.
         "handoffs": [_handoff_json(h) for h in conversation.handoffs],
+        # Requests about the customer's personal data made here (erase, access, stop).
+        "data_requests": [
+            data_requests.request_json(r)
+            for r in data_requests.requests_of(session, conversation.id)
+        ],
         # What agents wrote at the desk for colleagues only (never sent to the customer).
         "agent_notes": [
             {

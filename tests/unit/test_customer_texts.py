@@ -63,6 +63,8 @@ SAMPLES: dict[str, list[str]] = {
     "granted_on": ["today", "yesterday", "on 3 March", "on 31 December 2025"],
     "amount": ["£30", "£4.95"],
     "grant_reference": ["CR-7QK2MD"],
+    "data_reference": ["DR-7KQ2MZ"],
+    "due_date": ["7 January 2027", "28 February 2027"],
     # Every word the business lists as not its own (products.yml, not_ours).
     "thing": [word for words in BUSINESS.not_ours.values() for word in words],
 }
