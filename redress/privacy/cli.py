@@ -1,8 +1,10 @@
-"""``python -m redress privacy …``: erase or export a customer's personal data.
+"""``python -m redress privacy …``: erase or export a customer's personal data, and list
+the requests customers made about it.
 
     privacy erase  --account BL-100001 | --conversation ID [--request DR-…] [--by NAME]
     privacy export --account BL-100001 | --conversation ID [--request DR-…] [--by NAME]
                    [--out FILE]
+    privacy requests [--all]
 
 Both reach every store from this machine: the records, Rasa's tracker store
 (RASA_TRACKER_URL, or as scripts/run-rasa finds it), the Slack desk when SLACK_BOT_TOKEN is
@@ -15,10 +17,16 @@ import argparse
 import json
 import logging
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from redress.clock import utcnow
+from redress.db.models import Customer, DataRequest
+from redress.db.session import unit_of_work
+from redress.privacy import requests
 from redress.privacy.erasure import Erasure, erase
 from redress.privacy.export import ExportRequest, export
 from redress.privacy.outside import OutsideStores, OutsideUnavailable, stores_for
@@ -40,6 +48,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     _selectors(export_parser)
     export_parser.add_argument("--out", type=Path, help="write it to this file (else stdout)")
+    requests_parser = actions.add_parser(
+        "requests", help="customers' open data requests, the soonest due first"
+    )
+    requests_parser.add_argument(
+        "--all", action="store_true", help="done and refused ones too, newest first"
+    )
 
 
 def _selectors(parser: argparse.ArgumentParser) -> None:
@@ -50,7 +64,9 @@ def _selectors(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings, stores: OutsideStores | None = None) -> int:
-    """Runs ``privacy erase`` or ``privacy export``; 0 when done, 2 when refused."""
+    """Runs ``privacy erase``, ``export`` or ``requests``; 0 when done, 2 when refused."""
+    if args.action == "requests":  # reads the records only: no outside store is needed
+        return _requests(args, settings)
     handlers = {"erase": _erase, "export": _export}
     handler = handlers.get(args.action)
     if handler is None:
@@ -97,6 +113,32 @@ def _export(args: argparse.Namespace, settings: Settings, stores: OutsideStores)
     else:
         _out(text)
     return 0
+
+
+def _requests(args: argparse.Namespace, settings: Settings) -> int:
+    """One line per request: reference, kind, whether the customer was verified, when it is
+    due (and whether that has passed), the account and the conversation to act on."""
+    moment = utcnow()
+    with unit_of_work(settings.database_url) as session:
+        rows = requests.all_requests(session) if args.all else requests.open_requests(session)
+        lines = [_request_line(session, row, moment) for row in rows]
+    if not lines:
+        _out("No open data requests." if not args.all else "No data requests.")
+        return 0
+    _out("\n".join(lines))
+    return 0
+
+
+def _request_line(session: Session, row: DataRequest, moment: datetime) -> str:
+    due = row.due_at if row.due_at.tzinfo else row.due_at.replace(tzinfo=timezone.utc)
+    late = " OVERDUE" if row.status == requests.OPEN and due < moment else ""
+    customer = session.get(Customer, row.customer_id) if row.customer_id is not None else None
+    account = customer.account_number if customer is not None else "no account"
+    checked = "verified" if row.verified else "NOT verified"
+    return (
+        f"{row.reference}  {row.kind:<13}  {row.status:<8}  due {due:%Y-%m-%d}{late}  "
+        f"{checked}  {account}  conversation {row.conversation_id or '-'}"
+    )
 
 
 def _plain(value: Any) -> str:

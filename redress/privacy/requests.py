@@ -146,6 +146,11 @@ def open_requests(session: Session) -> list[DataRequest]:
     )
 
 
+def all_requests(session: Session) -> list[DataRequest]:
+    """Every request, the newest first."""
+    return list(session.scalars(select(DataRequest).order_by(DataRequest.id.desc())))
+
+
 def unverified_requests(session: Session, conversation_id: str) -> list[DataRequest]:
     """This conversation's open requests that still wait for the customer to prove who
     they are."""
