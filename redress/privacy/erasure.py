@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from redress.db.models import (
     CompensationGrant,
+    CompensationOffer,
     Complaint,
     Conversation,
     ConversationEvent,
@@ -299,6 +300,7 @@ def erase_records(
     counts["handoffs"] = _handoffs(session, ids, set(cleared_threads))
     counts["telegram_updates"] = _telegram_updates(session, subject.telegram_chats)
     counts["operator_alerts"] = _alerts(session, subject.identifiers)
+    counts["compensation_offers"] = _offers(session, subject)
     counts["fulfilment_payloads"] = _fulfilment(session, subject)
     counts["incident_accounts"] = _incident_accounts(session, subject)
     counts["customers"] = _customer(session, subject)
@@ -425,6 +427,21 @@ def _alerts(session: Session, identifiers: list[str]) -> int:
         if mentions(row.dedupe_key, ordered):
             row.dedupe_key = f"{row.kind}:erased:{row.id}"
         changed += 1
+    return changed
+
+
+def _offers(session: Session, subject: Subject) -> int:
+    """An offer keeps its rule, amount, status and dates; its explanation loses anything
+    naming the person (a reason an operator typed when rejecting it)."""
+    conditions = [CompensationOffer.conversation_id.in_(subject.conversation_ids)]
+    if subject.customer_id is not None:
+        conditions.append(CompensationOffer.customer_id == subject.customer_id)
+    ordered = sorted(set(subject.identifiers), key=len, reverse=True)
+    changed = 0
+    for row in session.scalars(select(CompensationOffer).where(or_(*conditions))):
+        if ordered and mentions(row.explanation, ordered):
+            row.explanation = scrub(row.explanation, ordered)
+            changed += 1
     return changed
 
 

@@ -257,7 +257,7 @@ def seed(w: World, chat_id: int = 987_654_321) -> Seeded:
             remedy="account_credit",
             amount_pence=900,
             status="granted",
-            explanation="£3 a day for 3 days, within every cap",
+            explanation=f"£3 a day for 3 days, within every cap; {name} asked for more",
             decided_at=now,
             decided_by="assistant (within policy)",
         )
