@@ -86,6 +86,7 @@ def build_services(
         taking_longer=(settings.slow_turn_notice_seconds, business.brand.taking_longer)
         if settings.slow_turn_notice_seconds
         else None,
+        secrets_hidden=business.brand.secrets_hidden,
     )
     identity = identity or IdentitySettings.from_env()
     relay.attach_verifier(Verifier(settings.database_url, identity, business.brand.business_name))

@@ -3,23 +3,25 @@ assistant, record and return the replies. Channels only translate to and from it
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from bot.hidden import hide, telling
 from bot.identity import SEND_CODE, VERIFIED_COMMAND, InvalidIdentity, Verifier
 from bot.live import LiveHub
+from bot.notices import SlowTurnNotice
 from bot.presses import expired_choice, read_press
 from bot.rasa_client import AssistantReply, AssistantUnavailable, RasaClient
 from bot.shared_state import LocalTurns, Turns
 from bot.shown import message_json, neutralise_slash
 from bot.transactions import in_transaction
+from redress.business import Brand
 from redress.clock import utcnow
 from redress.conversations import pending
 from redress.conversations import records as conversations
@@ -34,6 +36,9 @@ from redress.identity import records as identity_records
 UNAVAILABLE = "unavailable"
 # Marks the notice that a turn was taking longer than usual.
 TAKING_LONGER = "taking_longer"
+# What the customer is told when card details or a password were hidden (the brand's own
+# sentence replaces it).
+SECRETS_HIDDEN = str(Brand.model_fields["secrets_hidden"].default)
 logger = logging.getLogger("redress.gateway.relay")
 
 # Delivers messages that arrive later (agent replies, updates) to one channel's customer.
@@ -85,6 +90,8 @@ class _Arrival:
     address: str | None = None
     # The client's own id for the message (web chat): a repeat of it is not a new message.
     client_message_id: str | None = None
+    # What was masked in the text before anything else saw it (card details, passwords).
+    hidden: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -114,42 +121,6 @@ class Outcome:
     shown_meanwhile: list[dict[str, Any]] = field(default_factory=list)
 
 
-class _Notice:
-    """Says once that a turn is taking longer, if it is still running after ``after``
-    seconds. Settled when the turn ends: not said if it was not due yet; waited for if it is
-    being said, so it is recorded and shown before the answer."""
-
-    def __init__(
-        self,
-        conversation_id: str,
-        after: float,
-        say: Callable[[str], Awaitable[dict[str, Any]]],
-    ) -> None:
-        self._conversation_id = conversation_id
-        self._saying = False
-        self._task = asyncio.create_task(self._run(after, say))
-
-    async def _run(
-        self, after: float, say: Callable[[str], Awaitable[dict[str, Any]]]
-    ) -> dict[str, Any]:
-        await asyncio.sleep(after)
-        self._saying = True
-        return await say(self._conversation_id)
-
-    async def settle(self) -> list[dict[str, Any]]:
-        """The notice, if it was said (an empty list if not)."""
-        if not self._saying:
-            self._task.cancel()
-            return []
-        try:
-            return [await self._task]
-        except Exception:
-            logger.exception(
-                "could not say that the turn for %s is taking longer", self._conversation_id
-            )
-            return []
-
-
 __all__ = ["AgentDesk", "Outcome", "Relay", "Sender", "UnknownConversation", "message_json"]
 
 
@@ -164,6 +135,7 @@ class Relay:
         turns: Turns | None = None,
         working_for: timedelta = timedelta(seconds=60),
         taking_longer: tuple[float, str] | None = None,
+        secrets_hidden: str = SECRETS_HIDDEN,
     ) -> None:
         """``working_for``: longer than any turn can last (the wait for Rasa and recording);
         a message still unanswered after that was left by a gateway that stopped mid-turn,
@@ -172,6 +144,7 @@ class Relay:
         self._database_url = database_url
         self._working_for = working_for
         self._taking_longer = taking_longer
+        self._secrets_hidden = secrets_hidden
         self._rasa = rasa
         self._hub = hub
         self._unavailable_text = unavailable_text
@@ -231,8 +204,16 @@ class Relay:
         One turn at a time per conversation (recording, the assistant, recording), so two
         messages sent at once are answered one after the other, in the order recorded.
         """
+        kept = hide(text)
         arrived = _Arrival(
-            text, channel, external_id, command, identity, address, client_message_id
+            kept.text,
+            channel,
+            external_id,
+            command,
+            identity,
+            address,
+            client_message_id,
+            kept.kinds,
         )
         if conversation_id is None:  # a new conversation: nothing else can be in it yet
             return await self._turn(None, arrived)
@@ -240,8 +221,21 @@ class Relay:
             return await self._turn(conversation_id, arrived)
 
     async def _turn(self, conversation_id: str | None, arrived: _Arrival) -> Outcome:
-        channel, command = arrived.channel, arrived.command
         received = await run_in_threadpool(self._record_customer, conversation_id, arrived)
+        if not arrived.hidden or received.route in ("repeat", "replay"):
+            return await self._answer(received, arrived)
+        self._hub.publish(received.conversation_id, received.customer_message)
+        told = await self._say_now(
+            received.conversation_id, telling(arrived.hidden, self._secrets_hidden)
+        )
+        outcome = await self._answer(received, arrived, published=True)
+        return replace(outcome, shown_meanwhile=[told, *outcome.shown_meanwhile])
+
+    async def _answer(
+        self, received: _Received, arrived: _Arrival, *, published: bool = False
+    ) -> Outcome:
+        """Gets the recorded message answered, by whoever it goes to (``received.route``)."""
+        channel, command = arrived.channel, arrived.command
         conversation_id, sent, customer_message = (
             received.conversation_id,
             received.sent,
@@ -253,7 +247,8 @@ class Relay:
             return Outcome(conversation_id, received.replies, customer_message=customer_message)
         if received.route == "replay":
             return await self._replay_for(conversation_id, received)
-        self._hub.publish(conversation_id, customer_message)
+        if not published:
+            self._hub.publish(conversation_id, customer_message)
         if received.route == "send_code" and self._verifier is not None:
             said = await self._verifier.send_code(conversation_id)
             recorded = await run_in_threadpool(
@@ -278,7 +273,10 @@ class Relay:
         metadata["message_id"] = keep.message_id
         slow = None
         if self._taking_longer is not None:
-            slow = _Notice(conversation_id, self._taking_longer[0], self._notice)
+            after, text = self._taking_longer
+            slow = SlowTurnNotice(
+                after, lambda: self._say_now(conversation_id, text, {TAKING_LONGER: True})
+            )
         try:
             if not await self._replay_conversation(conversation_id, before=keep.message_id):
                 raise AssistantUnavailable("earlier messages are still waiting")
@@ -305,16 +303,17 @@ class Relay:
             shown_meanwhile=noticed,
         )
 
-    async def _notice(self, conversation_id: str) -> dict[str, Any]:
-        """Records that the turn is taking longer and shows it to the customer now."""
-        assert self._taking_longer is not None
-        text = self._taking_longer[1]
+    async def _say_now(
+        self, conversation_id: str, text: str, details: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Records something the gateway itself says during a turn and shows it to the
+        customer at once (web chat and Telegram)."""
 
         def record(session: Session) -> tuple[str, bool, dict[str, Any]]:
             conversation = conversations.get_conversation(session, conversation_id)
             assert conversation is not None
             message = conversations.record_message(
-                session, conversation, "bot", text, details={TAKING_LONGER: True}
+                session, conversation, "bot", text, details=details
             )
             return conversation.channel, conversation.reachable, message_json(message)
 

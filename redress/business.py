@@ -56,6 +56,16 @@ class Brand(_Strict):
         min_length=1,
         max_length=300,
     )
+    # Said when a customer's message held card details or a password: they were masked
+    # before anything was stored. ``{what}`` names what was hidden.
+    secrets_hidden: str = Field(
+        default=(
+            "For your safety I've hidden {what} you sent, so the full details aren't stored. "
+            "Please don't send card details or passwords in this chat."
+        ),
+        min_length=1,
+        max_length=300,
+    )
     # When the records cannot be written, so the message was not taken (nothing is kept).
     message_not_taken: str = Field(
         default=(

@@ -14,6 +14,7 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 
+from bot.hidden import hide
 from bot.message_text import valid_text
 
 LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
@@ -44,9 +45,10 @@ def mended(value: str) -> str:
 
 
 def storable(value: Any) -> Any:
-    """A decoded update with every string in it ``mended``, so the records can keep it."""
+    """A decoded update with every string in it ``mended``, so the records can keep it, and
+    card details and passwords masked, so they are never kept (bot/hidden.py)."""
     if isinstance(value, str):
-        return mended(value)
+        return hide(mended(value)).text
     if isinstance(value, dict):
         return {key: storable(item) for key, item in value.items()}
     if isinstance(value, list):

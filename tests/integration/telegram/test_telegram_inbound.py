@@ -276,6 +276,24 @@ def test_a_slow_answer_is_preceded_by_a_notice_and_each_is_sent_once(
     ]
 
 
+def test_card_details_are_masked_in_the_kept_update_and_everywhere_after(
+    slow_gateway: Gateway,
+) -> None:
+    gateway, chat = slow_gateway, new_chat()
+    gateway.rasa.delay = 1
+    sent = text_update(chat, "refund it to 4111-1111-1111-1111 please")
+    assert gateway.post(sent).status_code == 200
+    shown = "refund it to •••• •••• •••• 1111 please"
+    row = gateway.update_row(sent["update_id"])  # written down before the 200
+    assert row is not None and row.payload is not None
+    assert row.payload["message"]["text"] == shown
+    texts = gateway.wait_for_texts(chat, 2, "the sentence and the answer")
+    assert texts[0].startswith("For your safety I've hidden the card details you sent")
+    assert texts[1] == f"I hear you: {shown}"
+    assert gateway.messages(chat)[0].text == shown
+    assert "4111" not in gateway.log()
+
+
 def test_long_polling_writes_updates_down_before_confirming_them(
     stack: Stack, business: Business
 ) -> None:
