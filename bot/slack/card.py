@@ -47,6 +47,8 @@ from bot.slack.card_sections import (
 from bot.slack.text import escape_for_slack
 from redress.business import Business
 from redress.compensation.policy import show_money
+from redress.privacy.config import visible_kinds
+from redress.privacy.shown import record_for_agents
 
 # Action ids the agent desk listens for.
 TAKE_OVER = "handoff_take_over"
@@ -142,6 +144,8 @@ def build_card(
     ``pending_offer`` (an offer from it awaiting approval or a review) adds Approve and
     Reject buttons."""
     zone = ZoneInfo(business.hours.timezone)
+    # What agents may not see (business/privacy.yml) is masked before anything is shown.
+    record = record_for_agents(record, visible_kinds(business))
     conversation: Mapping[str, Any] = record.get("conversation") or {}
     customer: Mapping[str, Any] | None = conversation.get("customer")
     complaints = [c for c in record.get("complaints") or [] if isinstance(c, Mapping)]

@@ -20,6 +20,8 @@ from bot.slack.desk.texts import (
 from bot.slack.text import escape_for_slack, is_internal_note, one_line, slack_to_plain
 from redress.conversations import records as conversations
 from redress.handoff import records as handoff_records
+from redress.privacy.config import visible_kinds
+from redress.privacy.shown import for_agents
 
 
 class ThreadRelay(Cards):
@@ -45,7 +47,7 @@ class ThreadRelay(Cards):
             return
         channel, thread_ts, customer_channel = found
         async with self._thread_locks[thread_ts]:
-            text = str(message.get("text") or "")
+            text = for_agents(str(message.get("text") or ""), visible_kinds(self.business))
             where = CHANNEL_NAMES.get(customer_channel, customer_channel)
             blocks: list[dict[str, Any]] = [
                 {

@@ -877,3 +877,20 @@ def test_unknown_category_and_severity_are_shown_as_recorded() -> None:
     text = card_text(blocks)
     assert "space weather" in text
     assert "apocalyptic severity" in text
+
+
+def test_personal_data_agents_may_not_see_is_masked_on_the_card() -> None:
+    record = a_record()
+    record["messages"][0]["text"] = (
+        "no internet since monday, ring me on 07700 900123, refund to GB82 WEST 1234 5698 7654 32"
+    )
+    record["complaints"][0]["summary"] = record["messages"][0]["text"]
+    record["conversation"]["customer"]["phone"] = "07700 900123"
+    _, blocks = build_card(record, BUSINESS, NOW, reason="customer_asked", handoff_id=HANDOFF_ID)
+    text = card_text(blocks)
+    # business/privacy.yml lets agents see e-mail addresses and postcodes, nothing else.
+    assert "900123" not in text
+    assert "7654 32" not in text and "GB82 WEST" not in text
+    assert "123" in text  # a phone keeps its last digits, so an agent can tell numbers apart
+    assert "sam.jones84@example.com" in text
+    assert "LS6 2AB" in text
