@@ -137,7 +137,8 @@ def _card_in(groups: list[tuple[int, int, str]]) -> tuple[int, int] | None:
 
 
 _EXPIRY_DATE = r"(?:0?[1-9]|1[0-2])\s?[/\\-]\s?(?:20\d{2}|\d{2})(?![\d/])"
-_CVV_DIGITS = r"\d{3,4}(?![\d/:])(?![.,]\d)"
+# Not the first half of "123 456": the one-time codes customers are e-mailed have six digits.
+_CVV_DIGITS = rf"\d{{3,4}}(?![\d/:])(?![.,]\d)(?!{_SPACE}\d{{3}}(?!\d))"
 # What may follow a card number directly and still be its expiry date or CVV.
 _CARD_TAIL = re.compile(
     r"[\s,;]*(?:(?:and|&)\s+)?(?:(?:exp(?:iry|ires|iration)?\.?(?:\s+date)?"

@@ -141,6 +141,8 @@ NOT_FOUND = [
     "the bill dated 12/03/1980",
     "call 999 or 111 if it's urgent",
     "cvv",
+    "the security code you e-mailed is 123 456",  # a one-time code, not a CVV
+    "security code 123456 doesn't work",
     "",
 ]
 
