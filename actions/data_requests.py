@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 
 from actions import replies, taking
 from actions.context import business, now, settings
-from actions.identity import SEND_CODE
+from actions.identity import CLAIMED, SEND_CODE, look_up
 from actions.intents import complaint_told
 from redress.complaints import records as complaint_records
+from redress.conversations import customers
 from redress.conversations import records as conversations
 from redress.db.models import DataRequest
 from redress.db.session import unit_of_work
@@ -46,6 +47,12 @@ def say_recorded(dispatcher: CollectingDispatcher, request: DataRequest) -> None
         data_reference=request.reference,
         due_date=requests.describe_due(request.due_at, business().hours.timezone),
     )
+
+
+def _names_an_account(text: str) -> bool:
+    """Whether the message gives an account number or an e-mail address (whether or not
+    one exists: that is for the limited lookup to find out)."""
+    return bool(customers.normalise_account_number(text) or customers.find_email(text))
 
 
 def _ask_person(session: Session, conversation_id: str) -> None:
@@ -78,6 +85,16 @@ class ActionDataRequest(Action):
             earlier = requests.open_request(session, conversation.id, kind)
             verified = identity.verified_customer(session, conversation.id)
             claimed = identity.claimed_customer(session, conversation.id)
+            text = replies.latest_text(tracker)
+            # "delete my data, I'm BL-100004": the account named here is looked up (within the
+            # lookup limits, like any other) and claimed, so a code can go to its e-mail.
+            if (
+                verified is None
+                and claimed is None
+                and _names_an_account(text)
+                and look_up(session, tracker, text).outcome == CLAIMED
+            ):
+                claimed = identity.claimed_customer(session, conversation.id)
             request = earlier or requests.record_request(
                 session,
                 kind=kind,

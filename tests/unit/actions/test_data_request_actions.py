@@ -141,6 +141,30 @@ def test_a_typed_account_gets_the_code_first_then_the_request_is_verified(
     assert told["data_reference"] == row.reference
 
 
+def test_an_account_typed_with_the_request_is_claimed_and_gets_the_code(
+    records_url: str,
+) -> None:
+    chat = Conversation()
+    said = chat.run(
+        ActionDataRequest(), "bl 100004 here, I want my data deleted", "request_erasure"
+    )
+    assert said.responses[0] == "utter_data_request_check_needed"
+    assert any(m.get("custom") == SEND_CODE for m in said.messages)
+    with unit_of_work(records_url) as session:
+        claimed_by = identity.claimed_customer(session, chat.sender_id)
+        assert claimed_by is not None and claimed_by.account_number == "BL-100004"
+    assert handoff_reasons(records_url, chat) == []
+
+
+def test_an_unknown_account_typed_with_the_request_is_left_to_a_person(
+    records_url: str,
+) -> None:
+    chat = Conversation()
+    said = chat.run(ActionDataRequest(), "BL-999999, erase my details", "request_erasure")
+    assert said.responses == ["utter_data_request_person_checks"]
+    assert handoff_reasons(records_url, chat) == [requests.CONFIRM_IDENTITY]
+
+
 def test_a_customer_who_cannot_get_the_code_is_left_to_a_person(records_url: str) -> None:
     chat = Conversation()
     claimed(chat, "BL-100004")
