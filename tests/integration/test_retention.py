@@ -14,7 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, create_engine, select
+from sqlalchemy import (
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    select,
+    text,
+)
 
 from bot.app import build_services
 from bot.jobs.retention import RetentionJob
@@ -523,3 +534,32 @@ def test_the_gateway_runs_retention_on_its_schedule(
     assert "1 conversation anonymised" in caplog.text
     with unit_of_work(sqlite_url) as session:
         assert session.scalars(select(PrivacyAudit.performed_by)).all() == ["gateway"]
+
+
+def test_one_run_at_a_time_on_postgresql(postgres_url: str) -> None:
+    _seed(postgres_url)
+    with unit_of_work(postgres_url) as other_gateway:
+        other_gateway.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": retention._LOCK_KEY}
+        )
+        report = retention.run(postgres_url, None, DAYS, NOW)
+        assert report.skipped
+        assert "another run is in progress" in report.text()
+    assert _by_store(retention.run(postgres_url, None, DAYS, NOW))["transcripts"].done == 1
+    with unit_of_work(postgres_url) as session:
+        assert len(session.scalars(select(PrivacyAudit)).all()) == 1
+
+
+def test_a_summary_erased_at_the_customers_request_stays_so(database_url: str) -> None:
+    _seed(database_url)
+    with unit_of_work(database_url) as session:
+        erased = session.scalar(select(Complaint).where(Complaint.reference == "RD-OLD001"))
+        assert erased is not None
+        erased.summary, erased.facts = "[erased]", {}
+    report = _by_store(retention.run(database_url, None, DAYS, NOW))
+    assert report["closed_complaints"].due == 0
+    with unit_of_work(database_url) as session:
+        summary = session.scalar(
+            select(Complaint.summary).where(Complaint.reference == "RD-OLD001")
+        )
+        assert summary == "[erased]"
