@@ -149,3 +149,10 @@ def test_retention_runs_hourly_unless_set():
 def test_a_bad_retention_interval_stops_start_up(value):
     with pytest.raises(SettingsError, match="REDRESS_RETENTION_CHECK_SECONDS"):
         Settings.from_env({"REDRESS_RETENTION_CHECK_SECONDS": value})
+
+
+def test_the_kinds_are_the_ones_the_detector_finds():
+    from redress.privacy.config import KINDS
+    from redress.privacy.detect import Kind
+
+    assert set(KINDS) == {kind.value for kind in Kind}
