@@ -50,6 +50,7 @@ from redress.db.models import (
 from redress.db.session import unit_of_work
 from redress.privacy import retention
 from redress.privacy.config import Retention
+from redress.privacy.erasure import ERASED
 from redress.settings import Settings
 from tests.conftest import postgres_database
 
@@ -555,11 +556,11 @@ def test_a_summary_erased_at_the_customers_request_stays_so(database_url: str) -
     with unit_of_work(database_url) as session:
         erased = session.scalar(select(Complaint).where(Complaint.reference == "RD-OLD001"))
         assert erased is not None
-        erased.summary, erased.facts = "[erased]", {}
+        erased.summary, erased.facts = ERASED, {}
     report = _by_store(retention.run(database_url, None, DAYS, NOW))
     assert report["closed_complaints"].due == 0
     with unit_of_work(database_url) as session:
         summary = session.scalar(
             select(Complaint.summary).where(Complaint.reference == "RD-OLD001")
         )
-        assert summary == "[erased]"
+        assert summary == ERASED
