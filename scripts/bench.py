@@ -332,6 +332,33 @@ class Target:
             self.signed.add(conversation_id)
         return {"identity": signed_identity(customer.account)}
 
+    def message_body(
+        self, conversation_id: str | None, text: str, customer: Customer | None
+    ) -> dict[str, Any]:
+        """What the web chat API ("full") is sent for one message."""
+        return {
+            "conversation_id": conversation_id,
+            "conversation_token": self.tokens.get(conversation_id or ""),
+            "text": text,
+            **self._identity(conversation_id, text, customer),
+        }
+
+    def answered(
+        self,
+        conversation_id: str | None,
+        text: str,
+        customer: Customer | None,
+        body: dict[str, Any],
+    ) -> str | None:
+        """Keeps what an answer of the web chat API means for the next message (the
+        conversation's token, the customer signed in); returns the conversation's id."""
+        conversation_id = body.get("conversation_id") or conversation_id
+        if isinstance(token := body.get("conversation_token"), str) and conversation_id:
+            self.tokens[conversation_id] = token
+        if customer is not None and _gives_account(text, customer):
+            self.signed.add(str(conversation_id))
+        return conversation_id
+
     async def send(
         self,
         client: httpx.AsyncClient,
@@ -346,13 +373,7 @@ class Target:
         try:
             if self.mode == "full":
                 response = await client.post(
-                    f"{url}/api/messages",
-                    json={
-                        "conversation_id": conversation_id,
-                        "conversation_token": self.tokens.get(conversation_id or ""),
-                        "text": text,
-                        **self._identity(conversation_id, text, customer),
-                    },
+                    f"{url}/api/messages", json=self.message_body(conversation_id, text, customer)
                 )
             else:
                 first = conversation_id is not None and conversation_id not in self.signed
@@ -389,11 +410,7 @@ class Target:
                 {"id": r.get("id"), "text": r.get("text") or "", "buttons": r.get("buttons") or []}
                 for r in body.get("replies") or []
             ]
-            conversation_id = body.get("conversation_id") or conversation_id
-            if isinstance(token := body.get("conversation_token"), str) and conversation_id:
-                self.tokens[conversation_id] = token
-            if customer is not None and _gives_account(text, customer):
-                self.signed.add(str(conversation_id))
+            conversation_id = self.answered(conversation_id, text, customer, body)
             message_id = body.get("message_id")
         elif self.mode == "bare" and isinstance(body, list):
             replies = [
