@@ -7,6 +7,7 @@ import asyncio
 import logging
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -25,10 +26,12 @@ from bot.api._http import (
     is_conversation_id,
     json_object,
 )
+from bot.hidden import hide
 from bot.identity import InvalidIdentity
 from bot.message_text import valid_text
 from bot.relay import Relay, UnknownConversation, message_json
 from bot.transactions import in_transaction
+from redress.clock import utcnow
 from redress.conversations import records as conversations
 from redress.db.models import Message
 
@@ -36,6 +39,10 @@ logger = logging.getLogger("redress.gateway.webchat")
 
 MAX_BODY_BYTES = 64 * 1024
 RETRY_AFTER_SECONDS = 10
+# A conversation's first message sent again within this long, with the same client id of at
+# least this many characters, is the same conversation (``_start``).
+SAME_START_WITHIN = timedelta(minutes=10)
+MIN_START_ID_CHARS = 16
 CHANNEL = "web"
 
 
@@ -54,7 +61,9 @@ async def post_message(request: Request) -> Response:
         if posted.identity is not None:
             await in_transaction(settings.database_url, relay.check_identity, posted.identity)
         if posted.conversation_id is None:
-            conversation_id, token = await in_transaction(settings.database_url, _start)
+            conversation_id, token = await in_transaction(
+                settings.database_url, _start, posted.client_message_id, posted.text
+            )
         else:
             conversation_id = posted.conversation_id
             await in_transaction(settings.database_url, _admit, conversation_id, posted.token)
@@ -126,8 +135,18 @@ def refused_token(given: str | None) -> BadInput:
     )
 
 
-def _start(session: Session) -> tuple[str, str]:
-    """A new web chat conversation and the secret that lets its client back in."""
+def _start(session: Session, client_message_id: str | None, text: str) -> tuple[str, str]:
+    """A new web chat conversation and the secret that lets its client back in.
+
+    The first message sent again (same ``client_message_id`` and words, within
+    ``SAME_START_WITHIN``) is the same conversation: its client lost the answer that
+    started it, so it gets the conversation again, with a new token (only the first one's
+    hash is kept). The id must be long enough not to be guessed."""
+    if client_message_id is not None and len(client_message_id) >= MIN_START_ID_CHARS:
+        since = utcnow() - SAME_START_WITHIN
+        same = conversations.started_by(session, CHANNEL, client_message_id, hide(text).text, since)
+        if same is not None:
+            return same.id, conversations.issue_client_token(same)
     conversation = conversations.start_conversation(session, CHANNEL)
     return conversation.id, conversations.issue_client_token(conversation)
 

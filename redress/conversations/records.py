@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -216,6 +217,36 @@ def repeat_of(
         return None
     answers = answers_after(session, conversation_id, first.id)
     return first, answers
+
+
+def started_by(
+    session: Session, channel: str, client_message_id: str, text: str, since: datetime
+) -> Conversation | None:
+    """The conversation on ``channel`` that a customer message with this client id and text
+    started since ``since`` (its first message), if there is one."""
+    message = session.scalar(
+        select(Message)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(
+            Message.client_message_id == client_message_id,
+            Message.role == "customer",
+            Message.text == text,
+            Message.created_at >= since,
+            Conversation.channel == channel,
+        )
+        .order_by(Message.id)
+        .limit(1)
+    )
+    if message is None:
+        return None
+    earlier = session.scalar(
+        select(Message.id).where(
+            Message.conversation_id == message.conversation_id,
+            Message.role == "customer",
+            Message.id < message.id,
+        )
+    )
+    return None if earlier is not None else session.get(Conversation, message.conversation_id)
 
 
 def answers_after(session: Session, conversation_id: str, message_id: int) -> list[Message]:

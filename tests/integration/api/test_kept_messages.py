@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
 from bot.app import create_app
@@ -18,6 +19,7 @@ from redress.business import Business
 from redress.clock import utcnow
 from redress.conversations import pending
 from redress.conversations import records as conversations
+from redress.db.models import Conversation
 from redress.db.session import unit_of_work
 from tests.fakes.rasa import FakeRasa
 from tests.integration.api.chat import WebChat
@@ -172,3 +174,43 @@ def test_the_assistant_is_told_which_recorded_message_it_answers(
     record = _record(chat)
     customer = [m for m in record["messages"] if m["role"] == "customer"]
     assert rasa.received[-1]["metadata"]["message_id"] == customer[-1]["id"]
+
+
+def _start(chat: WebChat, text: str, client_message_id: str) -> dict[str, Any]:
+    """Posts a conversation's first message, as a client that has no conversation yet."""
+    body = {"conversation_id": None, "text": text, "client_message_id": client_message_id}
+    response = chat.client.post("/api/messages", json=body)
+    assert response.status_code in (200, 503), response.text
+    return dict(response.json())
+
+
+def test_a_first_message_sent_again_after_a_lost_answer_is_the_same_conversation(
+    chat: WebChat, rasa: FakeRasa, database_url: str
+) -> None:
+    client_id = "w3f9c2a1b7e6d5c4b3a291807"
+    first = _start(chat, "my broadband died last night", client_id)  # its answer is lost
+    again = _start(chat, "my broadband died last night", client_id)
+    assert again["conversation_id"] == first["conversation_id"]
+    assert [r["text"] for r in again["replies"]] == ["answer to: my broadband died last night"]
+    assert rasa.answered(first["conversation_id"]) == ["my broadband died last night"]
+    # The client carries on with the token it was given this time.
+    chat.conversation_id, chat.token = again["conversation_id"], again["conversation_token"]
+    assert chat.say("still down").status_code == 200
+    with unit_of_work(database_url) as session:
+        assert session.scalar(select(func.count()).select_from(Conversation)) == 1
+
+
+def test_a_first_message_is_not_found_again_by_a_short_id_or_other_words(
+    chat: WebChat,
+) -> None:
+    first = _start(chat, "my bill is wrong", "short-id")
+    assert (
+        _start(chat, "my bill is wrong", "short-id")["conversation_id"]
+        != (first["conversation_id"])
+    )
+    long_id = "w0123456789abcdef01234567"
+    started = _start(chat, "my bill is wrong", long_id)
+    assert (
+        _start(chat, "my bill is still wrong", long_id)["conversation_id"]
+        != (started["conversation_id"])
+    )
