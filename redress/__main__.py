@@ -1,5 +1,5 @@
 """Command line: ``python -m redress migrate|seed|check-config|incidents ...|alerts ...|
-compensation ...``."""
+compensation ...|privacy ...|retention``."""
 
 from __future__ import annotations
 

@@ -72,7 +72,7 @@ def prepare(
     if not leased_queue.renew_claim(session, OutboxMessage, outbox_id, claimed_at, now):
         return None
     row = session.get(OutboxMessage, outbox_id)
-    assert row is not None  # claimed a moment ago; outbox rows are not deleted
+    assert row is not None  # claimed a moment ago; retention deletes only finished rows
     conversation = session.get(Conversation, row.conversation_id)
     assert conversation is not None  # a foreign key
     message = session.get(Message, row.message_id) if row.message_id is not None else None
