@@ -2,19 +2,22 @@
 
 ``erase`` finds the person (redress/privacy/subject.py), then, in this order:
 
-1. **Slack**: every message of their handoffs' threads (the card, the customer's messages
+1. **Rasa's tracker store**: every event of their conversations is deleted. If the store
+   cannot be reached the erasure stops here, before anything else changes.
+2. **Slack**: every message of their handoffs' threads (the card, the customer's messages
    shown there, the desk's notices and agents' replies) is deleted; where Slack refuses the
    delete it is edited to a neutral text; what Slack refuses both ways (a person's own
-   message, which only a workspace admin may delete) is reported, never hidden. If Slack
-   cannot be reached, the threads stay on the handoffs so that erasing again finishes it.
-2. **Rasa's tracker store**: every event of their conversations is deleted. If the store
-   cannot be reached the erasure stops here, before the records change.
+   message, which only a workspace admin may delete) is reported, never hidden. Operator
+   alerts posted to the escalation channel that name them go the same way. If Slack cannot
+   be reached, the erasure stops here, before the records change, so that erasing again
+   (by the same account) finds everything left.
 3. **Redis**: the keys named after their conversations (turn locks, rate-limit windows,
    Rasa's conversation locks) are deleted.
 4. **The records**, in one transaction (``erase_records``): messages, the outbox, kept
-   turns, identities, codes, incident subscriptions and Telegram updates about them are
-   deleted; the account, conversations, complaints, alerts and billing payloads are kept
-   as rows without the person in them, so reports and the ledger still add up. The same
+   turns, identities, codes and incident subscriptions are deleted, and Telegram updates
+   from their chat lose what Telegram sent; the account, conversations, complaints,
+   offers, alerts and billing payloads are kept as rows without the person in them, so
+   reports and the ledger still add up. The same
    transaction writes the audit row, with counts and nothing personal, and marks the data
    request done.
 
@@ -61,6 +64,7 @@ from redress.privacy.subject import (
     SubjectError,
     check_request_reference,
     choose,
+    find_request,
     find_subject,
     is_erased,
 )
@@ -110,6 +114,7 @@ class Erased:
 @dataclass
 class _Thread:
     handoff_id: int
+    conversation_id: str
     channel: str
     ts: str
 
@@ -154,13 +159,19 @@ def erase(
         return subject, _threads(session, subject.conversation_ids)
 
     subject, threads = _in(database_url, find)
-    slack = _erase_slack(stores, threads, subject.identifiers)
     try:
         tracker_events = erase_tracker_events(tracker_url, subject.conversation_ids)
     except SQLAlchemyError as problem:
         raise OutsideUnavailable(
             f"Rasa's tracker store could not be reached ({type(problem).__name__}); "
-            "nothing in the records was erased. Erase again when it is back."
+            "nothing was erased. Erase again when it is back."
+        ) from None
+    try:
+        slack = _erase_slack(stores, threads, subject.identifiers)
+    except OutsideUnavailable as problem:
+        # The records still name the account, so erasing again finds everything left.
+        raise OutsideUnavailable(
+            f"{problem}; the records were not erased. Erase again when Slack answers."
         ) from None
     redis_keys, redis_problems = _erase_keys(stores, subject)
 
@@ -212,7 +223,10 @@ def _threads(session: Session, conversation_ids: list[str]) -> list[_Thread]:
         .where(Handoff.conversation_id.in_(conversation_ids), Handoff.desk_thread.is_not(None))
         .order_by(Handoff.id)
     )
-    return [_Thread(row.id, row.desk_channel or "", row.desk_thread or "") for row in rows]
+    return [
+        _Thread(row.id, row.conversation_id, row.desk_channel or "", row.desk_thread or "")
+        for row in rows
+    ]
 
 
 def _erase_slack(
@@ -224,26 +238,29 @@ def _erase_slack(
         if threads:
             outcome.problems.append(
                 f"The Slack desk is not configured here: {len(threads)} handoff threads were "
-                "not removed. Erase again where SLACK_BOT_TOKEN is set."
+                f"not removed. Erase again where SLACK_BOT_TOKEN is set, {_again(threads)}."
             )
         counts["slack_messages_left"] = 0
         return outcome
     slack = stores.slack
-    try:
-        for thread in threads:
-            messages = slack.thread(thread.channel, thread.ts)
-            # Replies first: a thread whose first message is gone can no longer be listed.
-            for message in sorted(messages, key=_reply_first):
-                _tally(outcome, message, slack.remove(message))
-            outcome.cleared.add(thread.handoff_id)
-        # Operator alerts posted to the channel that name them (a grant for their account
-        # that billing refused, an update that could not reach their conversation).
-        for message in slack.mentioning(identifiers) if identifiers else []:
+    for thread in threads:
+        messages = slack.thread(thread.channel, thread.ts)
+        # Replies first: a thread whose first message is gone can no longer be listed.
+        for message in sorted(messages, key=_reply_first):
             _tally(outcome, message, slack.remove(message))
-    except OutsideUnavailable as problem:
-        outcome.problems.append(f"{problem}. Erase again when Slack answers, to remove the rest.")
+        outcome.cleared.add(thread.handoff_id)
+    # Operator alerts posted to the channel that name them (a grant for their account that
+    # billing refused, an update that could not reach their conversation).
+    for message in slack.mentioning(identifiers) if identifiers else []:
+        _tally(outcome, message, slack.remove(message))
     counts["slack_messages_left"] = len(outcome.left)
     return outcome
+
+
+def _again(threads: list[_Thread]) -> str:
+    """How to finish: the account number is gone by then, so by each conversation."""
+    ids = sorted({t.conversation_id for t in threads})
+    return "by conversation: " + ", ".join(f"--conversation {i}" for i in ids)
 
 
 def _tally(outcome: _SlackOutcome, message: SlackMessage, result: str) -> None:
@@ -498,8 +515,6 @@ def _customer(session: Session, subject: Subject) -> int:
 
 
 def _complete_request(session: Session, reference: str, by: str, now: datetime) -> None:
-    from redress.privacy.subject import find_request
-
     request = find_request(session, reference)
     if request.status != "done":
         request.status = "done"

@@ -6,6 +6,7 @@ Redis and the fake Slack's remaining messages are searched for them."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from redress.db.models import (
 )
 from redress.db.session import unit_of_work
 from tests.fakes.slack_api import DESK_CHANNEL
+from tests.integration.conftest import closed_port
 from tests.integration.privacy.customer import (
     ADMIN,
     OTHER_ACCOUNT,
@@ -270,3 +272,51 @@ def test_the_command_line_exports_and_erases_one_conversation(
                 ("export", "cli"),
                 ("erase", "Dana"),
             ]
+
+
+def test_an_unreachable_store_stops_the_erasure_before_the_records(
+    database_url: str, business: Business, tmp_path: Path
+) -> None:
+    with world(database_url, business, tmp_path) as w:
+        s = seed(w)
+        state = w.client.app.state  # type: ignore[attr-defined]
+        settings = state.settings
+        everything = [s.name, s.email, s.account]
+
+        # Rasa's tracker store unreachable (a real closed port): nothing is erased anywhere.
+        state.settings = replace(
+            settings, tracker_url=f"postgresql://postgres@127.0.0.1:{closed_port()}/rasa"
+        )
+        down = _erase(w, account_number=s.account)
+        assert down.status_code == 503, down.text
+        assert down.json()["error"]["code"] == "store_unavailable"
+        assert "tracker store" in down.json()["error"]["message"]
+        assert w.slack.calls("chat.delete") == []
+        assert _tracker_count(w, s.web_id) == 9
+        assert set(found_in_records(w.database_url, everything)) >= {("customers", s.name)}
+
+        # Slack refusing the token: the records are not erased either, and say so.
+        state.settings = settings
+        w.slack.fail_next("conversations.replies", "invalid_auth")
+        refused = _erase(w, account_number=s.account)
+        assert refused.status_code == 503, refused.text
+        assert "records were not erased" in refused.json()["error"]["message"]
+        assert ("customers", s.name) in found_in_records(w.database_url, everything)
+        with unit_of_work(w.database_url) as session:
+            assert session.scalar(select(func.count()).select_from(PrivacyAudit)) == 0
+
+        # Redis down: the rest is erased, and the answer says what was not.
+        state.settings = replace(settings, redis_url=f"redis://127.0.0.1:{closed_port()}/0")
+        partly = _erase(w, account_number=s.account)
+        assert partly.status_code == 200, partly.text
+        assert any("Redis" in p for p in partly.json()["problems"])
+        assert found_in_records(w.database_url, s.personal) == []
+        assert found_in_slack(w.slack, s.personal, skip={s.agent_ts}) == []
+        assert w.redis.exists(f"redress:lock:{s.web_id}")
+
+        # With Redis back, erasing the conversation again removes its keys.
+        state.settings = settings
+        again = _erase(w, conversation_id=s.web_id)
+        assert again.status_code == 200, again.text
+        assert again.json()["counts"]["redis_keys"] >= 1
+        assert found_in_redis(w.redis, [s.web_id]) == []
