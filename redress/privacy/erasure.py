@@ -57,6 +57,7 @@ from redress.db.models import (
     VerificationCode,
 )
 from redress.db.session import unit_of_work
+from redress.handoff import records as handoff_records
 from redress.privacy.outside import OutsideStores, OutsideUnavailable, SlackMessage
 from redress.privacy.subject import (
     ERASED_DOMAIN,
@@ -176,7 +177,7 @@ def erase(
     redis_keys, redis_problems = _erase_keys(stores, subject)
 
     def write(session: Session) -> Erased:
-        counts = erase_records(session, subject, slack.cleared)
+        counts = erase_records(session, subject, slack.cleared, now)
         counts.update(slack.counts)
         counts["tracker_events"] = tracker_events
         counts["redis_keys"] = redis_keys
@@ -288,7 +289,7 @@ def _erase_keys(stores: OutsideStores, subject: Subject) -> tuple[int, list[str]
 
 
 def erase_records(
-    session: Session, subject: Subject, cleared_threads: Iterable[int]
+    session: Session, subject: Subject, cleared_threads: Iterable[int], now: datetime
 ) -> dict[str, int]:
     """Erases the person from the records database; returns rows changed per table. Rows
     that the ledger and reports need are kept without the person in them."""
@@ -314,7 +315,7 @@ def erase_records(
     counts["conversations"] = _conversations(session, ids)
     counts["conversation_events"] = _events(session, ids)
     counts["complaints"] = _complaints(session, subject)
-    counts["handoffs"] = _handoffs(session, ids, set(cleared_threads))
+    counts["handoffs"] = _handoffs(session, ids, set(cleared_threads), now)
     counts["telegram_updates"] = _telegram_updates(session, subject.telegram_chats)
     counts["operator_alerts"] = _alerts(session, subject.identifiers)
     counts["compensation_offers"] = _offers(session, subject)
@@ -376,13 +377,21 @@ def _complaints(session: Session, subject: Subject) -> int:
     return changed
 
 
-def _handoffs(session: Session, ids: list[str], cleared: set[int]) -> int:
+def _handoffs(session: Session, ids: list[str], cleared: set[int], now: datetime) -> int:
+    """An open handoff is closed (else the desk would post a new card, or remind the
+    customer, about someone erased); a thread that is gone from Slack is forgotten."""
     changed = 0
     for row in session.scalars(select(Handoff).where(Handoff.conversation_id.in_(ids))):
+        touched = False
+        if row.status in handoff_records.OPEN_STATUSES:
+            row.status = handoff_records.RESOLVED
+            row.ended_at = now
+            touched = True
         if row.id in cleared and row.desk_thread is not None:
             row.desk_channel = None
             row.desk_thread = None
-            changed += 1
+            touched = True
+        changed += touched
     return changed
 
 

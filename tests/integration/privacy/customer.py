@@ -343,6 +343,9 @@ def seed(w: World, chat_id: int = 987_654_321) -> Seeded:
     g.slack.wait_for(
         lambda: any("router light" in t for t in g.thread_texts(thread)), 30, "the mirrored text"
     )
+    # A second handoff, on Telegram, posted but not yet taken over.
+    g.request_person(telegram_id)
+    g.card(telegram_id)
     agent_text = f"Hello {name.split()[0]}, I'm checking your line now"
     request = g.agent_says(thread, agent_text)
     agent_ts = request.payload["event"]["ts"]

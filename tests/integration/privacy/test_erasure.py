@@ -86,7 +86,7 @@ def test_an_erased_customer_is_found_in_no_store(
         assert {s.web_id, str(s.chat_id)} <= set(found_in_redis(w.redis, ids))
         assert set(found_in_slack(w.slack, [s.name, s.account], set())) == {s.name, s.account}
         alerts = [m for m in w.slack.messages_in(DESK_CHANNEL) if s.account in json.dumps(m)]
-        assert len(alerts) == 2  # the card, and the alert about their grant
+        assert len(alerts) == 3  # two cards, and the alert about their grant
         other_before = _other_state(w, s)
 
         answer = _erase(w, account_number=s.account, request_reference=s.request_reference)
@@ -115,6 +115,10 @@ def test_an_erased_customer_is_found_in_no_store(
 
         # The other customer is untouched.
         assert _other_state(w, s) == other_before
+        # Their handoff is closed: the desk posts no new card about them.
+        posts = len(w.slack.calls("chat.postMessage"))
+        assert w.desk.post_due() == 0
+        assert len(w.slack.calls("chat.postMessage")) == posts
 
         with unit_of_work(w.database_url) as session:
             # The ledger keeps amounts, references and dates, without the person.
