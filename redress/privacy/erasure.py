@@ -58,7 +58,7 @@ from redress.db.models import (
 )
 from redress.db.session import unit_of_work
 from redress.handoff import records as handoff_records
-from redress.privacy.outside import OutsideStores, OutsideUnavailable, SlackMessage
+from redress.privacy.outside import OutsideStores, OutsideUnavailable, SlackMessage, whole_word
 from redress.privacy.subject import (
     ERASED_DOMAIN,
     Subject,
@@ -422,11 +422,12 @@ def chat_ids(value: Any) -> set[str]:
 
 
 def scrub(value: Any, identifiers: list[str]) -> Any:
-    """``value`` with every identifier replaced by "[erased]", in nested JSON too."""
+    """``value`` with every identifier standing on its own (in any case) replaced by
+    "[erased]", in nested JSON too: a chat id inside a longer number is left alone."""
     if isinstance(value, str):
         for identifier in identifiers:
-            if identifier and identifier in value:
-                value = value.replace(identifier, ERASED)
+            if identifier and identifier.lower() in value.lower():
+                value = whole_word(identifier).sub(ERASED, value)
         return value
     if isinstance(value, dict):
         return {key: scrub(inner, identifiers) for key, inner in value.items()}

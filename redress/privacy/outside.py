@@ -135,7 +135,7 @@ class SlackWebMessages:
                 return found
 
     def mentioning(self, needles: Sequence[str]) -> list[SlackMessage]:
-        patterns = [_whole_word(n) for n in needles if n]
+        patterns = [whole_word(n) for n in needles if n]
         if not patterns:
             return []
         found: list[SlackMessage] = []
@@ -223,7 +223,7 @@ class RedisConversationKeys:
         self._redis.close()
 
 
-def _whole_word(needle: str) -> re.Pattern[str]:
+def whole_word(needle: str) -> re.Pattern[str]:
     """``needle`` standing on its own (a chat id inside a longer number is not it)."""
     return re.compile(rf"(?<![\w-]){re.escape(needle)}(?![\w-])", re.IGNORECASE)
 

@@ -57,7 +57,6 @@ class Subject:
     telegram_chats: list[str]
     request: DataRequest | None = None
     identifiers: list[str] = field(default_factory=list)
-    already_erased: bool = False
 
 
 def is_erased(customer: Customer) -> bool:
@@ -134,18 +133,14 @@ def find_subject(
         {row.external_id for row in rows if row.channel == "telegram" and row.external_id}
     )
     identifiers = [*ordered, *chats]
-    erased = False
-    if customer is not None:
-        erased = is_erased(customer)
-        if not erased:
-            identifiers += [customer.account_number, customer.email, customer.name]
+    if customer is not None and not is_erased(customer):
+        identifiers += [customer.account_number, customer.email, customer.name]
     return Subject(
         customer_id=customer.id if customer is not None else None,
         conversation_ids=ordered,
         telegram_chats=chats,
         request=request,
         identifiers=[i for i in identifiers if i],
-        already_erased=erased,
     )
 
 
