@@ -34,6 +34,9 @@ from redress.settings import Settings
 logger = logging.getLogger("redress.gateway.readiness")
 
 CHECK_TIMEOUT_SECONDS = 3.0
+# Rasa loading its model can take minutes on a busy machine: a dependency this gateway has
+# not yet seen up is not an outage until this long after the gateway started.
+STARTUP_GRACE = timedelta(minutes=5)
 KIND = "dependency_down"
 NAMES = {
     "rasa": "the Rasa server",
@@ -51,8 +54,18 @@ class Check:
 
 
 class Readiness:
-    def __init__(self, settings: Settings, redis: Redis | None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        redis: Redis | None,
+        *,
+        startup_grace: timedelta = STARTUP_GRACE,
+    ) -> None:
         self._settings = settings
+        self._started = utcnow()
+        self._startup_grace = startup_grace
+        # Dependencies seen up since this gateway started: their outages count at once.
+        self.seen_up: set[str] = set()
         self._redis = redis
         self._http = httpx.AsyncClient(timeout=CHECK_TIMEOUT_SECONDS)
         self._secret = settings.internal_secret or internal_secret()
@@ -112,10 +125,14 @@ class Readiness:
         checks = await self.check()
         now = utcnow()
         after = timedelta(seconds=self._settings.outage_alert_after_seconds)
+        starting = now - self._started < self._startup_grace
         for name, result in checks.items():
+            if result.ok:
+                self.seen_up.add(name)
             if not result.ok:
                 since = self.down_since.setdefault(name, now)
-                if now - since >= after and checks["records"].ok:
+                still_starting = starting and name not in self.seen_up
+                if now - since >= after and not still_starting and checks["records"].ok:
                     await in_transaction(
                         self._settings.database_url, _raise, name, since, result.detail, now
                     )

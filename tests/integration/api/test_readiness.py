@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from dataclasses import replace
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -75,7 +76,7 @@ def test_an_outage_raises_one_alert_and_recovery_closes_it(
         tracker_url=_tracker(tmp_path),
         outage_alert_after_seconds=0,
     )
-    readiness = Readiness(settings, None)
+    readiness = Readiness(settings, None, startup_grace=timedelta(0))
     asyncio.run(readiness.watch())
     asyncio.run(readiness.watch())  # still down: still one alert each
     open_alerts = {a.detail["dependency"]: a for a in _alerts(database_url)}
@@ -97,3 +98,30 @@ def test_an_outage_raises_one_alert_and_recovery_closes_it(
     assert "recovered_at" in after["actions"].detail
     assert after["rasa"].acknowledged_at is None
     assert len(_alerts(database_url)) == 2
+
+
+def test_a_dependency_still_starting_raises_no_alert_until_it_was_up(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Rasa loading its model for minutes after a deploy is not an outage; once it has
+    been up, its going down is."""
+    actions_port = closed_port()
+    settings = replace(
+        gateway_settings(database_url, f"http://127.0.0.1:{closed_port()}"),
+        action_server_url=f"http://127.0.0.1:{actions_port}",
+        tracker_url=_tracker(tmp_path),
+        outage_alert_after_seconds=0,
+    )
+    readiness = Readiness(settings, None)  # the default grace: minutes
+    asyncio.run(readiness.watch())
+    assert _alerts(database_url) == []
+    server = ThreadingHTTPServer(("127.0.0.1", actions_port), _Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        asyncio.run(readiness.watch())  # the action server is up now
+    finally:
+        server.shutdown()
+        server.server_close()
+    asyncio.run(readiness.watch())  # and down again
+    asyncio.run(readiness.close())
+    assert [a.detail["dependency"] for a in _alerts(database_url)] == ["actions"]
