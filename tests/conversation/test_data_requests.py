@@ -126,3 +126,28 @@ def test_stop_messaging_me_stops_the_incident_updates_this_chat_signed_up_for(
         )
         assert len(_pushed(stack, keeping, "incident_update")) == 1
         assert _pushed(stack, stopping, "incident_update", count=0) == []
+
+
+def test_a_request_while_a_complaint_s_details_are_asked_is_recorded_and_the_complaint_goes_on(
+    stack: Stack,
+) -> None:
+    conversation_id, replies = stack.say(
+        None, "my router's been flashing red all week and the wifi won't connect", signed_in=False
+    )
+    assert "account number" in texts(replies)
+    _, replies = stack.say(
+        conversation_id,
+        "before anything else, I also want all my personal details wiped from your files",
+        signed_in=False,
+    )
+    said = texts(replies)
+    [request] = stack.record(conversation_id)["data_requests"]
+    assert request["kind"] == "erasure" and request["reference"] in said, said
+    stack.say(conversation_id, "I don't know my account number", signed_in=False)
+    stack.say(conversation_id, "since monday", signed_in=False)
+    record = stack.record(conversation_id)
+    # The complaint (here two problems: the router and the wifi) is logged as usual, and
+    # the request stays the only one.
+    assert {c["category"] for c in record["complaints"]} <= {"outage", "faulty_equipment"}
+    assert record["complaints"], record
+    assert [r["kind"] for r in record["data_requests"]] == ["erasure"]
