@@ -60,6 +60,7 @@ REJECT = "offer_reject"
 # Why a person is needed, as ``request_handoff`` records it, in the agent's words.
 REASONS = {
     "customer_asked": "Customer asked for a person",
+    "data_request_identity": "Data request: confirm who the customer is",
     "misunderstood_twice": "Misunderstood twice",
     "abuse": "Abusive messages",
     "critical_severity": "Critical severity",

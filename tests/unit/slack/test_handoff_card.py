@@ -894,3 +894,7 @@ def test_personal_data_agents_may_not_see_is_masked_on_the_card() -> None:
     assert "123" in text  # a phone keeps its last digits, so an agent can tell numbers apart
     assert "sam.jones84@example.com" in text
     assert "LS6 2AB" in text
+
+
+def test_a_data_request_needing_identity_says_so_in_the_agents_words() -> None:
+    assert reason_words("data_request_identity") == "Data request: confirm who the customer is"
