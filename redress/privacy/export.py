@@ -51,6 +51,7 @@ from redress.privacy.subject import (
     SubjectError,
     check_request_reference,
     choose,
+    find_request,
     find_subject,
 )
 from redress.privacy.tracker import tracker_events
@@ -109,6 +110,8 @@ def export(
                 counts=counts,
             )
         )
+        if reference is not None:
+            _complete_access_request(session, reference, by, now)
 
     _in(database_url, audit)
     return document
@@ -279,3 +282,13 @@ def _counts(document: dict[str, Any]) -> dict[str, int]:
         "slack_messages": len(document["slack_messages"]),
         "redis_keys": len(document["redis_keys"]),
     }
+
+
+def _complete_access_request(session: Session, reference: str, by: str, now: datetime) -> None:
+    """An export made for a subject access request answers it: the request is done."""
+    request = find_request(session, reference)
+    if request.kind == "access" and request.status != "done":
+        request.status = "done"
+        request.completed_at = now
+        request.completed_by = by[:120]
+        request.note = "exported from every store (see the privacy audit)"

@@ -239,8 +239,26 @@ def test_the_export_holds_everything_about_them(
             ).one()
             assert audit.counts["messages"] >= 6 and audit.counts["tracker_events"] == 12
             assert s.account not in json.dumps(audit.counts)
-        # Exporting changes nothing.
+        # Exporting changes nothing, and does not answer an erasure request.
         assert found_in_records(w.database_url, [s.name, s.email, s.account])
+        with unit_of_work(w.database_url) as session:
+            request = session.scalars(
+                select(DataRequest).where(DataRequest.reference == s.request_reference)
+            ).one()
+            assert request.status == "open"
+            # An access request is answered by the export made for it.
+            request.kind = "access"
+        again = w.client.get(
+            "/api/privacy/export",
+            params={"account_number": s.account, "request_reference": s.request_reference},
+            headers=ADMIN,
+        )
+        assert again.status_code == 200, again.text
+        with unit_of_work(w.database_url) as session:
+            request = session.scalars(
+                select(DataRequest).where(DataRequest.reference == s.request_reference)
+            ).one()
+            assert (request.status, request.completed_by) == ("done", "admin API")
 
 
 def test_the_command_line_exports_and_erases_one_conversation(
