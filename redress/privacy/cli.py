@@ -5,6 +5,7 @@ the requests customers made about it.
     privacy export --account BL-100001 | --conversation ID [--request DR-…] [--by NAME]
                    [--out FILE]
     privacy requests [--all]
+    privacy close DR-… --outcome done|refused --note TEXT [--by NAME]
 
 Both reach every store from this machine: the records, Rasa's tracker store
 (RASA_TRACKER_URL, or as scripts/run-rasa finds it), the Slack desk when SLACK_BOT_TOKEN is
@@ -54,6 +55,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     requests_parser.add_argument(
         "--all", action="store_true", help="done and refused ones too, newest first"
     )
+    close_parser = actions.add_parser(
+        "close", help="mark a data request done or refused (what erase and export do not)"
+    )
+    close_parser.add_argument("reference", help="the request, e.g. DR-7KQ2MZ")
+    close_parser.add_argument("--outcome", choices=(requests.DONE, requests.REFUSED), required=True)
+    close_parser.add_argument(
+        "--note", required=True, help="what was done, or why not (no personal data)"
+    )
+    close_parser.add_argument("--by", default="cli", help="your name, kept with the request")
 
 
 def _selectors(parser: argparse.ArgumentParser) -> None:
@@ -67,6 +77,8 @@ def run(args: argparse.Namespace, settings: Settings, stores: OutsideStores | No
     """Runs ``privacy erase``, ``export`` or ``requests``; 0 when done, 2 when refused."""
     if args.action == "requests":  # reads the records only: no outside store is needed
         return _requests(args, settings)
+    if args.action == "close":
+        return _close(args, settings)
     handlers = {"erase": _erase, "export": _export}
     handler = handlers.get(args.action)
     if handler is None:
@@ -126,6 +138,23 @@ def _requests(args: argparse.Namespace, settings: Settings) -> int:
         _out("No open data requests." if not args.all else "No data requests.")
         return 0
     _out("\n".join(lines))
+    return 0
+
+
+def _close(args: argparse.Namespace, settings: Settings) -> int:
+    note, by = args.note.strip(), args.by.strip()
+    if not note or not by:
+        logger.error("Refused: say what was done (--note) and who you are (--by).")
+        return 2
+    try:
+        with unit_of_work(settings.database_url) as session:
+            request = requests.close_request(
+                session, args.reference.strip().upper(), args.outcome, by, note, utcnow()
+            )
+            _out(f"Data request {request.reference} ({request.kind}) is {request.status}.")
+    except requests.RequestNotOpen as refused:
+        logger.error("Refused: %s", refused)
+        return 2
     return 0
 
 

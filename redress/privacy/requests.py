@@ -234,3 +234,26 @@ def request_json(request: DataRequest) -> dict[str, object]:
         "due_at": request.due_at.isoformat(),
         "completed_at": request.completed_at.isoformat() if request.completed_at else None,
     }
+
+
+class RequestNotOpen(ValueError):
+    """The request is unknown or already closed: nothing was changed."""
+
+
+def close_request(
+    session: Session, reference: str, outcome: str, by: str, note: str, now: datetime
+) -> DataRequest:
+    """Marks an open request ``done`` or ``refused`` by ``by``, with a note saying what was
+    done or why not (no personal data); raises RequestNotOpen otherwise."""
+    if outcome not in (DONE, REFUSED):
+        raise RequestNotOpen(f"A request is closed as {DONE} or {REFUSED}, not {outcome!r}.")
+    request = session.scalar(select(DataRequest).where(DataRequest.reference == reference))
+    if request is None:
+        raise RequestNotOpen(f"There is no data request {reference}.")
+    if request.status != OPEN:
+        raise RequestNotOpen(f"Data request {reference} is already {request.status}.")
+    request.status = outcome
+    request.completed_at = now
+    request.completed_by = by[:120]
+    request.note = note[:300]
+    return request

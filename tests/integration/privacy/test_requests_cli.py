@@ -50,3 +50,32 @@ def test_open_requests_are_listed_soonest_due_first(
 
     assert main(["privacy", "requests", "--all"]) == 0
     assert references[2] in capsys.readouterr().out
+
+
+def test_a_request_is_closed_once_with_a_note_and_who_closed_it(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    with unit_of_work(database_url) as session:
+        chat = conversations.start_conversation(session, "web")
+        stop = requests.record_request(
+            session, kind=requests.STOP_MESSAGES, conversation_id=chat.id, customer_id=None,
+            verified=False, now=utcnow(), zone="Europe/London",
+        )  # fmt: skip
+        reference = stop.reference
+    close = ["privacy", "close", reference, "--outcome", "done", "--by", "Priya"]
+    assert main([*close, "--note", "marketing texts stopped in the CRM"]) == 0
+    assert f"Data request {reference} (stop_messages) is done." in capsys.readouterr().out
+    with unit_of_work(database_url) as session:
+        row = requests.all_requests(session)[0]
+        assert (row.status, row.completed_by, row.note) == (
+            "done",
+            "Priya",
+            "marketing texts stopped in the CRM",
+        )
+    # Closed once: a second close, an unknown reference or no note changes nothing.
+    assert main([*close, "--note", "again"]) == 2
+    assert main(["privacy", "close", "DR-NOSUCH", "--outcome", "refused", "--note", "x"]) == 2
+    assert main([*close, "--note", "  "]) == 2
+    with unit_of_work(database_url) as session:
+        assert requests.all_requests(session)[0].note == "marketing texts stopped in the CRM"
