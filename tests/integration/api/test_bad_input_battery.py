@@ -51,6 +51,7 @@ POSTS = [
     ("/api/alerts/{id}/acknowledge", AUTH),
     ("/api/compensation/offers/{id}/approve", AUTH),
     ("/api/compensation/offers/{id}/reject", AUTH),
+    ("/api/privacy/erasures", AUTH),
 ]
 GETS = [
     "/api/conversations/{id}",
@@ -60,6 +61,9 @@ GETS = [
     "/api/compensation/offers?status=%00",
     "/api/compensation/grants?limit=-5",
     "/api/compensation/spend?days=99999999999999999999",
+    "/api/privacy/export?account_number={id}",
+    "/api/privacy/export?conversation_id={id}&request_reference=%00",
+    "/api/privacy/export?account_number={id}&conversation_id={id}",
 ]
 
 
