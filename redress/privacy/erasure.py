@@ -36,6 +36,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from redress.compensation import ledger
 from redress.db.models import (
     CompensationGrant,
     CompensationOffer,
@@ -459,7 +460,9 @@ def _alerts(session: Session, identifiers: list[str]) -> int:
 
 def _offers(session: Session, subject: Subject) -> int:
     """An offer keeps its rule, amount, status and dates; its explanation loses anything
-    naming the person (a reason an operator typed when rejecting it)."""
+    naming the person (a reason an operator typed when rejecting it). One still open (put to
+    the customer, or waiting for a person's approval) is withdrawn: nobody is left to grant
+    it to."""
     conditions = [CompensationOffer.conversation_id.in_(subject.conversation_ids)]
     if subject.customer_id is not None:
         conditions.append(CompensationOffer.customer_id == subject.customer_id)
@@ -468,6 +471,9 @@ def _offers(session: Session, subject: Subject) -> int:
     for row in session.scalars(select(CompensationOffer).where(or_(*conditions))):
         if ordered and mentions(row.explanation, ordered):
             row.explanation = scrub(row.explanation, ordered)
+            changed += 1
+        if row.status in (ledger.OFFERED, ledger.PENDING_APPROVAL):
+            row.status, row.decided_by = ledger.WITHDRAWN, "erasure"
             changed += 1
     return changed
 

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from redress.__main__ import main
 from redress.business import Business
+from redress.complaints import records as complaint_records
 from redress.db.models import (
     CompensationGrant,
     CompensationOffer,
@@ -88,6 +89,25 @@ def test_an_erased_customer_is_found_in_no_store(
         alerts = [m for m in w.slack.messages_in(DESK_CHANNEL) if s.account in json.dumps(m)]
         assert len(alerts) == 3  # two cards, and the alert about their grant
         other_before = _other_state(w, s)
+        with unit_of_work(w.database_url) as session:  # an offer waiting for approval
+            waiting = session.scalar(
+                select(CompensationOffer).where(CompensationOffer.reference == s.offer_reference)
+            )
+            assert waiting is not None
+            web = session.get(Conversation, s.web_id)
+            assert web is not None
+            second = complaint_records.open_complaint(
+                session, web, category="billing", severity="medium", severity_reasons=[],
+                summary="charged twice", facts={},
+            )  # fmt: skip
+            session.add(
+                CompensationOffer(
+                    reference="OF-WAIT23", complaint_id=second.id,
+                    conversation_id=s.web_id, customer_id=waiting.customer_id,
+                    rule="outage_per_day", remedy="account_credit", amount_pence=4000,
+                    status="pending_approval", explanation="above the approval limit",
+                )
+            )  # fmt: skip
 
         answer = _erase(w, account_number=s.account, request_reference=s.request_reference)
         assert answer.status_code == 200, answer.text
@@ -129,6 +149,13 @@ def test_an_erased_customer_is_found_in_no_store(
                 select(CompensationGrant).where(CompensationGrant.reference == s.grant_reference)
             )
             assert offer is not None and grant is not None
+            assert offer.status == "granted"  # what was granted stays granted
+            # Nobody is left to grant a waiting offer to: it is withdrawn, not approvable.
+            pending = session.scalar(
+                select(CompensationOffer).where(CompensationOffer.reference == "OF-WAIT23")
+            )
+            assert pending is not None
+            assert (pending.status, pending.decided_by) == ("withdrawn", "erasure")
             assert (grant.amount_pence, grant.remedy, offer.amount_pence) == (
                 900,
                 "account_credit",
