@@ -358,6 +358,26 @@ def test_a_handoff_from_card_to_rating(gateway: Desk_) -> None:
     assert conversation_status(g.database_url, conversation_id) == "open"
 
 
+def test_the_desk_sees_personal_data_masked_and_the_records_keep_it(gateway: Desk_) -> None:
+    """business/privacy.yml lets agents see e-mail addresses and postcodes; a phone number
+    or bank details a customer gives are masked on the card and in the thread."""
+    g = gateway
+    typed = "no internet since monday, ring me on 07700 900123 or mail sam@example.com"
+    conversation_id = g.say(None, typed)["conversation_id"]
+    g.request_person(conversation_id)
+    thread = g.card(conversation_id)
+    card = json.dumps(g.slack.message(DESK_CHANNEL, thread), ensure_ascii=False)
+    assert "900123" not in card and "sam@example.com" in card
+    assert g.press("handoff_take_over", conversation_id, thread).status_code == 200
+    g.say(conversation_id, "refund to sort code 20-00-00 account 12345678, or call 07700 900123")
+    mirrored = json.dumps(g.slack.thread(DESK_CHANNEL, thread)[-1], ensure_ascii=False)
+    for hidden in ("20-00-00", "12345678", "900123"):
+        assert hidden not in mirrored
+    assert "••••••78" in mirrored
+    # The records keep what the complaint needs, as the customer gave it.
+    assert typed in customer_texts(g.record(conversation_id), "customer")
+
+
 def test_replies_before_take_over_or_by_others_stay_internal(sqlite_gateway: Desk_) -> None:
     g = sqlite_gateway
     conversation_id = g.say(None, "you charged me twice")["conversation_id"]
