@@ -203,6 +203,8 @@ class Relay:
 
         One turn at a time per conversation (recording, the assistant, recording), so two
         messages sent at once are answered one after the other, in the order recorded.
+        Card details and passwords in ``text`` are masked before anything else sees it
+        (bot/hidden.py), and the customer is told what was hidden.
         """
         kept = hide(text)
         arrived = _Arrival(
