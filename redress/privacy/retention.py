@@ -26,20 +26,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
-    Column,
     ColumnElement,
-    Float,
-    Integer,
-    MetaData,
     Select,
-    String,
-    Table,
     and_,
-    create_engine,
     delete,
     exists,
     func,
@@ -66,6 +58,7 @@ from redress.db.models import (
     VerificationCode,
 )
 from redress.db.session import unit_of_work
+from redress.privacy import tracker
 from redress.privacy.config import Retention
 
 if TYPE_CHECKING:
@@ -398,16 +391,6 @@ def _deleted(
 
 # Rasa's tracker store ---------------------------------------------------------------------
 
-# Rasa 3.6's SQL tracker store keeps every event of a conversation as a row of ``events``,
-# its ``sender_id`` the conversation id and ``timestamp`` in Unix seconds.
-_EVENTS = Table(
-    "events",
-    MetaData(),
-    Column("id", Integer, primary_key=True),
-    Column("sender_id", String(255)),
-    Column("timestamp", Float),
-)
-
 
 def tracker_events(
     tracker_url: str, days: int, now: datetime, *, dry_run: bool, batch: int
@@ -415,16 +398,15 @@ def tracker_events(
     """Deletes every event of the conversations Rasa has had nothing from for ``days``,
     up to ``batch`` conversations: a conversation goes whole, or Rasa would find half of it."""
     empty = StoreResult("tracker_events", "deleted", "conversations", days, 0)
-    url = _our_driver(tracker_url)
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+    engine = tracker.engine_for(tracker_url)
+    if engine is None:
         return replace(empty, note="no tracker store yet")  # Rasa makes it; never made here
-    engine = create_engine(url)
     try:
-        if not inspect(engine).has_table("events"):
+        if not tracker.has_events(engine):
             return replace(empty, note="no tracker store yet")
         cutoff = (now - timedelta(days=days)).timestamp()
-        sender = _EVENTS.c.sender_id
-        idle = select(sender).group_by(sender).having(func.max(_EVENTS.c.timestamp) < cutoff)
+        sender = tracker.EVENTS.c.sender_id
+        idle = select(sender).group_by(sender).having(func.max(tracker.EVENTS.c.timestamp) < cutoff)
         with engine.begin() as connection:
             due = connection.scalar(select(func.count()).select_from(idle.subquery())) or 0
             if dry_run or not due:
@@ -433,7 +415,7 @@ def tracker_events(
             deleted = 0
             for start in range(0, len(senders), 100):
                 chunk = senders[start : start + 100]
-                outcome = connection.execute(delete(_EVENTS).where(sender.in_(chunk)))
+                outcome = connection.execute(delete(tracker.EVENTS).where(sender.in_(chunk)))
                 deleted += outcome.rowcount
         return replace(empty, due=due, done=len(senders), rows=deleted)
     except SQLAlchemyError as error:
@@ -441,14 +423,6 @@ def tracker_events(
         return replace(empty, note="tracker store unreachable; see the log")
     finally:
         engine.dispose()
-
-
-def _our_driver(url: str) -> str:
-    """Rasa's tracker URL with the PostgreSQL driver this environment has (psycopg 3)."""
-    scheme, _, rest = url.partition("://")
-    if scheme.startswith("postgres"):
-        return "postgresql+psycopg://" + rest
-    return url
 
 
 # Command line ------------------------------------------------------------------------------

@@ -44,15 +44,16 @@ def engine_for(tracker_url: str) -> Engine | None:
     """An engine on the tracker store, or None when there is none yet (a SQLite file Rasa
     has not made: nothing was ever stored). Rasa's ``postgresql://`` URL gets the driver
     this environment has (psycopg 3)."""
-    if tracker_url.startswith("sqlite:///"):
-        if not Path(tracker_url.removeprefix("sqlite:///")).exists():
-            return None
-    elif tracker_url.startswith("postgresql://"):
-        tracker_url = "postgresql+psycopg://" + tracker_url.split("://", 1)[1]
+    sqlite_file = tracker_url.removeprefix("sqlite:///")
+    if tracker_url.startswith("sqlite:///") and not Path(sqlite_file).exists():
+        return None
+    scheme, _, rest = tracker_url.partition("://")
+    if scheme.startswith("postgres"):
+        tracker_url = "postgresql+psycopg://" + rest
     return create_engine(tracker_url)
 
 
-def _has_events(engine: Engine) -> bool:
+def has_events(engine: Engine) -> bool:
     return inspect(engine).has_table("events")
 
 
@@ -62,7 +63,7 @@ def tracker_events(tracker_url: str, sender_ids: Sequence[str]) -> list[dict[str
     if engine is None or not sender_ids:
         return []
     try:
-        if not _has_events(engine):
+        if not has_events(engine):
             return []
         with engine.connect() as connection:
             rows = connection.execute(
@@ -79,7 +80,7 @@ def erase_tracker_events(tracker_url: str, sender_ids: Sequence[str]) -> int:
     if engine is None or not sender_ids:
         return 0
     try:
-        if not _has_events(engine):
+        if not has_events(engine):
             return 0
         with engine.begin() as connection:
             result = connection.execute(

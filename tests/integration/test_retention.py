@@ -15,13 +15,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import (
-    Column,
-    Float,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
     create_engine,
     select,
     text,
@@ -48,9 +41,10 @@ from redress.db.models import (
     VerificationCode,
 )
 from redress.db.session import unit_of_work
-from redress.privacy import retention
+from redress.privacy import retention, tracker
 from redress.privacy.config import Retention
 from redress.privacy.erasure import ERASED
+from redress.privacy.tracker import EVENTS
 from redress.settings import Settings
 from tests.conftest import postgres_database
 
@@ -58,20 +52,6 @@ NOW = datetime(2026, 12, 7, 3, 0, tzinfo=timezone.utc)
 OLD = NOW - timedelta(days=800)  # past every default period
 NEW = NOW - timedelta(hours=12)  # within every period
 DAYS = Retention()
-
-# Rasa 3.6's SQLTrackerStore table, as Rasa creates it.
-_tracker_metadata = MetaData()
-EVENTS = Table(
-    "events",
-    _tracker_metadata,
-    Column("id", Integer, primary_key=True),
-    Column("sender_id", String(255), nullable=False, index=True),
-    Column("type_name", String(255), nullable=False),
-    Column("timestamp", Float),
-    Column("intent_name", String(255)),
-    Column("action_name", String(255)),
-    Column("data", Text),
-)
 
 
 @pytest.fixture
@@ -90,12 +70,14 @@ def tracker_url(request: pytest.FixtureRequest, database_url: str, tmp_path: Pat
 
 def _make_events(url: str) -> None:
     engine = create_engine(url)
-    _tracker_metadata.create_all(engine)
+    EVENTS.metadata.create_all(engine)
     engine.dispose()
 
 
 def _tracker_engine(url: str) -> Any:
-    return create_engine(retention._our_driver(url))
+    engine = tracker.engine_for(url)
+    assert engine is not None
+    return engine
 
 
 def _tracker_event(sender: str, at: datetime, text: str) -> dict[str, Any]:

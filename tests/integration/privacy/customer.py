@@ -47,6 +47,7 @@ from redress.db.session import unit_of_work
 from redress.identity import codes
 from redress.identity import records as identity_records
 from redress.incidents.notices import raise_alert
+from redress.privacy.tracker import EVENTS
 from redress.settings import TelegramSettings
 from tests.conftest import postgres_database
 from tests.fakes.rasa import FakeRasa
@@ -67,17 +68,8 @@ REDIS_URL = "redis://127.0.0.1:6379/11"
 ADMIN = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 OTHER_ACCOUNT = "BL-100002"  # a demo customer, who must come through untouched
 
-RASA_EVENTS = sa.Table(
-    "events",
-    sa.MetaData(),
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("sender_id", sa.String(255), nullable=False, index=True),
-    sa.Column("type_name", sa.String(255), nullable=False),
-    sa.Column("timestamp", sa.Float),
-    sa.Column("intent_name", sa.String(255)),
-    sa.Column("action_name", sa.String(255)),
-    sa.Column("data", sa.Text),
-)
+# Rasa 3.6's SQLTrackerStore table, as Rasa creates it.
+RASA_EVENTS = EVENTS
 
 
 @dataclass
