@@ -26,12 +26,13 @@ from bot.api._http import BadInput, admin_only, bounded_body, error, json_object
 from redress.clock import utcnow
 from redress.privacy.erasure import Erasure, erase
 from redress.privacy.export import ExportRequest, export
-from redress.privacy.outside import OutsideUnavailable, stores_for
+from redress.privacy.outside import OutsideStores, OutsideUnavailable, stores_for
 from redress.privacy.subject import SubjectError, UnknownSubject
+from redress.settings import Settings
 
 MAX_BODY_BYTES = 4 * 1024
-ERASURE_FIELDS = ("account_number", "conversation_id", "request_reference", "by")
-EXPORT_FIELDS = ("account_number", "conversation_id", "request_reference", "by")
+# The same selectors for both: whose data, the request it answers, and who is asking.
+FIELDS = ("account_number", "conversation_id", "request_reference", "by")
 DEFAULT_BY = "admin API"
 
 
@@ -49,60 +50,52 @@ def _strings(given: dict[str, Any], fields: tuple[str, ...]) -> dict[str, str | 
     return found
 
 
+def _selection(given: dict[str, Any]) -> tuple[str | None, str | None, str | None, str]:
+    """(account number, conversation id, request reference, performed by) from a request."""
+    fields = _strings(given, FIELDS)
+    by = DEFAULT_BY if fields["by"] is None else fields["by"]
+    return fields["account_number"], fields["conversation_id"], fields["request_reference"], by
+
+
 @admin_only
 async def erase_customer(request: Request) -> Response:
     body = json_object(
         await bounded_body(request, MAX_BODY_BYTES),
         '{"account_number" or "conversation_id", "request_reference", "by"}',
     )
-    fields = _strings(body, ERASURE_FIELDS)
-    asked = Erasure(
-        account_number=fields["account_number"],
-        conversation_id=fields["conversation_id"],
-        request_reference=fields["request_reference"],
-        performed_by=DEFAULT_BY if fields["by"] is None else fields["by"],
-    )
+    asked = Erasure(*_selection(body))
     settings = request.app.state.settings
-
-    def work() -> dict[str, Any]:
-        stores = stores_for(settings)
-        try:
-            return erase(
-                settings.database_url, settings.tracker_url, asked, stores, utcnow()
-            ).json()
-        finally:
-            stores.close()
-
-    return await _run(work)
+    return await _run(
+        settings,
+        lambda stores: erase(
+            settings.database_url, settings.tracker_url, asked, stores, utcnow()
+        ).json(),
+    )
 
 
 @admin_only
 async def export_customer(request: Request) -> Response:
-    given = dict(request.query_params)
-    fields = _strings(given, EXPORT_FIELDS)
-    asked = ExportRequest(
-        account_number=fields["account_number"],
-        conversation_id=fields["conversation_id"],
-        request_reference=fields["request_reference"],
-        performed_by=DEFAULT_BY if fields["by"] is None else fields["by"],
-    )
+    asked = ExportRequest(*_selection(dict(request.query_params)))
     settings = request.app.state.settings
+    return await _run(
+        settings,
+        lambda stores: export(settings.database_url, settings.tracker_url, asked, stores, utcnow()),
+    )
 
-    def work() -> dict[str, Any]:
+
+async def _run(settings: Settings, work: Callable[[OutsideStores], dict[str, Any]]) -> Response:
+    """Runs the erasure or export with the stores outside the records, off the event loop
+    (it waits on Slack, Redis and two databases), mapping refusals to the API's JSON errors."""
+
+    def with_stores() -> dict[str, Any]:
         stores = stores_for(settings)
         try:
-            return export(settings.database_url, settings.tracker_url, asked, stores, utcnow())
+            return work(stores)
         finally:
             stores.close()
 
-    return await _run(work)
-
-
-async def _run(work: Callable[[], dict[str, Any]]) -> Response:
-    """Runs the erasure or export off the event loop (it waits on Slack, Redis and two
-    databases), mapping refusals to the API's JSON errors."""
     try:
-        result = await run_in_threadpool(work)
+        result = await run_in_threadpool(with_stores)
     except UnknownSubject as unknown:
         return error(404, unknown.code, unknown.message)
     except SubjectError as bad:
