@@ -31,6 +31,8 @@ DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sun
 _HOURS_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 ACCOUNT_NUMBER_RE = re.compile(r"^BL-\d{6}$")
 _M = TypeVar("_M", bound=BaseModel)
+# The one team there is when business/teams.yml is absent.
+DEFAULT_TEAM = "customer_care"
 
 
 class BusinessConfigError(ValueError):
@@ -133,6 +135,26 @@ class OpeningHours(_Strict):
                 return opening
         raise BusinessConfigError("hours.yml: no opening hours on any day of the week")
 
+    def after_open_time(self, start: datetime, duration: timedelta) -> datetime:
+        """The moment ``duration`` of opening hours has passed since ``start``: a promise of
+        "8 hours" made on Friday at 6pm falls due on Saturday, not at 2am."""
+        zone = ZoneInfo(self.timezone)
+        local = start.astimezone(zone)
+        left = duration
+        day = local.date()
+        for _ in range(8 * 60):  # at most 60 weeks of days: a promise is days, not years
+            span = self._span(day.weekday())
+            if span is not None:
+                opening = datetime.combine(day, span[0], tzinfo=zone)
+                closing = datetime.combine(day, span[1], tzinfo=zone)
+                begin = max(opening, local)
+                if closing > begin:
+                    if closing - begin >= left:
+                        return (begin + left).astimezone(start.tzinfo)
+                    left -= closing - begin
+            day += timedelta(days=1)
+        raise BusinessConfigError("hours.yml: no opening hours on any day of the week")
+
     def open_time_between(self, start: datetime, end: datetime) -> timedelta:
         """How much of ``start``..``end`` fell within opening hours: the time a customer
         waiting for a person has waited while someone could have answered."""
@@ -158,6 +180,8 @@ class CategoryText(_Strict):
     # Whether a problem of this kind can be part of a wider one (an area outage, a billing
     # run). When no known incident explains it, the customer is told so.
     wider_problem: bool = False
+    # The team (teams.yml) that owns complaints of this kind; left out, the default team.
+    team: str | None = Field(None, min_length=1, max_length=40)
 
 
 class CategoriesFile(_Strict):
@@ -330,6 +354,50 @@ class HandoffRules(_Strict):
     without_desk: str | None = Field(None, min_length=1, max_length=300)
 
 
+class Team(_Strict):
+    """A team that owns cases (teams.yml): its name, where its cases are posted, its own
+    opening hours if they differ, and who may approve how much compensation."""
+
+    name: str = Field(min_length=1, max_length=60)
+    # The Slack channel id its cases go to; left out, SLACK_ESCALATION_CHANNEL.
+    slack_channel: str | None = Field(None, pattern=r"^[CG][A-Z0-9]{2,30}$")
+    # Its own opening hours, in hours.yml's form; left out, hours.yml.
+    hours: OpeningHours | None = None
+    # Slack user id -> the most one offer may be for them to approve it, in pounds.
+    approvers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("approvers")
+    @classmethod
+    def _approvers(cls, value: dict[str, str]) -> dict[str, str]:
+        for user, limit in value.items():
+            if not re.match(r"^[UW][A-Z0-9]{2,30}$", user):
+                raise ValueError(f"{user!r} is not a Slack user id (like U012ABCDEF)")
+            pounds_to_pence(str(limit))
+        return value
+
+    def approval_limit_pence(self, user_id: str) -> int | None:
+        """The most this Slack user may approve for this team's cases; None: they may not."""
+        limit = self.approvers.get(user_id)
+        return None if limit is None else pounds_to_pence(str(limit))
+
+
+class TeamsFile(_Strict):
+    """Who works on complaints: every case belongs to one team."""
+
+    # The team for categories that name none, and for conversations with no case yet.
+    default: str = Field(min_length=1, max_length=40)
+    teams: dict[str, Team]
+
+    @model_validator(mode="after")
+    def _default_known(self) -> TeamsFile:
+        for key in self.teams:
+            if not re.match(r"^[a-z][a-z0-9_]{0,39}$", key):
+                raise ValueError(f"team {key!r}: use lower-case letters, digits and _")
+        if self.default not in self.teams:
+            raise ValueError(f"default: {self.default!r} is not one of the teams below")
+        return self
+
+
 class Answers(_Strict):
     """The business's own answers to questions customers ask about their complaint that
     only the business can answer (answers.yml). Left out, the assistant says plainly that
@@ -375,12 +443,37 @@ class Business:
     answers: Answers = field(default_factory=Answers)
     # Personal data agents may see unmasked, and how long each store keeps it (privacy.yml).
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    # The teams that own cases (teams.yml); without the file, one team named by the brand.
+    teams: TeamsFile | None = None
 
     def category_text(self, category: Category) -> CategoryText:
         return self.categories.categories[category.value]
 
     def reply_within(self, severity: Severity) -> timedelta:
         return timedelta(hours=self.categories.reply_within_hours[severity.value])
+
+    @property
+    def team_file(self) -> TeamsFile:
+        """teams.yml, or without it one team for everything, named by the brand."""
+        if self.teams is not None:
+            return self.teams
+        return TeamsFile(
+            default=DEFAULT_TEAM, teams={DEFAULT_TEAM: Team(name=self.brand.team_name)}
+        )
+
+    def team_key_for(self, category: Category) -> str:
+        """The key of the team that owns complaints of this category."""
+        return self.category_text(category).team or self.team_file.default
+
+    def team(self, key: str | None) -> Team:
+        """The team with this key; an unknown key or none is the default team (a team removed
+        from teams.yml leaves its cases with the default one)."""
+        teams = self.team_file
+        return teams.teams.get(key or "", teams.teams[teams.default])
+
+    def team_hours(self, key: str | None) -> OpeningHours:
+        """When a team is at work: its own hours, or hours.yml."""
+        return self.team(key).hours or self.hours
 
 
 def load_business(folder: Path) -> Business:
@@ -397,6 +490,15 @@ def load_business(folder: Path) -> Business:
     compensation = _load_policy(folder / "compensation.yml", problems)
     answers = _load(folder / "answers.yml", Answers, problems, optional=True)
     privacy = _load(folder / "privacy.yml", PrivacyConfig, problems, optional=True)
+    teams = _load(folder / "teams.yml", TeamsFile, problems, optional=True)
+    if categories is not None:
+        known = set(teams.teams) if teams is not None else {DEFAULT_TEAM}
+        for name, text in categories.categories.items():
+            if text.team is not None and text.team not in known:
+                problems.append(
+                    f"categories.yml: {name}: team {text.team!r} is not in teams.yml "
+                    f"(teams: {', '.join(sorted(known))})"
+                )
     if customers is not None:
         seen: set[str] = set()
         for customer in customers.customers:
@@ -424,6 +526,7 @@ def load_business(folder: Path) -> Business:
         not_ours={n: tuple(w) for n, w in products.not_ours.items()} if products else {},
         answers=answers or Answers(),
         privacy=privacy or PrivacyConfig(),
+        teams=teams,
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from redress.business import Business
+from redress.cases import records as cases
 from redress.compensation import in_conversation as compensation
 from redress.complaints import records as complaint_records
 from redress.complaints import status
@@ -172,7 +173,7 @@ def file_all(
         if complaint.facts.get("logged"):
             continue
         _file_details(session, complaint, facts, conversation.customer_id, at)
-        status.keep_promise(complaint, business, at)
+        status.keep_promise(complaint, cases.open_case(session, complaint, business, at).due_at)
         category = Category(complaint.category)
         incident = (
             None

@@ -7,21 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from redress.business import Business
-from redress.complaints.categories import Category, Severity
+from redress.complaints.categories import Category
 from redress.db.models import Complaint
 from redress.incidents.wording import describe_time
 
 # The fact that keeps the promised reply time (ISO 8601, UTC), set when a complaint is filed.
 REPLY_DUE = "reply_due"
-
-
-def reply_due(business: Business, severity: Severity, filed_at: datetime) -> datetime:
-    """When a complaint filed at ``filed_at`` was promised a reply: its category's reply
-    time for this severity, counted from then, or from opening when filed while closed
-    (the same promise the customer was told: "within 2 days of opening at 8am")."""
-    hours = business.hours
-    start = filed_at if hours.is_open(filed_at) else hours.next_opening(filed_at)
-    return start + business.reply_within(severity)
 
 
 def promised(complaint: Complaint) -> datetime | None:
@@ -63,7 +54,7 @@ def standing(
     )
 
 
-def keep_promise(complaint: Complaint, business: Business, filed_at: datetime) -> None:
-    """Records the reply time promised when the complaint is filed."""
-    due = reply_due(business, Severity(complaint.severity), filed_at)
+def keep_promise(complaint: Complaint, due: datetime) -> None:
+    """Records on the complaint the reply time promised when it was filed (its ``reply_by``
+    promise, redress/cases/records.py, is the one that is watched)."""
     complaint.facts = {**complaint.facts, REPLY_DUE: due.isoformat()}

@@ -151,7 +151,32 @@ class Complaint(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
+    # --- The case: a logged complaint is worked by its team (business/teams.yml). ---
+    # The team that owns it, set when it is logged (None until then: not a case yet).
+    team: Mapped[str | None] = mapped_column(String(40), index=True)
+    # The agent who claimed it (Slack user id or console operator), and when.
+    owner_id: Mapped[str | None] = mapped_column(String(40))
+    owner_name: Mapped[str | None] = mapped_column(String(120))
+    claimed_at: Mapped[datetime | None]
+    # Where the team is with it while open: waiting_on_us | waiting_on_customer.
+    desk_status: Mapped[str | None] = mapped_column(String(30))
+    # Its card in the team's channel at the desk, and the posting queue's bookkeeping.
+    desk_channel: Mapped[str | None] = mapped_column(String(40))
+    desk_thread: Mapped[str | None] = mapped_column(String(40), index=True)
+    posted_at: Mapped[datetime | None]
+    post_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_post_at: Mapped[datetime | None]
+    last_post_error: Mapped[str | None] = mapped_column(String(300))
+    # The earlier case about the same kind of problem that this one repeats.
+    repeat_of_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"))
+    # The last resolution: when, by whom (a name) and how (agent | assistant | incident).
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(120))
+    resolved_via: Mapped[str | None] = mapped_column(String(20))
+
     customer: Mapped[Customer | None] = relationship()
+    promises: Mapped[list[Promise]] = relationship(order_by="Promise.id")
+    resolutions: Mapped[list[Resolution]] = relationship(order_by="Resolution.id")
 
 
 class Incident(Base):
@@ -512,3 +537,93 @@ class PrivacyAudit(Base):
     dry_run: Mapped[bool] = mapped_column(default=False)
     # {"messages": 12, "tracker_events": 40, "slack_messages": 2, ...}
     counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Promise(Base):
+    """Something we told a customer would happen by a time: a reply (``reply_by``, from the
+    category's reply time in the team's opening hours), or what an agent promised (a
+    ``callback``, a ``visit``, or ``other``). ``open`` until it is ``kept`` (an agent replied,
+    resolved the case or marked it done) or ``missed``; ``cancelled`` when it no longer
+    applies. The warning before it is due, the alert and the customer's apology when it is
+    missed each happen once (``warned_at``, ``missed_at``, ``customer_told_at``)."""
+
+    __tablename__ = "promises"
+    __table_args__ = (Index("ix_promises_status_due_at", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # reply_by | callback | visit | other
+    # What was promised, in the words the customer was given ("call you back").
+    what: Mapped[str] = mapped_column(String(300))
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    # Who made it: "assistant", or the agent's name.
+    made_by: Mapped[str] = mapped_column(String(120))
+    warned_at: Mapped[datetime | None]
+    missed_at: Mapped[datetime | None]
+    customer_told_at: Mapped[datetime | None]
+    kept_at: Mapped[datetime | None]
+    kept_by: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Resolution(Base):
+    """One time a case was resolved, by whom and how, and what the customer said after:
+    whether it is fixed, their 1-5 rating, and the later "is everything still working?".
+    A case reopened and resolved again has a row for each time."""
+
+    __tablename__ = "resolutions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    via: Mapped[str] = mapped_column(String(20))  # agent | assistant | incident
+    by: Mapped[str] = mapped_column(String(120))
+    resolved_at: Mapped[datetime] = mapped_column(default=utcnow)
+    fixed: Mapped[bool | None] = mapped_column(Boolean)
+    rating: Mapped[int | None] = mapped_column(Integer)
+    rated_at: Mapped[datetime | None]
+    # The follow-up a while after ("is everything still working?"): when due, when sent,
+    # and the answer.
+    follow_up_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    follow_up_sent_at: Mapped[datetime | None]
+    still_working: Mapped[bool | None] = mapped_column(Boolean)
+    reopened_at: Mapped[datetime | None]
+
+
+class OperatorToken(Base):
+    """A token for the admin APIs, one per operator or script. Only its SHA-256 is kept; its
+    role limits what it may do (agent < approver < admin)."""
+
+    __tablename__ = "operator_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    role: Mapped[str] = mapped_column(String(20))  # agent | approver | admin
+    # The most one offer may be for this token to approve it (approvers), in pence.
+    approve_up_to_pence: Mapped[int | None] = mapped_column(Integer)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class AuditEntry(Base):
+    """An operator's action: who (``actor``, and how they were known: ``via`` token, the
+    built-in administrator, Slack, the console or the command line), what, on which record,
+    and when. Written in the same transaction as the action."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    actor: Mapped[str] = mapped_column(String(160))
+    via: Mapped[str] = mapped_column(String(20))  # admin_token | operator_token | slack | ...
+    # approve | reject | incident_create | incident_update | incident_resolve | resolve |
+    # reassign | claim | erase | ...
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    # What it was done to: "offer", "incident", "case", "customer"..., and its id or reference.
+    subject_kind: Mapped[str] = mapped_column(String(20))
+    subject: Mapped[str] = mapped_column(String(80), index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
