@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from redress.cases import promises
 from redress.db.models import Complaint, Resolution
 
 AGENT = "agent"
@@ -18,7 +19,8 @@ VIA = (AGENT, ASSISTANT, INCIDENT)
 
 
 def record(session: Session, complaint: Complaint, via: str, by: str, now: datetime) -> Resolution:
-    """Resolves the case and records who resolved it and how."""
+    """Resolves the case and records who resolved it and how. Its open promises are kept:
+    resolving it is what they promised."""
     if via not in VIA:
         raise ValueError(f"a case is resolved by one of {', '.join(VIA)}, not {via!r}")
     complaint.status = "resolved"
@@ -34,6 +36,7 @@ def record(session: Session, complaint: Complaint, via: str, by: str, now: datet
         resolved_at=now,
     )
     session.add(resolution)
+    promises.keep_all(session, complaint.id, by, now)
     session.flush()
     return resolution
 
