@@ -22,6 +22,7 @@ from bot.shared_state import LocalTurns, Turns
 from bot.shown import message_json, neutralise_slash
 from bot.transactions import in_transaction
 from redress.business import Brand
+from redress.cases import promises as case_promises
 from redress.clock import utcnow
 from redress.conversations import pending
 from redress.conversations import records as conversations
@@ -472,6 +473,9 @@ class Relay:
                 buttons=conversations.with_button_tokens(buttons or []),
                 details=kept,
             )
+            if role == "agent":
+                # An agent's reply is the reply its open cases promised.
+                case_promises.keep_on_reply(session, conversation.id, author or role, utcnow())
             return conversation.channel, conversation.reachable, message_json(message)
 
         channel, reachable, message = await in_transaction(self._database_url, record)
