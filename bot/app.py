@@ -21,6 +21,7 @@ from bot.api.site import SecurityHeaders, http_error, server_error
 from bot.identity import Verifier
 from bot.jobs.delivery import Delivery
 from bot.jobs.fulfilment import Fulfilment
+from bot.jobs.promises import PromiseCheck
 from bot.jobs.readiness import Readiness
 from bot.jobs.retention import RetentionJob
 from bot.jobs.scheduler import Scheduler
@@ -55,6 +56,8 @@ class Services:
     scheduler: Scheduler
     rate_limits: dict[str, LocalRateLimiter | RedisRateLimiter]
     readiness: Readiness
+    # The watch over promises made about cases (run by the scheduler).
+    promises: PromiseCheck | None = None
 
 
 def build_services(
@@ -105,6 +108,12 @@ def build_services(
     fulfilment = _fulfilment(settings)
     delivery = Delivery(settings.database_url, relay, business.hours.timezone)
     readiness = Readiness(settings, redis)
+    promises = PromiseCheck(
+        settings.database_url,
+        business,
+        clock=clock,
+        warn_before=timedelta(minutes=settings.promise_warn_minutes),
+    )
     scheduler = Scheduler(
         delivery,
         outbox_seconds=settings.outbox_poll_seconds,
@@ -120,6 +129,7 @@ def build_services(
             settings.database_url, settings.tracker_url, business.privacy.retention, clock=clock
         ).run,
         retention_seconds=settings.retention_check_seconds,
+        promises=promises,
     )
     return Services(
         settings,
@@ -135,6 +145,7 @@ def build_services(
         scheduler,
         _rate_limits(settings, redis),
         readiness,
+        promises,
     )
 
 
@@ -264,6 +275,6 @@ def create_app(
     # What the endpoints read from request.app.state.
     for name in ("settings", "business", "hub", "relay", "telegram", "slack", "delivery"):
         setattr(app.state, name, getattr(services, name))
-    for name in ("fulfilment", "scheduler", "rate_limits", "readiness"):
+    for name in ("fulfilment", "scheduler", "rate_limits", "readiness", "promises"):
         setattr(app.state, name, getattr(services, name))
     return app

@@ -43,6 +43,9 @@ class Settings:
     # How often the gateway delivers queued updates and checks incident promises, in seconds.
     outbox_poll_seconds: float = 5.0
     promise_check_seconds: float = 30.0
+    # How long (of the team's opening time) before a case's promise falls due its team is
+    # warned, at most (a short promise is warned a quarter of its length before).
+    promise_warn_minutes: float = 60.0
     # Where granted compensation is sent (the business's billing system), signed with the
     # secret. None: the ledger is the record and nothing is sent.
     fulfilment_webhook_url: str | None = None
@@ -99,6 +102,9 @@ class Settings:
             outbox_poll_seconds=_number(env, "REDRESS_OUTBOX_POLL_SECONDS", 5.0, low=0.2, high=60),
             promise_check_seconds=_number(
                 env, "REDRESS_PROMISE_CHECK_SECONDS", 30.0, low=0.2, high=300
+            ),
+            promise_warn_minutes=_number(
+                env, "REDRESS_PROMISE_WARN_MINUTES", 60.0, low=0, high=24 * 60
             ),
             fulfilment_webhook_url=fulfilment_url,
             fulfilment_webhook_secret=fulfilment_secret,

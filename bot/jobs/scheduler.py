@@ -1,4 +1,4 @@
-"""The gateway's time-driven work: delivering the outbox, keeping incident promises and
+"""The gateway's time-driven work: delivering the outbox, keeping incident and case promises and
 applying the retention periods of business/privacy.yml (and, when a billing webhook is
 configured, sending granted compensation to it; with the Slack agent desk on, posting handoff
 cards, checking on customers who wait for a person, and posting operator alerts).
@@ -21,6 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 if TYPE_CHECKING:
     from bot.jobs.delivery import Delivery
     from bot.jobs.fulfilment import Fulfilment
+    from bot.jobs.promises import PromiseCheck
     from bot.jobs.readiness import Readiness
     from bot.slack.alerts import AlertPoster
     from bot.slack.desk import Desk
@@ -31,6 +32,7 @@ class Scheduler:
 
     DELIVER = "deliver-outbox"
     PROMISES = "incident-promises"
+    CASE_PROMISES = "case-promises"
     FULFIL = "send-grants"
     HANDOFFS = "post-handoffs"
     WAITS = "handoff-waits"
@@ -57,6 +59,7 @@ class Scheduler:
         replay: Callable[[], Awaitable[None]] | None = None,
         retention: Callable[[], Awaitable[object]] | None = None,
         retention_seconds: float = 3600,
+        promises: PromiseCheck | None = None,
     ) -> None:
         self._scheduler = AsyncIOScheduler(timezone=timezone.utc)
         # Both run once as soon as the gateway starts, then at their intervals.
@@ -76,6 +79,16 @@ class Scheduler:
             id=self.PROMISES,
             **common,
         )
+        if promises is not None:
+            # Promises made about cases: warned before they fall due, missed honestly.
+            self._scheduler.add_job(
+                promises.check_due,
+                "interval",
+                seconds=promise_seconds,
+                id=self.CASE_PROMISES,
+                **common,
+            )
+            promises.on_queued = self.wake
         if fulfilment is not None:
             # Granted compensation to the billing webhook: only when one is configured.
             self._scheduler.add_job(
