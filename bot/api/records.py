@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot.api._http import admin_only, error, is_conversation_id
+from redress.business import Business
 from redress.conversations import views as record_views
 from redress.db.session import unit_of_work
 
@@ -18,13 +19,16 @@ async def get_conversation(request: Request) -> Response:
     if not is_conversation_id(conversation_id):
         return error(404, "unknown_conversation", "There is no conversation with that id.")
     record = await run_in_threadpool(
-        _record, request.app.state.settings.database_url, conversation_id
+        _record,
+        request.app.state.settings.database_url,
+        conversation_id,
+        request.app.state.business,
     )
     if record is None:
         return error(404, "unknown_conversation", "There is no conversation with that id.")
     return JSONResponse(record)
 
 
-def _record(database_url: str, conversation_id: str) -> dict | None:
+def _record(database_url: str, conversation_id: str, business: Business) -> dict | None:
     with unit_of_work(database_url) as session:
-        return record_views.conversation_record(session, conversation_id)
+        return record_views.conversation_record(session, conversation_id, business)

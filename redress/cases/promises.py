@@ -203,7 +203,7 @@ def should_warn(
 ) -> bool:
     """Whether an open promise not yet due is to be warned about now: the team is at work,
     and no more of its opening time than the window is left before the promise is due."""
-    if now >= promise.due_at:
+    if now >= promise.due_at or warn_before <= timedelta():
         return False
     hours = business.team_hours(team)
     if not hours.is_open(now):
@@ -424,13 +424,13 @@ def missed_text(promise: Promise, complaint: Complaint, business: Business, now:
 # The records -------------------------------------------------------------------------------
 
 
-def incident_promise_json(incident: Incident, now: datetime) -> dict[str, Any] | None:
+def incident_promise_json(incident: Incident) -> dict[str, Any] | None:
     """The incident's promised next update, as one of the case's promises in the records.
     The incident watches it (``Incident.next_update_by``, ``missed_promise_handled``); here
-    it is only read: ``kept`` once the incident is resolved (kept when it ended), ``missed``
-    once its passing was handled (the holding message went) or the time has passed, else
-    ``open``. Earlier next-update times are not kept by the incident, so only the latest is
-    shown. None when no update is promised."""
+    it is only read from what the incident records: ``kept`` once the incident is resolved
+    (when it ended), ``missed`` once the incident's watch handled its passing (the holding
+    message went), else ``open``. The incident keeps only its latest next-update time, so
+    only that one is shown. None when no update is promised."""
     due = incident.next_update_by
     if incident.status == "resolved":
         if due is None and incident.ended_at is None:
@@ -438,17 +438,18 @@ def incident_promise_json(incident: Incident, now: datetime) -> dict[str, Any] |
         status, kept_at = KEPT, incident.ended_at
     elif due is None:
         return None
-    elif incident.missed_promise_handled == due or due <= now:
+    elif incident.missed_promise_handled == due:
         status, kept_at = MISSED, None
     else:
         status, kept_at = OPEN, None
+    shown_due = due or incident.ended_at
     return {
         "kind": INCIDENT_UPDATE,
         "what": INCIDENT_UPDATE_WHAT,
-        "due_at": (due or incident.ended_at or now).isoformat(),
+        "due_at": shown_due.isoformat() if shown_due else None,
         "status": status,
         "kept_at": kept_at.isoformat() if kept_at else None,
-        "missed_at": None,
+        "missed_at": incident.missed_promise_handled.isoformat() if status == MISSED else None,
         "made_by": incident.id,
         "incident": incident.id,
     }

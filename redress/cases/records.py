@@ -64,5 +64,7 @@ def promise_json(promise: Promise) -> dict[str, Any]:
         "due_at": promise.due_at.isoformat(),
         "status": promise.status,
         "kept_at": promise.kept_at.isoformat() if promise.kept_at else None,
+        # Set when it was missed, and kept even when it was kept late.
+        "missed_at": promise.missed_at.isoformat() if promise.missed_at else None,
         "made_by": promise.made_by,
     }

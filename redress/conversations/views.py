@@ -9,26 +9,33 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from redress.business import Business
+from redress.cases.promises import incident_promise_json
+from redress.cases.records import promise_json
 from redress.db.models import (
     CompensationGrant,
     CompensationOffer,
     Complaint,
     Conversation,
     Handoff,
+    Incident,
     IncidentSubscription,
     Message,
 )
 from redress.privacy import requests as data_requests
 
 
-def conversation_record(session: Session, conversation_id: str) -> dict[str, Any] | None:
-    """The whole record of a conversation, as the records API returns it."""
+def conversation_record(
+    session: Session, conversation_id: str, business: Business | None = None
+) -> dict[str, Any] | None:
+    """The whole record of a conversation, as the records API returns it (``business``
+    names each case's team)."""
     conversation = session.scalar(
         select(Conversation)
         .where(Conversation.id == conversation_id)
         .options(
             selectinload(Conversation.messages),
-            selectinload(Conversation.complaints),
+            selectinload(Conversation.complaints).selectinload(Complaint.promises),
             selectinload(Conversation.handoffs),
             selectinload(Conversation.events),
             selectinload(Conversation.customer),
@@ -39,7 +46,7 @@ def conversation_record(session: Session, conversation_id: str) -> dict[str, Any
     return {
         "conversation": _conversation_json(conversation),
         "messages": [_message_json(m) for m in conversation.messages],
-        "complaints": [_complaint_json(c) for c in conversation.complaints],
+        "complaints": [_complaint_json(session, c, business) for c in conversation.complaints],
         # Incidents this conversation was offered updates on, and what the customer said.
         "incident_updates": _incident_updates(session, conversation.id),
         # What the compensation policy offered, why, and what was granted.
@@ -105,9 +112,30 @@ def _message_json(m: Message) -> dict[str, Any]:
     }
 
 
-def _complaint_json(c: Complaint) -> dict[str, Any]:
+def _complaint_json(session: Session, c: Complaint, business: Business | None) -> dict[str, Any]:
+    """A complaint and its case: the team that owns it, who claimed it, where the desk is
+    with it, the earlier case it repeats, and every promise made about it (the incident's
+    next update among them, when an incident explains it)."""
     names = ("reference", "category", "severity", "severity_reasons", "status", "summary")
-    return {**fields(c, *names, "facts", "created_at"), "incident": c.incident_id}
+    repeat_of = session.get(Complaint, c.repeat_of_id) if c.repeat_of_id is not None else None
+    promised = [promise_json(p) for p in sorted(c.promises, key=lambda p: (p.due_at, p.id))]
+    incident = session.get(Incident, c.incident_id) if c.incident_id else None
+    if incident is not None and (derived := incident_promise_json(incident)):
+        promised.append(derived)
+    return {
+        **fields(c, *names, "facts", "created_at"),
+        "incident": c.incident_id,
+        # The case (docs/cases.md).
+        "team": c.team,
+        "team_name": business.team(c.team).name if business is not None and c.team else None,
+        "owner": None
+        if c.owner_id is None
+        else {"id": c.owner_id, "name": c.owner_name, "claimed_at": iso_time(c.claimed_at)},
+        "desk_status": c.desk_status,
+        "repeat_of": repeat_of.reference if repeat_of is not None else None,
+        "promises": promised,
+        # --- resolutions: each time the case was resolved (added with the resolution work) ---
+    }
 
 
 def _incident_updates(session: Session, conversation_id: str) -> list[dict[str, Any]]:
