@@ -1,6 +1,6 @@
 """Operator alerts at the Slack agent desk: each alert (possible incident, promise missed,
-delivery failed, the desk or billing failing...) posted once to the escalation channel, with
-an Acknowledge button.
+delivery failed, the desk or billing failing, a case's promise falling due...) posted once,
+with an Acknowledge button: to the escalation channel, or a case's team channel and thread.
 
 - **Posting.** A scheduler job calls ``AlertPoster.post_due``: every alert that is neither
   posted nor acknowledged, and due a try, is claimed (``redress.alerts.claim_for_posting``,
@@ -14,6 +14,11 @@ an Acknowledge button.
   call per round, never a hot loop. No alert is lost: until it is posted it stays in
   ``GET /api/alerts`` and ``python -m redress alerts``. No new alert is raised about failing
   to post alerts (it could not be posted either); the desk raises its own.
+- **Where.** An alert about one case (its detail names the case: ``complaint``, see
+  ``redress/cases/notices.py``) goes to the case's team channel (``teams.yml``, else the
+  escalation channel): into the case's thread when its card is there, shown in the channel
+  too (``reply_broadcast``), else top-level; it mentions the case's owner when one has
+  claimed it. Every other alert goes to the escalation channel.
 - **Acknowledge.** The button (``ACKNOWLEDGE``, value: the alert id) acknowledges the alert
   (``redress.alerts.acknowledge_once``; the first time stands) and edits the message to say
   who and when, without the button; who is kept with the alert (``acknowledged_by``). An
@@ -39,6 +44,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.slack.blocks import clip, local_clock, parse_time, quote
 from bot.slack.text import escape_for_slack, one_line
@@ -46,7 +53,7 @@ from bot.slack.worker import SlackFailure, SlackWorker, Sleep
 from redress import alerts
 from redress.business import Business
 from redress.clock import utcnow
-from redress.db.models import OperatorAlert
+from redress.db.models import Complaint, OperatorAlert
 
 logger = logging.getLogger("redress.gateway.slack.alerts")
 
@@ -63,6 +70,10 @@ HEADLINES = {
     "delivery_failed": "📭 A message could not be delivered to a customer",
     "agent_desk": "⚠️ The agent desk in Slack is not working",
     "fulfilment_failed": "💳 Compensation could not be sent to billing",
+    "promise_due_soon": "⏳ A promise to a customer falls due soon",
+    "case_promise_missed": "⏰ A promise to a customer was missed",
+    "case_reopened": "🔁 A customer says it is not fixed: the case is open again",
+    "low_rating": "👎 A customer gave a low rating",
 }
 # What the details are called in the message; others are shown by their key, in words.
 DETAIL_NAMES = {
@@ -84,7 +95,18 @@ DETAIL_NAMES = {
     "grant": "Grant",
     "account_number": "Account",
     "last_error": "Last error",
+    "complaint": "Case",
+    "team": "Team",
+    "owner": "Owner",
+    "promise": "Promise",
+    "what": "What we said we'd do",
+    "due_at": "Due",
+    "customer_told": "Customer told",
 }
+# Details that are not shown as lines (the owner's id is shown as a mention instead).
+HIDDEN_DETAILS = {"owner_id"}
+# A Slack user id, which may be mentioned (a console operator's name is not one).
+_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,30}$")
 MAX_DETAILS = 15
 DETAIL_CHARS = 300
 MAX_HEADER_TEXT = 150
@@ -120,6 +142,33 @@ class AlertView:
         )
 
 
+@dataclass(frozen=True)
+class Where:
+    """Where an alert is posted: a channel, the thread in it (None: top-level), and who to
+    mention."""
+
+    channel: str
+    thread: str | None = None
+    mention: str | None = None
+
+
+def where_to_post(session: Session, alert: AlertView, business: Business, escalation: str) -> Where:
+    """The case's team channel, in the case's thread when its card is there, mentioning its
+    owner, for an alert that names a case; the escalation channel for any other."""
+    reference = alert.detail.get("complaint")
+    if not isinstance(reference, str) or not reference:
+        return Where(escalation)
+    complaint = session.scalar(select(Complaint).where(Complaint.reference == reference))
+    if complaint is None:
+        return Where(escalation)
+    channel = business.team(complaint.team).slack_channel or escalation
+    owner = alert.detail.get("owner_id")
+    mention = owner if isinstance(owner, str) and _SLACK_USER.match(owner) else None
+    if complaint.desk_thread and complaint.desk_channel == channel:
+        return Where(channel, complaint.desk_thread, mention)
+    return Where(channel, None, mention)
+
+
 # The message -------------------------------------------------------------------------------
 
 
@@ -136,13 +185,18 @@ def build_alert_message(
     now: datetime,
     *,
     acknowledged_by: str | None = None,
+    mention: str | None = None,
 ) -> tuple[str, list[Block]]:
     """(fallback text for notifications, Block Kit blocks) for one alert. Not yet
     acknowledged: ends with the Acknowledge button. Acknowledged: ends with who (when known)
-    and when, and no button."""
+    and when, and no button. ``mention``: a Slack user id to mention (the case's owner)."""
     zone = ZoneInfo(business.hours.timezone)
     title = headline(alert.kind)
     summary = escape_for_slack(alert.summary or "(no summary)")
+    if mention is not None and _SLACK_USER.match(mention):
+        summary = f"<@{mention}> {summary}"
+    else:
+        mention = None
     about = [f"Raised {local_clock(alert.created_at, now, zone)}", f"alert {alert.id}"]
     if alert.incident_id:
         about.append(f"incident {quote(alert.incident_id, 40)}")
@@ -175,6 +229,8 @@ def build_alert_message(
             }
         )
         fallback = f"{escape_for_slack(title)}: {escape_for_slack(one_line(alert.summary or ''))}"
+        if mention is not None:
+            fallback = f"<@{mention}> {fallback}"
     else:
         line = acknowledged_line(alert.acknowledged_at, acknowledged_by, now, zone)
         blocks.append(_context(line, "alert_acknowledged"))
@@ -192,6 +248,7 @@ def acknowledged_line(at: datetime, who: str | None, now: datetime, zone: tzinfo
 
 def _detail_lines(detail: Mapping[str, Any], now: datetime, zone: tzinfo) -> list[str]:
     lines = []
+    detail = {key: value for key, value in detail.items() if key not in HIDDEN_DETAILS}
     for key, value in list(detail.items())[:MAX_DETAILS]:
         name = DETAIL_NAMES.get(key) or str(key).replace("_", " ").capitalize()
         lines.append(f"*{quote(name, 60)}:* {_detail_value(value, now, zone)}")
@@ -237,8 +294,8 @@ def _context(text: str, block_id: str) -> Block:
 
 
 class AlertPoster(SlackWorker):
-    """Posts operator alerts to the escalation channel and handles their Acknowledge
-    button."""
+    """Posts operator alerts (to the escalation channel, or a case's team channel and
+    thread) and handles their Acknowledge button."""
 
     what = "operator alerts"
 
@@ -295,17 +352,22 @@ class AlertPoster(SlackWorker):
         """True: posted. False: Slack refused (noted, with the next try). None: the alert is
         gone."""
 
-        def message(session: Any) -> tuple[str, list[Block]] | None:
+        def message(session: Any) -> tuple[str, list[Block], Where] | None:
             alert = alerts.get_alert(session, alert_id)
             if alert is None:
                 return None
-            return build_alert_message(AlertView.of(alert), self._business, now)
+            view = AlertView.of(alert)
+            where = where_to_post(session, view, self._business, self.channel)
+            text, blocks = build_alert_message(view, self._business, now, mention=where.mention)
+            return text, blocks, where
 
         built = await self._db(message)
         if built is None:
             return None
-        text, blocks = built
-        answer = await self.post_new(channel=self.channel, text=text, blocks=blocks)
+        text, blocks, where = built
+        # In a case's thread, shown in the channel too, so the whole team sees it.
+        threaded = {"thread_ts": where.thread, "reply_broadcast": True} if where.thread else {}
+        answer = await self.post_new(channel=where.channel, text=text, blocks=blocks, **threaded)
         if isinstance(answer, SlackFailure):
             failure, retry = answer, answer.wait
             failed_at = self._clock()
@@ -320,7 +382,7 @@ class AlertPoster(SlackWorker):
             log(
                 "could not post operator alert %s to Slack channel %s (%s); next try at %s",
                 alert_id,
-                self.channel,
+                where.channel,
                 failure.error,
                 later.isoformat(),
             )
