@@ -1,5 +1,6 @@
-"""Where a complaint stands, for "any update?": the reply it was promised and by when, kept
-from the moment it was filed, and what happens when that time has passed."""
+"""Where a complaint stands, for "any update?": the promises recorded for its case (the reply
+it was promised when filed, a callback an agent promised) and by when, and what happens when
+one has passed. Before its case has promises, the reply time kept in its facts."""
 
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ def standing(
     named = f"Your complaint {complaint.reference} ({label})"
     if complaint.incident_id:
         return Standing(f"{named} is part of a wider problem we're fixing.")
+    if complaint.promises:
+        return _by_promises(complaint, business, now, named, label, desk=desk)
     due = promised(complaint)
     if due is None:
         return Standing(f"{named} is open. I need a few details before our team can start.")
@@ -45,6 +48,11 @@ def standing(
         next_step = business.category_text(Category(complaint.category)).next_step
         return Standing(f"{named} is with our team, and you'll hear from us by {when}. {next_step}")
     late = f"We promised to reply about {complaint.reference} ({label}) by {when}, and we haven't."
+    return _owned(late, business, desk=desk)
+
+
+def _owned(late: str, business: Business, *, desk: bool) -> Standing:
+    """A late promise, owned: sorry, and what happens now."""
     if not desk:
         return Standing(f"{late} I'm sorry. I've marked it as late on your record.", overdue=True)
     return Standing(
@@ -52,6 +60,39 @@ def standing(
         "at it now.",
         overdue=True,
     )
+
+
+def _by_promises(
+    complaint: Complaint, business: Business, now: datetime, named: str, label: str, *, desk: bool
+) -> Standing:
+    """Where a case stands by the promises recorded for it (redress/cases/promises.py): a
+    late one is owned first; else the next one due, in the words it was made; else, when
+    every promise was kept, that we have been in touch."""
+    zone = business.hours.timezone
+    owed = sorted(
+        (p for p in complaint.promises if p.status in ("open", "missed")),
+        key=lambda p: (p.due_at, p.id),
+    )
+    late = [p for p in owed if p.status == "missed" or p.due_at <= now]
+    if late:
+        promise = late[0]
+        when = describe_time(promise.due_at, now, zone)
+        what = "reply" if promise.kind == "reply_by" else promise.what
+        said = f"We promised to {what} about {complaint.reference} ({label}) by {when}"
+        return _owned(f"{said}, and we haven't.", business, desk=desk)
+    if owed:
+        promise = owed[0]
+        when = describe_time(promise.due_at, now, zone)
+        if promise.kind == "reply_by":
+            next_step = business.category_text(Category(complaint.category)).next_step
+            return Standing(
+                f"{named} is with our team, and you'll hear from us by {when}. {next_step}"
+            )
+        who = "We" if promise.made_by == "assistant" else promise.made_by
+        return Standing(f"{named} is with our team. {who} will {promise.what} by {when}.")
+    if any(p.status == "kept" for p in complaint.promises):
+        return Standing(f"{named} is still open with our team, and they've been in touch.")
+    return Standing(f"{named} is with our team.")
 
 
 def keep_promise(complaint: Complaint, due: datetime) -> None:
