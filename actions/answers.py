@@ -96,7 +96,7 @@ def _record_answer(tracker: Tracker, yes: bool) -> Answered:
         # assistant's latest message, whatever the conversation asked before.
         check = asked_if_fixed(session, conversation.id)
         if check is not None:
-            answer_fix_check(session, check, yes, moment)
+            answer_fix_check(session, check, yes, moment, business())
             return Answered(FIX)
         if pending in {names.COMPENSATION_OFFER, names.ALTERNATIVE}:
             return Answered(pending)

@@ -46,7 +46,7 @@ def acknowledge(
     moment = now()
     with unit_of_work(settings().database_url) as session:
         conversation = conversations.ensure_conversation(session, tracker.sender_id, "rasa")
-        fix_failed = still_broken_after_fix(session, conversation.id, category, moment)
+        fix_failed = still_broken_after_fix(session, conversation.id, category, moment, business())
     if fix_failed:
         dispatcher.utter_message(response="utter_still_not_fixed", when_reply=when_reply())
         # Nothing more to ask: the complaint is already logged, with its details.

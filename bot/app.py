@@ -20,6 +20,7 @@ from bot.api.routes import routes
 from bot.api.site import SecurityHeaders, http_error, server_error
 from bot.identity import Verifier
 from bot.jobs.delivery import Delivery
+from bot.jobs.follow_ups import FollowUps
 from bot.jobs.fulfilment import Fulfilment
 from bot.jobs.promises import PromiseCheck
 from bot.jobs.readiness import Readiness
@@ -90,6 +91,7 @@ def build_services(
         if settings.slow_turn_notice_seconds
         else None,
         secrets_hidden=business.brand.secrets_hidden,
+        business=business,
     )
     identity = identity or IdentitySettings.from_env()
     relay.attach_verifier(Verifier(settings.database_url, identity, business.brand.business_name))
@@ -130,6 +132,8 @@ def build_services(
         ).run,
         retention_seconds=settings.retention_check_seconds,
         promises=promises,
+        follow_ups=FollowUps(settings.database_url, business, clock=clock),
+        follow_up_seconds=settings.follow_up_check_seconds,
     )
     return Services(
         settings,

@@ -21,7 +21,8 @@ from bot.rasa_client import AssistantReply, AssistantUnavailable, RasaClient
 from bot.shared_state import LocalTurns, Turns
 from bot.shown import message_json, neutralise_slash
 from bot.transactions import in_transaction
-from redress.business import Brand
+from redress.business import Brand, Business
+from redress.cases import follow_up, resolutions
 from redress.cases import promises as case_promises
 from redress.clock import utcnow
 from redress.conversations import pending
@@ -137,6 +138,7 @@ class Relay:
         working_for: timedelta = timedelta(seconds=60),
         taking_longer: tuple[float, str] | None = None,
         secrets_hidden: str = SECRETS_HIDDEN,
+        business: Business | None = None,
     ) -> None:
         """``working_for``: longer than any turn can last (the wait for Rasa and recording);
         a message still unanswered after that was left by a gateway that stopped mid-turn,
@@ -146,6 +148,8 @@ class Relay:
         self._working_for = working_for
         self._taking_longer = taking_longer
         self._secrets_hidden = secrets_hidden
+        # For a case the customer says is not fixed: its team and a new reply time.
+        self._business = business
         self._rasa = rasa
         self._hub = hub
         self._unavailable_text = unavailable_text
@@ -580,7 +584,11 @@ class Relay:
             return _Received(conversation.id, about_code.sent, received, about_code.route)
         answer = (
             feedback.recognise(
-                sent, text, asking=asking, resolved=conversation.status == "resolved"
+                sent,
+                text,
+                asking=asking,
+                resolved=conversation.status == "resolved"
+                or follow_up.question_open(session, conversation.id, asking),
             )
             if command is None
             else None
@@ -645,12 +653,33 @@ class Relay:
         answer: feedback.Answer,
         now: datetime,
     ) -> list[dict[str, Any]]:
-        """Keeps the customer's answer after a resolution and records what to say next."""
+        """Keeps the customer's answer after a resolution (on the resolutions it is about)
+        and records what to say next: the rating, what happens now to a case put back with
+        its team, or thanks."""
+        value = answer.value
         if answer.kind == feedback.ASKS_FIXED:
-            handoff_records.record_fixed(session, conversation, bool(answer.value), now)
+            reopened = handoff_records.record_fixed(
+                session, conversation, bool(value), now, self._business
+            )
+            question = (
+                follow_up.reopened_question(reopened, self._business, now, ask_rating=True)
+                if reopened
+                else feedback.next_question(answer, conversation.fixed)
+            )
+        elif answer.kind == feedback.ASKS_STILL_WORKING:
+            heard = follow_up.answer(session, conversation.id, bool(value), now, self._business)
+            question = (
+                follow_up.reopened_question(
+                    heard.reopened, self._business, now, ask_rating=heard.ask_rating
+                )
+                if heard.reopened
+                else feedback.next_question(answer, True)
+            )
         else:
-            handoff_records.record_rating(session, conversation, int(answer.value), now)
-        question = feedback.next_question(answer, conversation.fixed)
+            rated = resolutions.awaiting_rating(session, conversation.id)
+            handoff_records.record_rating(session, conversation, int(value), now)
+            reopened_case = any(r.reopened_at is not None for r in rated)
+            question = feedback.next_question(answer, conversation.fixed, reopened=reopened_case)
         message = conversations.record_message(
             session,
             conversation,
@@ -660,6 +689,26 @@ class Relay:
             details={"asks": question.asks} if question.asks else None,
         )
         return [message_json(message)]
+
+    def _rating_owed(self, session: Session, conversation: Conversation) -> list[Message]:
+        """The rating question, once, after the assistant heard whether a resolved case is
+        fixed (the customer answered "is it working now?" after an incident fix)."""
+        owed = resolutions.rating_owed(session, conversation.id)
+        if not owed:
+            return []
+        resolutions.mark_rating_asked(owed, utcnow())
+        question = feedback.ask_rating_after_assistant()
+        return [
+            conversations.record_message(
+                session,
+                conversation,
+                "bot",
+                question.text,
+                buttons=conversations.with_button_tokens(question.buttons),
+                details={"asks": question.asks},
+                flush=False,
+            )
+        ]
 
     def _record_replies(
         self,
@@ -686,6 +735,8 @@ class Relay:
                 pending.answered_message(session, keep.message_id)
             details = {UNAVAILABLE: True} if failure is not None else None
             recorded = _record_bot(session, conversation, replies, details)
+            if failure is None:
+                recorded += self._rating_owed(session, conversation)
             session.flush()  # all the replies in one round trip, in their order
             return [message_json(message) for message in recorded]
 

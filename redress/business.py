@@ -336,6 +336,14 @@ class WaitingRule(_Strict):
         return self
 
 
+class AfterResolution(_Strict):
+    """What happens after a case is resolved, besides "is it fixed?" and the rating."""
+
+    # Days after a resolution the customer is asked "is everything still working?", in the
+    # team's opening hours (0: never).
+    follow_up_after_days: int = Field(2, ge=0, le=60)
+
+
 class HandoffRules(_Strict):
     """When the assistant brings a person in without being asked, and the waiting rules."""
 
@@ -352,6 +360,7 @@ class HandoffRules(_Strict):
     # connected: a promise the team keeps another way. None: the assistant says plainly that
     # it cannot promise when.
     without_desk: str | None = Field(None, min_length=1, max_length=300)
+    after_resolution: AfterResolution = AfterResolution()
 
 
 class Team(_Strict):

@@ -75,6 +75,9 @@ class Settings:
     # How often the gateway applies business/privacy.yml's retention periods (0: never; run
     # ``python -m redress retention`` from cron instead).
     retention_check_seconds: float = 3600.0
+    # How often the gateway sends the follow-ups due after resolutions (business/handoff.yml,
+    # after_resolution), in seconds.
+    follow_up_check_seconds: float = 300.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -123,6 +126,9 @@ class Settings:
                 env, "REDRESS_OUTAGE_ALERT_AFTER_SECONDS", 60.0, low=1, high=86400
             ),
             retention_check_seconds=_retention_seconds(env),
+            follow_up_check_seconds=_number(
+                env, "REDRESS_FOLLOW_UP_CHECK_SECONDS", 300.0, low=5, high=86400
+            ),
         )
 
 

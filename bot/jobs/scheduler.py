@@ -20,6 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 if TYPE_CHECKING:
     from bot.jobs.delivery import Delivery
+    from bot.jobs.follow_ups import FollowUps
     from bot.jobs.fulfilment import Fulfilment
     from bot.jobs.promises import PromiseCheck
     from bot.jobs.readiness import Readiness
@@ -40,6 +41,7 @@ class Scheduler:
     READY = "watch-dependencies"
     REPLAY = "answer-kept-messages"
     RETENTION = "retention"
+    FOLLOW_UPS = "follow-ups"
     # The first retention run waits this long (or its interval, if shorter), so it never
     # slows a gateway that is starting up or restarting.
     RETENTION_FIRST_RUN_AFTER = timedelta(minutes=5)
@@ -60,6 +62,8 @@ class Scheduler:
         retention: Callable[[], Awaitable[object]] | None = None,
         retention_seconds: float = 3600,
         promises: PromiseCheck | None = None,
+        follow_ups: FollowUps | None = None,
+        follow_up_seconds: float = 300,
     ) -> None:
         self._scheduler = AsyncIOScheduler(timezone=timezone.utc)
         # Both run once as soon as the gateway starts, then at their intervals.
@@ -89,6 +93,16 @@ class Scheduler:
                 **common,
             )
             promises.on_queued = self.wake
+        if follow_ups is not None and follow_up_seconds > 0:
+            # "Is everything still working?" a while after each resolution.
+            self._scheduler.add_job(
+                follow_ups.send_due,
+                "interval",
+                seconds=follow_up_seconds,
+                id=self.FOLLOW_UPS,
+                **common,
+            )
+            follow_ups.on_queued = self.wake
         if fulfilment is not None:
             # Granted compensation to the billing webhook: only when one is configured.
             self._scheduler.add_job(

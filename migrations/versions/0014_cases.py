@@ -100,6 +100,8 @@ def upgrade() -> None:
         sa.Column("follow_up_sent_at", redress.db.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("still_working", sa.Boolean(), nullable=True),
         sa.Column("reopened_at", redress.db.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("handoff_id", sa.Integer(), nullable=True),
+        sa.Column("rating_asked_at", redress.db.models.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["complaint_id"], ["complaints.id"], name=op.f("fk_resolutions_complaint_id_complaints")
         ),

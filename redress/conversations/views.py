@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from redress.business import Business
 from redress.cases.promises import incident_promise_json
 from redress.cases.records import promise_json
+from redress.cases.resolutions import resolution_json
 from redress.db.models import (
     CompensationGrant,
     CompensationOffer,
@@ -134,7 +135,8 @@ def _complaint_json(session: Session, c: Complaint, business: Business | None) -
         "desk_status": c.desk_status,
         "repeat_of": repeat_of.reference if repeat_of is not None else None,
         "promises": promised,
-        # --- resolutions: each time the case was resolved (added with the resolution work) ---
+        # Each time it was resolved, by whom, and what the customer said after.
+        "resolutions": [resolution_json(r) for r in c.resolutions],
     }
 
 

@@ -590,6 +590,10 @@ class Resolution(Base):
     follow_up_sent_at: Mapped[datetime | None]
     still_working: Mapped[bool | None] = mapped_column(Boolean)
     reopened_at: Mapped[datetime | None]
+    # The handoff an agent resolved it from (a person had the conversation), if any.
+    handoff_id: Mapped[int | None] = mapped_column(Integer)
+    # When the 1-5 rating was asked about this resolution: asked once.
+    rating_asked_at: Mapped[datetime | None]
 
 
 class OperatorToken(Base):

@@ -1,11 +1,14 @@
-"""After an agent resolves a conversation (docs/principles.md: 10): "is it fixed for you?", then a
-1-5 rating, answered by the gateway itself, without the assistant.
+"""After a case is resolved (docs/principles.md: 10): "is it fixed for you?", then a 1-5
+rating, and a while later "is everything still working?", answered by the gateway itself,
+without the assistant. Each answer is kept on the resolution it asks about
+(redress/cases/resolutions.py).
 
-The questions are bot messages whose details say what they ask (``{"asks": "fixed"}`` or
-``{"asks": "rating"}``) and whose buttons carry the payloads below, behind tokens the server
-issues like every other button. An answer is recognised when it is one of those buttons, or,
-while the conversation is resolved and the last bot message asked, a typed "yes"/"no" or a
-bare 1-5. Anything else is a new message for the assistant, and reopens the conversation.
+The questions are bot messages whose details say what they ask (``{"asks": "fixed"}``,
+``{"asks": "rating"}`` or ``{"asks": "still_working"}``) and whose buttons carry the payloads
+below, behind tokens the server issues like every other button. An answer is recognised when
+it is one of those buttons, or, while the question is still open (``resolved``) and the last
+bot message asked it, a typed "yes"/"no" or a bare 1-5. Anything else is a new message for
+the assistant, and reopens the conversation.
 
 Pure functions: the relay records what they decide.
 """
@@ -18,8 +21,11 @@ from dataclasses import dataclass, field
 FIXED_YES = "/redress_fixed_yes"
 FIXED_NO = "/redress_fixed_no"
 RATE_PREFIX = "/redress_rate_"
+STILL_WORKING_YES = "/redress_still_working_yes"
+STILL_WORKING_NO = "/redress_still_working_no"
 ASKS_FIXED = "fixed"
 ASKS_RATING = "rating"
+ASKS_STILL_WORKING = "still_working"
 
 # What the customer reads. Checked by tests/unit/slack/test_desk_texts.py with check_text.
 ASK_FIXED = "{agent} has marked your problem as sorted. Is everything working for you now?"
@@ -35,6 +41,28 @@ ASK_RATING_NOT_FIXED = (
 )
 THANKS_FIXED = "Thank you for rating us. If anything else goes wrong, just send me a message here."
 THANKS_NOT_FIXED = "Thank you. Now tell me what's still wrong, and I'll pick it up straight away."
+# After the assistant heard the answer to "is it working now?" (an incident fix).
+ASK_RATING = "How would you rate the help you got with this, from 1 (poor) to 5 (great)?"
+# When "no" put the case back with its team.
+REOPENED_ONE = (
+    "I'm sorry it still isn't right. I've reopened {reference} and passed it back to {who}."
+)
+REOPENED_MANY = (
+    "I'm sorry it still isn't right. I've reopened {references} and passed them back to {who}."
+)
+REPLY_BY = "A person from the team will reply here by {when}."
+REPLY_SOON = "A person from the team will reply here as soon as they can."
+RATE_BEFORE = "Before they do, how would you rate the help you got, from 1 (poor) to 5 (great)?"
+THANKS_REOPENED = "Thank you. The team has your case now, and they'll reply to you here."
+# The follow-up a while after a resolution.
+FOLLOW_UP = (
+    "Hello again. {when} we sorted out your {what} ({reference}). Is everything still working?"
+)
+STILL_YES_BUTTON = "Yes, all good"
+STILL_NO_BUTTON = "No, it's not"
+THANKS_STILL_WORKING = (
+    "Thank you, that's good to hear. If anything goes wrong again, just send me a message here."
+)
 
 _YES = re.compile(
     r"^\s*(yes|yeah|yep|yup|y|it is|it's fixed|its fixed|fixed|all good|sorted|working)\b",
@@ -46,7 +74,7 @@ _RATING = re.compile(r"^\s*([1-5])\s*(?:/\s*5|out of 5|stars?|★+)?\s*[.!]?\s*$
 
 @dataclass(frozen=True)
 class Answer:
-    kind: str  # ASKS_FIXED or ASKS_RATING
+    kind: str  # ASKS_FIXED, ASKS_RATING or ASKS_STILL_WORKING
     value: int | bool
 
 
@@ -77,30 +105,76 @@ def thanks(fixed: bool | None) -> Question:
     return Question(THANKS_NOT_FIXED if fixed is False else THANKS_FIXED)
 
 
+def ask_rating_after_assistant() -> Question:
+    """The rating, after the assistant heard whether an incident's fix worked."""
+    buttons = [{"title": str(n), "payload": f"{RATE_PREFIX}{n}"} for n in range(1, 6)]
+    return Question(ASK_RATING, buttons, ASKS_RATING)
+
+
+def ask_still_working(when: str, what: str, reference: str) -> Question:
+    """The follow-up: ``when`` the case was sorted ("On Monday"), ``what`` it was about."""
+    return Question(
+        FOLLOW_UP.format(when=when, what=what, reference=reference),
+        [
+            {"title": STILL_YES_BUTTON, "payload": STILL_WORKING_YES},
+            {"title": STILL_NO_BUTTON, "payload": STILL_WORKING_NO},
+        ],
+        ASKS_STILL_WORKING,
+    )
+
+
+def reopened_text(
+    references: list[str], who: str, reply_by: str | None, *, ask_rating: bool
+) -> Question:
+    """What the customer is told when their "no" put cases back with a team: which, with
+    whom, when they will hear (only a time we promised), and the rating if not asked yet.
+    ``who``: "our Network team", or "Sam in our Network team"."""
+    if len(references) == 1:
+        said = REOPENED_ONE.format(reference=references[0], who=who)
+    else:
+        listed = f"{', '.join(references[:-1])} and {references[-1]}"
+        said = REOPENED_MANY.format(references=listed, who=who)
+    when = REPLY_BY.format(when=reply_by) if reply_by else REPLY_SOON
+    if not ask_rating:
+        return Question(f"{said} {when}")
+    buttons = [{"title": str(n), "payload": f"{RATE_PREFIX}{n}"} for n in range(1, 6)]
+    return Question(f"{said} {when} {RATE_BEFORE}", buttons, ASKS_RATING)
+
+
 def recognise(sent: str, typed: str, *, asking: str | None, resolved: bool) -> Answer | None:
     """The customer's answer, if this message is one. ``sent`` is a pressed button's payload
     (or the text); ``asking`` is what the last bot message asked; ``resolved`` is whether
-    the conversation is still resolved (typed answers count only then)."""
+    the question is still open (the conversation still resolved, or the resolution it asks
+    about still unanswered): typed answers count only then."""
     if sent == FIXED_YES:
         return Answer(ASKS_FIXED, True)
     if sent == FIXED_NO:
         return Answer(ASKS_FIXED, False)
+    if sent == STILL_WORKING_YES:
+        return Answer(ASKS_STILL_WORKING, True)
+    if sent == STILL_WORKING_NO:
+        return Answer(ASKS_STILL_WORKING, False)
     if sent.startswith(RATE_PREFIX) and sent[len(RATE_PREFIX) :] in {"1", "2", "3", "4", "5"}:
         return Answer(ASKS_RATING, int(sent[len(RATE_PREFIX) :]))
     if not resolved:
         return None
-    if asking == ASKS_FIXED:
+    if asking in (ASKS_FIXED, ASKS_STILL_WORKING):
         if _YES.match(typed):
-            return Answer(ASKS_FIXED, True)
+            return Answer(asking, True)
         if _NO.match(typed):
-            return Answer(ASKS_FIXED, False)
+            return Answer(asking, False)
     if asking in (ASKS_RATING, ASKS_FIXED) and (match := _RATING.match(typed)):
         return Answer(ASKS_RATING, int(match[1]))
     return None
 
 
-def next_question(answer: Answer, fixed: bool | None) -> Question:
-    """What the gateway says after an answer: the rating after "is it fixed?", then thanks."""
+def next_question(answer: Answer, fixed: bool | None, *, reopened: bool = False) -> Question:
+    """What the gateway says after an answer: the rating after "is it fixed?", then thanks.
+    ``reopened``: the customer's "no" put the case back with its team."""
     if answer.kind == ASKS_FIXED:
         return ask_rating(bool(answer.value))
+    if answer.kind == ASKS_STILL_WORKING:
+        return Question(THANKS_STILL_WORKING)
+    if reopened:
+        return Question(THANKS_REOPENED)
     return thanks(fixed)

@@ -19,6 +19,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from redress.business import Business
+from redress.cases import resolutions
 from redress.complaints import records as complaint_records
 from redress.conversations import records as conversations
 from redress.db.models import Complaint, Conversation, DeskEvent, Handoff
@@ -156,8 +158,9 @@ def hand_back(
 def resolve(
     session: Session, handoff_id: int, agent_id: str, agent_name: str, now: datetime
 ) -> DeskChange:
-    """The agent closes the conversation: its open complaints are resolved (until the
-    customer says it is not fixed), and the customer is asked about it next."""
+    """The agent closes the conversation: each open complaint is resolved in the agent's
+    name (a resolution per case, until the customer says it is not fixed), and the
+    customer is asked about it next."""
     handoff = _locked(session, handoff_id)
     if handoff.status not in OPEN_STATUSES:
         return _change(handoff, "already_closed")
@@ -169,7 +172,9 @@ def resolve(
     conversation.rated_at = None
     resolved = []
     for complaint in complaint_records.open_complaints(session, conversation.id):
-        complaint.status = RESOLVED
+        resolutions.record(
+            session, complaint, resolutions.AGENT, agent_name, now, handoff_id=handoff.id
+        )
         resolved.append(complaint.reference)
     conversations.record_event(
         session,
@@ -249,32 +254,56 @@ def first_sighting(session: Session, event_id: str) -> bool:
     return conversations.add_once(session, DeskEvent(event_id=event_id[:100]))
 
 
-def record_fixed(session: Session, conversation: Conversation, fixed: bool, now: datetime) -> None:
-    """The customer's answer to "is it fixed for you?". A no reopens the complaints the agent
-    resolved."""
+def record_fixed(
+    session: Session,
+    conversation: Conversation,
+    fixed: bool,
+    now: datetime,
+    business: Business | None = None,
+) -> list[resolutions.Reopened]:
+    """The customer's answer to "is it fixed for you?", kept on the resolutions it asked
+    about (``Conversation.fixed`` keeps the latest answer too). A no reopens those cases and
+    puts them back with their teams (redress/cases/resolutions.py). Returns what was
+    reopened, for what the customer is told."""
     conversation.fixed = fixed
-    if not fixed:
+    group = resolutions.awaiting_fixed(session, conversation.id)
+    reopened = resolutions.answer_fixed(session, group, fixed, now, business)
+    if not fixed and not group:
+        # Resolved before cases kept their resolutions: the complaints open again.
         for complaint in session.scalars(
             select(Complaint).where(
                 Complaint.conversation_id == conversation.id, Complaint.status == RESOLVED
             )
         ):
             complaint.status = OPEN
-    conversations.record_event(session, conversation.id, "fix_confirmed", {"fixed": fixed})
+    conversations.record_event(
+        session,
+        conversation.id,
+        "fix_confirmed",
+        {"fixed": fixed, "complaints": [r.reference for r in reopened] if not fixed else []},
+    )
+    # The gateway asks for the rating next, in the same breath.
+    resolutions.mark_rating_asked(group, now)
+    return reopened
 
 
 def record_rating(session: Session, conversation: Conversation, rating: int, now: datetime) -> None:
+    """The customer's 1-5 rating, kept on the resolutions it was asked about (a poor one
+    tells their teams); ``Conversation.rating`` keeps the latest too."""
     if not 1 <= rating <= 5:
         raise ValueError(f"a rating is 1 to 5, not {rating}")
     conversation.rating = rating
     conversation.rated_at = now
+    group = resolutions.awaiting_rating(session, conversation.id)
+    resolutions.answer_rating(session, group, rating, now)
     conversations.record_event(
         session, conversation.id, "rated", {"rating": rating, "fixed": conversation.fixed}
     )
 
 
 def reopen(session: Session, conversation: Conversation) -> None:
-    """A resolved conversation the customer writes in again is the assistant's again."""
+    """A resolved conversation the customer writes in again is the assistant's again (a
+    handoff the customer's "not fixed" asked for is still on its way to a person)."""
     if conversation.status == RESOLVED:
         conversation.status = OPEN
         conversations.record_event(session, conversation.id, "conversation_reopened", {})

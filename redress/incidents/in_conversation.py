@@ -63,16 +63,25 @@ def asked_if_fixed(session: Session, conversation_id: str) -> IncidentSubscripti
 
 
 def answer_fix_check(
-    session: Session, check: IncidentSubscription, fixed: bool, at: datetime
+    session: Session,
+    check: IncidentSubscription,
+    fixed: bool,
+    at: datetime,
+    business: Business | None = None,
 ) -> None:
-    """The customer's answer to "is it working now?"; a no brings a person to look."""
-    incident_notices.answer_fix_check(session, check, fixed, at)
+    """The customer's answer to "is it working now?"; a no reopens the cases the incident
+    resolved and brings a person to look."""
+    incident_notices.answer_fix_check(session, check, fixed, at, business)
     if not fixed:
         handoff_records.request_handoff(session, check.conversation_id, "still_broken_after_fix")
 
 
 def still_broken_after_fix(
-    session: Session, conversation_id: str, category: Category, at: datetime
+    session: Session,
+    conversation_id: str,
+    category: Category,
+    at: datetime,
+    business: Business | None = None,
 ) -> bool:
     """A complaint that answers "is it working now?" after a fix ("still no internet"):
     kept as a no to the fix, and a person is asked to look. Returns whether it was that."""
@@ -81,7 +90,7 @@ def still_broken_after_fix(
         return False
     if category.value not in incidents_records.get_row(session, check.incident_id).categories:
         return False
-    answer_fix_check(session, check, False, at)
+    answer_fix_check(session, check, False, at, business)
     return True
 
 

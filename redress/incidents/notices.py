@@ -6,7 +6,10 @@
   change itself; ``bot/delivery.py`` delivers it.
 - A promised "next update by" time that passes with no update sends an honest holding
   message and raises an operator alert, once per promise.
-- Resolution sends a closing message that asks whether the service is back.
+- Resolution resolves the linked open complaints of each customer it tells (a resolution
+  "via incident" per case), and its closing message asks whether the service is back: that
+  is the "is it fixed?" of those resolutions. A yes is kept on them (the rating follows); a
+  no reopens the cases and puts them back with their teams (redress/cases/resolutions.py).
 - Several complaints of one category from one area, with no incident covering them, raise a
   "possible incident" alert.
 
@@ -16,7 +19,7 @@ Every text built here is checked by the plain-language tests (tests/unit).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,6 +35,9 @@ from redress.db.models import (
 from redress.incidents import model as incidents
 from redress.incidents import wording
 from redress.incidents.wording import describe_time
+
+if TYPE_CHECKING:
+    from redress.business import Business
 
 OFFERED = "offered"
 SUBSCRIBED = "subscribed"
@@ -128,18 +134,85 @@ def open_fix_check(session: Session, conversation_id: str) -> IncidentSubscripti
 
 
 def answer_fix_check(
-    session: Session, subscription: IncidentSubscription, service_back: bool, now: datetime
+    session: Session,
+    subscription: IncidentSubscription,
+    service_back: bool,
+    now: datetime,
+    business: Business | None = None,
 ) -> Complaint | None:
-    """Keeps the answer; a yes closes the linked complaint, a no keeps it open for a person."""
+    """Keeps the answer, on the resolutions of the customer's cases the incident resolved.
+    A yes is their "fixed"; a case still open then is resolved by the assistant, fixed. A no
+    reopens the cases and puts them back with their teams (with a new reply time when
+    ``business`` is given). Returns the complaint the offer of updates was made for."""
+    # Imported here: the case modules raise their alerts through this one.
+    from redress.cases import resolutions
+
     subscription.service_back = service_back
     subscription.answered_at = now
     complaint = (
         session.get(Complaint, subscription.complaint_id) if subscription.complaint_id else None
     )
-    if complaint is not None:
-        complaint.status = "resolved" if service_back else "open"
-        complaint.facts = {**complaint.facts, "service_back_after_fix": service_back}
+    for case in _linked(session, subscription):
+        latest = resolutions.latest(session, case.id)
+        by_incident = (
+            latest is not None
+            and latest.via == resolutions.INCIDENT
+            and latest.fixed is None
+            and latest.reopened_at is None
+            and case.status == "resolved"
+        )
+        if by_incident and latest is not None:
+            if service_back:
+                latest.fixed = True
+            else:
+                resolutions.reopen(session, latest, resolutions.NOT_FIXED, now, business)
+        elif case.status == "open" and service_back:
+            # Still open: the customer's word that it works is what resolves it.
+            resolved = resolutions.record(
+                session, case, resolutions.ASSISTANT, resolutions.ASSISTANT, now
+            )
+            resolved.fixed = True
+        case.facts = {**case.facts, "service_back_after_fix": service_back}
     return complaint
+
+
+def _linked(session: Session, subscription: IncidentSubscription) -> list[Complaint]:
+    """The conversation's complaints this incident explains (the one the offer was made for
+    first)."""
+    return list(
+        session.scalars(
+            select(Complaint)
+            .where(
+                Complaint.conversation_id == subscription.conversation_id,
+                Complaint.incident_id == subscription.incident_id,
+            )
+            .order_by(Complaint.id)
+        )
+    )
+
+
+def resolve_cases(
+    session: Session, incident: incidents.Incident, conversation_id: str, now: datetime
+) -> list[Complaint]:
+    """The incident is resolved and this customer is told: each of their open complaints
+    it explains is resolved "via incident", by the incident. Returns them."""
+    from redress.cases import resolutions
+
+    by = f"{incident.id} ({incident.title})"
+    resolved = []
+    open_cases = session.scalars(
+        select(Complaint)
+        .where(
+            Complaint.conversation_id == conversation_id,
+            Complaint.incident_id == incident.id,
+            Complaint.status == "open",
+        )
+        .order_by(Complaint.id)
+    )
+    for case in list(open_cases):
+        resolutions.record(session, case, resolutions.INCIDENT, by, now)
+        resolved.append(case)
+    return resolved
 
 
 # Texts --------------------------------------------------------------------------------------
@@ -297,6 +370,7 @@ def on_change(
         )
         if added and kind == RESOLVED:
             subscription.fix_check_sent_at = now
+            resolve_cases(session, after, subscription.conversation_id, now)
         queued += added
     return queued
 
