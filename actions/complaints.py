@@ -19,6 +19,7 @@ from actions.context import business, now, settings
 from actions.intents import complaint_behind, complaint_told
 from redress.complaints import filing
 from redress.complaints import records as complaint_records
+from redress.complaints.apology import sorry_again, told_on
 from redress.complaints.categories import Category
 from redress.complaints.since import find_since, find_start
 from redress.conversations import records as conversations
@@ -26,9 +27,12 @@ from redress.conversations.customers import cannot_give
 from redress.db.models import Customer
 from redress.db.session import unit_of_work
 from redress.handoff import reply_times
-from redress.handoff.reply_times import describe_reply_within
 from redress.incidents import notices as incident_notices
+from redress.incidents.wording import describe_time
 
+# The responses that tell a customer their complaint repeats an earlier one: said once in
+# a conversation.
+REPEATS = ("utter_complaint_logged_repeat", "utter_complaint_repeat")
 MAX_ACCOUNT_ATTEMPTS = 2
 MAX_POSTCODE_ATTEMPTS = 2
 _POSTCODE = re.compile(r"\b([A-Z]{1,2}\d[A-Z\d]?)\s*(\d[A-Z]{2})\b", re.IGNORECASE)
@@ -234,12 +238,15 @@ def _leaving(tracker: Tracker) -> bool:
 def _tell_what_happens_next(
     dispatcher: CollectingDispatcher, tracker: Tracker, filed: filing.Filing, moment: datetime
 ) -> list[EventType]:
-    """For each complaint: the incident behind it, or its reference, team and reply time
-    (the one kept with it). Updates are offered once, for the first incident that offers
-    them."""
+    """For each complaint: the incident behind it, or its reference, team and the reply time
+    recorded with it (its reply-by promise, said in the business's time zone). Updates are
+    offered once, for the first incident that offers them; a repeat of an earlier complaint
+    is said once in the conversation, for the first complaint that repeats one."""
     config = business()
+    zone = config.hours.timezone
     events: list[EventType] = []
     offered = False
+    repeat_said = replies.said_before(tracker, *REPEATS)
     # Said once, before the first complaint it covers ("these" for several).
     unexplained = [
         c
@@ -248,12 +255,16 @@ def _tell_what_happens_next(
     ]
     checked = False
     for complaint in filed.filed:
+        repeat = {} if repeat_said else _repeat_words(complaint.repeat_of, moment, zone)
+        repeat_said = repeat_said or bool(repeat)
         if complaint.incident is not None:
             offer = "" if offered else complaint.updates_offer
             events += replies.explain_incident(
                 dispatcher, complaint.incident, complaint.reference, offer, complaint.category
             )
             offered = offered or offer == incident_notices.OFFERED
+            if repeat:
+                dispatcher.utter_message(response="utter_complaint_repeat", **repeat)
             continue
         text = config.category_text(complaint.category)
         if text.wider_problem and not checked:
@@ -263,14 +274,25 @@ def _tell_what_happens_next(
                 response = "utter_no_known_incident_again"
             dispatcher.utter_message(response=response)
             checked = True
-        hours = config.categories.reply_within_hours[complaint.severity.value]
         dispatcher.utter_message(
-            response="utter_complaint_logged",
+            response="utter_complaint_logged_repeat" if repeat else "utter_complaint_logged",
             complaint_reference=complaint.reference,
             next_step=text.next_step,
-            reply_within=describe_reply_within(hours, config.hours, moment),
+            reply_by=describe_time(complaint.reply_by, moment, zone),
+            **repeat,
         )
     return events
+
+
+def _repeat_words(earlier: filing.Earlier | None, moment: datetime, zone: str) -> dict[str, str]:
+    """What the customer is told about the earlier complaint one repeats (none without)."""
+    if earlier is None:
+        return {}
+    return {
+        "sorry_again": sorry_again(earlier.still_open),
+        "told_on": told_on(earlier.told_at, moment, zone),
+        "earlier_reference": earlier.reference,
+    }
 
 
 def _tell_about_a_person(dispatcher: CollectingDispatcher, filed: filing.Filing) -> bool:

@@ -3,6 +3,9 @@
 "I'm sorry your broadband has been down since Monday" lands; "I'm sorry for any
 inconvenience" does not (docs/principles.md: 1). Each category picks the phrase that fits what the
 customer actually wrote: which service, which device, how long, what happened.
+
+A verified customer back with the same kind of problem hears that too, once, when the
+complaint is logged and linked to the earlier one (``sorry_again``, ``told_on``).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
+from redress.compensation.policy import granted_on
 from redress.complaints.categories import Category
 from redress.complaints.severity import COMPROMISE, DISCLOSURE, SAFETY
 from redress.complaints.since import Since, find_since
@@ -182,3 +186,19 @@ DESCRIBERS: dict[Category, Callable[[str, Since | None], str]] = {
     Category.ACCOUNT_ACCESS: _access,
     Category.OTHER: _other,
 }
+
+
+def sorry_again(earlier_still_open: bool) -> str:
+    """The repeat, said honestly: the problem is back, or, while the earlier complaint is
+    still open, the customer has had to come back to us about it (not "it happened again",
+    which may not be true)."""
+    if earlier_still_open:
+        return "I'm sorry you've had to tell us about this again."
+    return "I'm sorry this has happened again."
+
+
+def told_on(moment: datetime, now: datetime, zone: str) -> str:
+    """When the earlier complaint was told, in the business's zone: 'earlier today',
+    'yesterday', 'on 3 December' (with the year when it was not this year)."""
+    day = granted_on(moment, now, zone)
+    return "earlier today" if day == "today" else day

@@ -1,7 +1,8 @@
 """Taking a complaint and filing it: the complaint opened (or the words added to the same
 problem already open), then, once the details are collected, each one filed with them, tied
-to the known incident behind it (or counted towards a possible one), an offer worked out, and
-a person asked for when the rules in business/handoff.yml say so."""
+to the known incident behind it (or counted towards a possible one), linked to the earlier
+complaint it repeats, an offer worked out, and a person asked for when the rules in
+business/handoff.yml say so."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from redress.complaints.since import Since, find_since
 from redress.db.models import Complaint, Conversation
 from redress.handoff import records as handoff_records
 from redress.handoff import reply_times
+from redress.identity import records as identities
 from redress.incidents import model as incidents
 from redress.incidents import notices as incident_notices
 from redress.incidents import possible
@@ -136,6 +138,15 @@ def together(taken: list[Taken]) -> Taken:
 
 
 @dataclass(frozen=True)
+class Earlier:
+    """The earlier complaint a new one repeats, as the customer is reminded of it."""
+
+    reference: str
+    told_at: datetime
+    still_open: bool
+
+
+@dataclass(frozen=True)
 class Filed:
     """One complaint filed: what the customer is told about it."""
 
@@ -144,6 +155,12 @@ class Filed:
     severity: Severity
     incident: incidents.Incident | None
     updates_offer: str  # the incident updates' subscription status ("" without an incident)
+    # When its reply-by promise is due (UTC): the time recorded, so the time said is the
+    # time watched.
+    reply_by: datetime
+    # The earlier complaint it repeats (a verified customer, the same kind of problem,
+    # within repeat_within_days), if any.
+    repeat_of: Earlier | None = None
 
 
 @dataclass
@@ -173,7 +190,9 @@ def file_all(
         if complaint.facts.get("logged"):
             continue
         _file_details(session, complaint, facts, conversation.customer_id, at)
-        status.keep_promise(complaint, cases.open_case(session, complaint, business, at).due_at)
+        reply_by = cases.open_case(session, complaint, business, at).due_at
+        status.keep_promise(complaint, reply_by)
+        earlier = link_repeat(session, conversation, complaint, business, at)
         category = Category(complaint.category)
         incident = (
             None
@@ -182,8 +201,10 @@ def file_all(
         )
         offer = _tie_to_incident(session, complaint, incident, business, at)
         severity = Severity(complaint.severity)
-        filing.filed.append(Filed(complaint.reference, category, severity, incident, offer))
-        person_for += _needs_person(session, complaint, business, at)
+        filing.filed.append(
+            Filed(complaint.reference, category, severity, incident, offer, reply_by, earlier)
+        )
+        person_for += _needs_person(complaint, business)
     session.flush()
     compensation.make_offers(session, conversation.id, business.compensation, at)
     if business.handoff.compensation_needs_approval and compensation.awaits_approval(
@@ -221,24 +242,35 @@ def _tie_to_incident(
     return ""
 
 
-def _needs_person(
-    session: Session, complaint: Complaint, business: Business, at: datetime
-) -> list[str]:
-    """Why this complaint needs a person as well, by the rules in business/handoff.yml."""
-    rules = business.handoff
-    earlier = (
-        complaint_records.earlier_complaints(
-            session,
-            complaint.customer_id,
-            complaint.category,
-            at,
-            exclude=complaint.id,
-            within_days=rules.repeat_within_days,
-        )
-        if complaint.customer_id and rules.repeat_within_days
-        else 0
+def link_repeat(
+    session: Session,
+    conversation: Conversation,
+    complaint: Complaint,
+    business: Business,
+    at: datetime,
+) -> Earlier | None:
+    """Links a complaint to the earlier one it repeats: the latest the same customer told
+    about the same kind of problem within ``repeat_within_days`` (business/handoff.yml), in
+    any conversation. Only for a customer who proved the account is theirs: an account
+    merely named could be anyone's, and telling a stranger "this has happened again" would
+    tell them the account's history."""
+    verified = identities.verified_customer(session, conversation.id)
+    if verified is None or complaint.customer_id != verified.id:
+        return None
+    earlier = complaint_records.repeated(
+        session, complaint, at, within_days=business.handoff.repeat_within_days
     )
-    return reply_times.automatic_reasons(rules, Severity(complaint.severity), earlier)
+    if earlier is None:
+        return None
+    complaint.repeat_of_id = earlier.id
+    return Earlier(earlier.reference, earlier.created_at, earlier.status == "open")
+
+
+def _needs_person(complaint: Complaint, business: Business) -> list[str]:
+    """Why this complaint needs a person as well, by the rules in business/handoff.yml: a
+    repeat is a complaint linked to the earlier one (link_repeat)."""
+    repeats = 1 if complaint.repeat_of_id is not None else 0
+    return reply_times.automatic_reasons(business.handoff, Severity(complaint.severity), repeats)
 
 
 def _file_details(

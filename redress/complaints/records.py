@@ -1,5 +1,6 @@
 """Complaint records: opening one with a reference a customer can read out, the open ones
-in a conversation, and how often a customer has complained about the same thing."""
+in a conversation, how often a customer has complained about the same thing, and the
+earlier complaint a new one repeats."""
 
 from __future__ import annotations
 
@@ -78,3 +79,25 @@ def earlier_complaints(
     if exclude is not None:
         query = query.where(Complaint.id != exclude)
     return session.scalar(query) or 0
+
+
+def repeated(
+    session: Session, complaint: Complaint, now: datetime, *, within_days: int
+) -> Complaint | None:
+    """The latest complaint of the same category the same customer told before this one
+    (in any conversation) in the last ``within_days``; None without a customer or a window.
+    "Before" is by the order they were told, so a complaint never repeats itself or one told
+    after it."""
+    if complaint.customer_id is None or within_days <= 0:
+        return None
+    return session.scalar(
+        select(Complaint)
+        .where(
+            Complaint.customer_id == complaint.customer_id,
+            Complaint.category == complaint.category,
+            Complaint.id < complaint.id,
+            Complaint.created_at >= now - timedelta(days=within_days),
+        )
+        .order_by(Complaint.id.desc())
+        .limit(1)
+    )

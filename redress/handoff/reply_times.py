@@ -54,22 +54,6 @@ def _when(moment: datetime, now: datetime) -> str:
     return f"{clock}{suffix} {day}"
 
 
-def describe_reply_within(hours: int, opening: OpeningHours, now: datetime) -> str:
-    """'2 hours', or when we are closed, '2 hours of opening at 8am today': a reply time
-    counted from when people are at work to give it."""
-    if opening.is_open(now):
-        return describe_hours(hours)
-    return f"{describe_hours(hours)} of opening at {_when(opening.next_opening(now), now)}"
-
-
-def describe_hours(hours: int) -> str:
-    """'2 hours', '1 day', '2 days' for reply promises."""
-    if hours % 24 == 0:
-        days = hours // 24
-        return "1 day" if days == 1 else f"{days} days"
-    return "1 hour" if hours == 1 else f"{hours} hours"
-
-
 def automatic_reasons(
     rules: HandoffRules, severity: Severity, earlier_same_category: int
 ) -> list[str]:

@@ -11,7 +11,7 @@ import yaml
 
 from redress.business import BusinessConfigError, OpeningHours, load_business
 from redress.complaints.categories import Category, Severity
-from redress.handoff.reply_times import describe_reply_time, describe_reply_within
+from redress.handoff.reply_times import describe_reply_time
 from redress.settings import REPO_ROOT
 
 BUSINESS_DIR = REPO_ROOT / "business"
@@ -334,15 +334,3 @@ def test_severity_line_can_be_switched_off(folder):
     _edit(folder, "handoff.yml", lambda d: d.update(severity_at_least=None, repeat_within_days=0))
     rules = load_business(folder).handoff
     assert rules.severity_at_least is None and rules.repeat_within_days == 0
-
-
-def test_reply_within_counts_from_opening_when_closed(hours):
-    assert describe_reply_within(2, hours, _london(2026, 11, 23, 10, 0)) == "2 hours"
-    assert (
-        describe_reply_within(2, hours, _london(2026, 11, 24, 1, 30))
-        == "2 hours of opening at 8am today"
-    )
-    assert (
-        describe_reply_within(48, hours, _london(2026, 11, 28, 18, 0))
-        == "2 days of opening at 8am on Monday"
-    )

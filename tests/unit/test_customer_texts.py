@@ -19,11 +19,11 @@ from redress.compensation.policy import (
     granted_words,
     offer_words,
 )
-from redress.complaints.apology import DESCRIBERS
-from redress.complaints.categories import Category
-from redress.handoff.reply_times import describe_hours, describe_reply_time
+from redress.complaints.apology import DESCRIBERS, sorry_again
+from redress.complaints.categories import Category, Severity
+from redress.handoff.reply_times import describe_reply_time
 from redress.incidents.records import read_incidents_file
-from redress.incidents.wording import explain
+from redress.incidents.wording import describe_time, explain
 from redress.plain_language import check_text
 from redress.settings import REPO_ROOT
 
@@ -48,7 +48,14 @@ SAMPLES: dict[str, list[str]] = {
         describe_reply_time(BUSINESS.hours, CLOSED),
     ],
     "next_step": [BUSINESS.category_text(c).next_step for c in Category],
-    "reply_within": [describe_hours(h) for h in BUSINESS.categories.reply_within_hours.values()],
+    "reply_by": [
+        describe_time(OPEN + BUSINESS.reply_within(s), OPEN, BUSINESS.hours.timezone)
+        for s in Severity
+    ]
+    + ["10:30am on Wednesday 2 December"],
+    "sorry_again": [sorry_again(True), sorry_again(False)],
+    "told_on": ["earlier today", "yesterday", "on 3 December", "on 31 December 2025"],
+    "earlier_reference": ["RD-4HJ7PQ"],
     "status_lines": [
         "Your complaint RD-7KQ2MZ (billing problem) is open. "
         "I need a few details before our team can start.",

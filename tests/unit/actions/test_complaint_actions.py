@@ -3,9 +3,13 @@ needed, accounts looked up for real, and a filed complaint told its reference an
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
+import pytest
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
+from actions import context, names
 from actions.complaints import (
     ActionAcknowledgeComplaint,
     ActionLogComplaint,
@@ -13,12 +17,19 @@ from actions.complaints import (
     ValidateComplaintForm,
 )
 from actions.identity import ActionIdentityVerified
-from redress.db.models import Complaint
+from redress.complaints import status
+from redress.db.models import Complaint, Promise
 from redress.db.session import unit_of_work
 from redress.identity import records as identity_records
-from tests.unit.actions.conftest import Conversation, entity, signed_in
+from redress.incidents.wording import describe_time
+from tests.unit.actions.conftest import Conversation, Said, entity, signed_in
 
 BILL = "you charged me twice for march, £32 taken two times"
+
+
+def promises_of(url: str, complaint: Complaint) -> list[Promise]:
+    with unit_of_work(url) as session:
+        return list(session.scalars(select(Promise).where(Promise.complaint_id == complaint.id)))
 
 
 def complaints_of(url: str, conversation: Conversation) -> list[Complaint]:
@@ -203,9 +214,48 @@ def test_a_filed_complaint_is_told_its_reference_team_and_reply_time(records_url
     logged = said.said("utter_complaint_logged")
     (complaint,) = complaints_of(records_url, chat)
     assert logged["complaint_reference"] == complaint.reference
-    assert logged["next_step"] and logged["reply_within"]
+    assert logged["next_step"]
+    # Medium is 24 hours counted in opening hours: from Tuesday 10:00 that is Thursday
+    # 10:00, said as the day and time, not "within 24 hours".
+    assert logged["reply_by"] == "10am on Thursday 12 March"
+    (promise,) = promises_of(records_url, complaint)
+    assert promise.due_at == datetime(2026, 3, 12, 10, 0, tzinfo=timezone.utc)
     assert complaint.facts["logged"] is True
     assert complaint.facts["account_ref"] == "BL-100001"
+
+
+@pytest.mark.parametrize(
+    ("filed_at", "said"),
+    [
+        # Saturday 18:00, after the 17:00 close; closed Sunday: 12 hours on Monday and the
+        # other 12 on Tuesday.
+        (datetime(2026, 3, 14, 18, 0, tzinfo=timezone.utc), "8pm on Tuesday 17 March"),
+        # Monday 19:00: 1 hour today, 12 tomorrow, 11 on Wednesday.
+        (datetime(2026, 3, 9, 19, 0, tzinfo=timezone.utc), "7pm on Wednesday 11 March"),
+        # Wednesday 08:00 at opening: 12 hours today and 12 tomorrow, closing time.
+        (datetime(2026, 3, 11, 8, 0, tzinfo=timezone.utc), "8pm tomorrow"),
+    ],
+)
+def test_the_reply_time_said_is_the_promise_recorded(
+    records_url: str, monkeypatch: pytest.MonkeyPatch, filed_at: datetime, said: str
+) -> None:
+    """The time the customer hears is the due time of the promise the team is held to,
+    counted in opening hours, in the business's time zone; "any update?" says the same."""
+    monkeypatch.setattr(context, "clock", lambda: filed_at)
+    chat = Conversation()
+    chat.run(ActionAcknowledgeComplaint(), BILL, "complain_billing")
+    chat.slots.update(account_ref=names.UNVERIFIED, since="since March", postcode="LS6 2AB")
+    logged = chat.run(ActionLogComplaint(), "since march", "inform").said("utter_complaint_logged")
+
+    (complaint,) = complaints_of(records_url, chat)
+    (promise,) = promises_of(records_url, complaint)
+    assert logged["reply_by"] == said
+    assert logged["reply_by"] == describe_time(promise.due_at, filed_at, "Europe/London")
+    assert "within" not in str(logged)
+    assert status.promised(complaint) == promise.due_at
+    with unit_of_work(records_url) as session:
+        update = status.standing(session.merge(complaint), context.business(), filed_at)
+    assert f"you'll hear from us by {said}." in update.text, update.text
 
 
 def test_details_before_any_complaint_ask_what_went_wrong() -> None:
@@ -306,3 +356,69 @@ def test_someone_who_depends_on_the_line_hears_how_to_get_help_and_gets_a_person
     with unit_of_work(records_url) as session:
         reasons = [h.reason for h in session.scalars(select(Handoff))]
     assert reasons == ["critical_severity"]
+
+
+def _log_bill(chat: Conversation, text: str = BILL) -> Said:
+    chat.run(ActionAcknowledgeComplaint(), text, "complain_billing")
+    return chat.run(ActionLogComplaint(), "since march", "inform")
+
+
+def test_a_verified_customer_back_with_the_same_problem_hears_it_once_and_it_is_linked(
+    records_url: str,
+) -> None:
+    first = Conversation()
+    signed_in(first, "BL-100002")
+    first.slots.update(account_ref="BL-100002", customer_verified=True, since="since March")
+    assert "utter_complaint_logged_repeat" not in _log_bill(first).responses
+    (earlier,) = complaints_of(records_url, first)
+    with unit_of_work(records_url) as session:
+        session.get(Complaint, earlier.id).created_at = datetime(
+            2026, 3, 3, 15, tzinfo=timezone.utc
+        )
+
+    again = Conversation()
+    signed_in(again, "BL-100002")
+    again.slots.update(account_ref="BL-100002", customer_verified=True, since="since March")
+    said = _log_bill(again, "you've charged me twice again")
+    logged = said.said("utter_complaint_logged_repeat")
+    assert logged["earlier_reference"] == earlier.reference
+    assert logged["told_on"] == "on 3 March"
+    # The first is still open: the customer had to tell us again, which is what we know.
+    assert logged["sorry_again"] == "I'm sorry you've had to tell us about this again."
+    assert logged["reply_by"] == "10am on Thursday 12 March"
+    (complaint,) = complaints_of(records_url, again)
+    assert logged["complaint_reference"] == complaint.reference
+    assert complaint.repeat_of_id == earlier.id
+    # A person too, without saying the repeat a second time.
+    assert said.responses.index("utter_handoff_repeat") > said.responses.index(
+        "utter_complaint_logged_repeat"
+    )
+    assert "utter_complaint_logged" not in said.responses
+
+    # The same problem once more in this conversation: linked, and not said again.
+    with unit_of_work(records_url) as session:
+        session.get(Complaint, complaint.id).status = "resolved"
+    said = _log_bill(again, "and now you've charged me twice on the new bill too")
+    assert "utter_complaint_logged" in said.responses
+    assert "utter_complaint_logged_repeat" not in said.responses
+    latest = complaints_of(records_url, again)[-1]
+    assert latest.id != complaint.id and latest.repeat_of_id == complaint.id
+
+
+def test_an_account_only_named_hears_nothing_about_its_history(records_url: str) -> None:
+    first = Conversation()
+    signed_in(first, "BL-100003")
+    first.slots.update(account_ref="BL-100003", customer_verified=True, since="since March")
+    _log_bill(first)
+
+    stranger = Conversation(slots={"complaint_category": "billing"})
+    stranger.run(ActionAcknowledgeComplaint(), BILL, "complain_billing")
+    named = ValidateComplaintForm().validate_account_ref("BL-100003", *_args(stranger, "BL-100003"))
+    assert named["customer_verified"] is False
+    stranger.slots.update(named, since="since March", postcode="LS6 3HN")
+    said = stranger.run(ActionLogComplaint(), "since march", "inform")
+    assert "utter_complaint_logged" in said.responses
+    assert "utter_complaint_logged_repeat" not in said.responses
+    assert "utter_handoff_repeat" not in said.responses
+    (complaint,) = complaints_of(records_url, stranger)
+    assert complaint.repeat_of_id is None
