@@ -1,5 +1,9 @@
 """Command line: ``python -m redress migrate|seed|check-config|incidents ...|alerts ...|
-compensation ...|privacy ...|retention``."""
+compensation ...|privacy ...|retention|tokens ...|audit``.
+
+What an operator changes here (incidents, alerts, compensation decisions, tokens, privacy) is
+written to the audit log in the same transaction, in the name given with ``--by`` or else the
+login name of whoever runs the command."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from redress import alerts
+from redress import alerts, audit
 from redress.business import Business, configuration_or_exit
 from redress.clock import utcnow
 from redress.compensation import fulfilment, operators, spend
@@ -20,6 +24,8 @@ from redress.incidents import records as incidents_records
 from redress.incidents.model import Change, IncidentError, parse_time
 from redress.incidents.records import IncidentExists, UnknownIncident
 from redress.migrate import upgrade
+from redress.operators import cli as operators_cli
+from redress.operators.cli import command_line_actor
 from redress.privacy import cli as privacy_cli
 from redress.privacy import retention
 from redress.seed import load_demo_customers
@@ -101,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     _compensation_parser(sub)
     privacy_cli.add_parser(sub)
     retention.add_parser(sub)
+    operators_cli.add_parsers(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     settings, business = configuration_or_exit(logger)
@@ -131,6 +138,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     elif args.command == "privacy":
         return privacy_cli.run(args, settings)
+    elif args.command == "tokens":
+        return operators_cli.run_tokens(args, settings)
+    elif args.command == "audit":
+        return operators_cli.run_audit(args, settings)
     elif args.command == "retention":
         _out(retention.command(args, settings, business).text())
     elif args.command == "compensation":
@@ -154,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
 def _incidents(args: argparse.Namespace, settings: Settings, business: Business) -> int:
     now = utcnow().replace(microsecond=0)
     zone = business.hours.timezone
+    who = command_line_actor()
     with unit_of_work(settings.database_url) as session:
         if args.action == "list":
             rows = incidents_records.list_incidents(session, active_only=not args.all)
@@ -169,9 +181,21 @@ def _incidents(args: argparse.Namespace, settings: Settings, business: Business)
             if args.action == "create":
                 for incident in loaded:
                     incidents_records.create_incident(session, incident, now)
+                    audit.record(session, who, "incident_create", "incident", incident.id, now)
                     _out(f"created {incident.id}")
             else:
                 added, updated = incidents_records.load_incidents(session, loaded, now, zone)
+                if added or updated:
+                    audit.record(
+                        session,
+                        who,
+                        "incidents_load",
+                        "file",
+                        path.name,
+                        now,
+                        added=added,
+                        updated=updated,
+                    )
                 _out(f"incidents loaded: {added} added, {updated} updated")
         elif args.action == "update":
             change = Change(
@@ -185,9 +209,15 @@ def _incidents(args: argparse.Namespace, settings: Settings, business: Business)
                 note=args.note,
             )
             row = incidents_records.update_incident(session, args.id, change, now, zone)
+            audit.record(
+                session, who, "incident_update", "incident", row.id, now, note=row.updates[-1].note
+            )
             _out(f"updated {row.id}: {row.updates[-1].note}")
         elif args.action == "resolve":
             row = incidents_records.resolve_incident(session, args.id, args.note, now, zone)
+            audit.record(
+                session, who, "incident_resolve", "incident", row.id, now, note=args.note[:300]
+            )
             _out(f"resolved {row.id}")
     return 0
 
@@ -195,8 +225,14 @@ def _incidents(args: argparse.Namespace, settings: Settings, business: Business)
 def _alerts(args: argparse.Namespace, settings: Settings) -> int:
     with unit_of_work(settings.database_url) as session:
         if args.action == "ack":
-            alert = alerts.acknowledge(session, args.id, utcnow().replace(microsecond=0))
-            _out(f"acknowledged alert {alert.id}")
+            now = utcnow().replace(microsecond=0)
+            who = command_line_actor()
+            alert, first = alerts.acknowledge_once(session, args.id, now, by=who.label)
+            if first:
+                audit.record(session, who, "alert_acknowledge", "alert", str(alert.id), now)
+                _out(f"acknowledged alert {alert.id}")
+            else:
+                _out(f"alert {alert.id} was already acknowledged")
             return 0
         rows = alerts.list_alerts(session, open_only=not args.all)
         for row in rows:
@@ -272,6 +308,7 @@ def _approve(call: _Call) -> None:
         call.now,
         fulfil=call.settings.fulfilment_webhook_url is not None,
         via_outbox=True,
+        actor=command_line_actor(call.args.by),
     )
     grant = decided.grant
     assert grant is not None
@@ -292,7 +329,13 @@ def _approve(call: _Call) -> None:
 
 def _reject(call: _Call) -> None:
     decided = operators.reject(
-        call.session, call.args.reference, call.args.by, call.args.reason, call.now, via_outbox=True
+        call.session,
+        call.args.reference,
+        call.args.by,
+        call.args.reason,
+        call.now,
+        via_outbox=True,
+        actor=command_line_actor(call.args.by),
     )
     _out(
         f"rejected {decided.offer['reference']}; a person is asked to follow up.\n"

@@ -1,6 +1,6 @@
 """What every HTTP API here shares: clear, specific JSON errors (never a stack trace, never an
-HTML error page), bounded bodies read as JSON objects, the admin token, and one transaction
-run off the event loop."""
+HTML error page), bounded bodies read as JSON objects, who is asking (the admin token or an
+operator's token, and the role it has), and one transaction run off the event loop."""
 
 from __future__ import annotations
 
@@ -11,17 +11,23 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot.transactions import in_transaction as transaction
+from redress.audit import ADMIN, BUILT_IN_ADMIN, ROLES, Actor
+from redress.clock import utcnow
+from redress.operators import tokens
 
 # Conversation ids are made by secrets.token_urlsafe: anything else names no conversation
 # (and a NUL or a megabyte of text never reaches the database).
 CONVERSATION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # Row ids are 32-bit integers in the records; a larger number names no row.
 MAX_ROW_ID = 2**31 - 1
+# Longer than any token made here: not looked up at all.
+MAX_TOKEN_CHARS = 200
 
 
 def is_conversation_id(value: object) -> bool:
@@ -108,35 +114,97 @@ async def in_transaction(request: Request, work: Callable[[Session], T]) -> T:
     return await transaction(request.app.state.settings.database_url, work)
 
 
-def admin_only(endpoint: Endpoint) -> Endpoint:
-    """An endpoint behind the admin token, whose bad input (a ``BadInput`` raised anywhere in
-    it) is answered with its clear, specific JSON error."""
+def requires(role: str) -> Callable[[Endpoint], Endpoint]:
+    """An endpoint behind a token whose role includes ``role`` (agent < approver < admin):
+    the admin token, or an operator's own token. The endpoint finds who is acting in
+    ``request.state.actor``; its bad input (a ``BadInput`` raised anywhere in it) is answered
+    with its clear, specific JSON error."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
 
-    @functools.wraps(endpoint)
-    async def guarded(request: Request) -> Response:
-        if (refusal := authorised(request)) is not None:
-            return refusal
-        try:
-            return await endpoint(request)
-        except BadInput as bad:
-            return bad.response()
+    def guard(endpoint: Endpoint) -> Endpoint:
+        @functools.wraps(endpoint)
+        async def guarded(request: Request) -> Response:
+            found = await authorised(request)
+            if not isinstance(found, Actor):
+                return found
+            if not found.may(role):
+                return error(
+                    403,
+                    "forbidden",
+                    f"This needs a token with the {role} role; this token ({found.name}) has "
+                    f"the {found.role} role.",
+                    needs_role=role,
+                )
+            request.state.actor = found
+            try:
+                return await endpoint(request)
+            except BadInput as bad:
+                return bad.response()
 
-    return guarded
+        guarded.role = role  # type: ignore[attr-defined]
+        return guarded
+
+    return guard
 
 
-def authorised(request: Request) -> Response | None:
-    """None when the request carries the admin token; otherwise the 401 to send."""
-    token = request.app.state.settings.admin_token
-    if token is None:
-        return error(
-            401,
-            "records_api_disabled",
-            "The records API is off. Set REDRESS_ADMIN_TOKEN to use it.",
-        )
+# Endpoints only the administrator may use.
+admin_only = requires(ADMIN)
+
+
+def actor(request: Request) -> Actor:
+    """Who is acting on this request (set by ``requires``)."""
+    found: Actor = request.state.actor
+    return found
+
+
+async def authorised(request: Request) -> Actor | Response:
+    """Who sent the request: the built-in administrator for the admin token, the operator
+    whose unrevoked token it is; otherwise the 401 to send. The admin token is compared in
+    constant time; an operator token is found by its SHA-256 through a unique index."""
+    admin_token = request.app.state.settings.admin_token
     header = request.headers.get("authorization", "")
     scheme, _, given = header.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        given.strip().encode(), token.encode()
+    given = given.strip() if scheme.lower() == "bearer" else ""
+    if (
+        given
+        and admin_token is not None
+        and hmac.compare_digest(given.encode(), admin_token.encode())
     ):
-        return error(401, "unauthorised", "Send the admin token as: Authorization: Bearer <token>.")
-    return None
+        return BUILT_IN_ADMIN
+    try:
+        if given.startswith(tokens.PREFIX) and len(given) <= MAX_TOKEN_CHARS:
+            try:
+                found = await in_transaction(
+                    request, lambda session: tokens.actor_for(session, given, utcnow())
+                )
+            except tokens.RevokedToken as revoked:
+                return error(
+                    401, "token_revoked", f"Refused: {revoked}. Ask an administrator for a new one."
+                )
+            if found is not None:
+                return found
+        if admin_token is None and not await in_transaction(request, tokens.any_active):
+            return error(
+                401,
+                "records_api_disabled",
+                "The records API is off. Set REDRESS_ADMIN_TOKEN to use it, or make an operator "
+                "token: python -m redress tokens create NAME --role agent.",
+            )
+    except SQLAlchemyError:
+        return error(
+            503,
+            "records_unavailable",
+            "The records cannot be reached just now, so the token cannot be checked. "
+            "Please try again shortly.",
+            retry_after=30,
+        )
+    if admin_token is None:
+        return error(
+            401, "unauthorised", "Send your operator token as: Authorization: Bearer <token>."
+        )
+    return error(
+        401,
+        "unauthorised",
+        "Send the admin token or your operator token as: Authorization: Bearer <token>.",
+    )

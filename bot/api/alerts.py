@@ -1,6 +1,10 @@
-"""The operator alerts API, behind the admin token:
+"""The operator alerts API, for every operator role (agent and up):
 
 GET /api/alerts[?status=open|all] (newest first), POST /api/alerts/{id}/acknowledge.
+
+Acknowledging is an agent's job (it says "someone has seen this", and changes nothing for
+customers), so an agent's token may do it; the first acknowledgement is written to the audit
+log with who made it, and acknowledging again keeps the first.
 """
 
 from __future__ import annotations
@@ -12,12 +16,12 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.api._http import admin_only, error, in_transaction, row_id
-from redress import alerts
+from bot.api._http import actor, error, in_transaction, requires, row_id
+from redress import alerts, audit
 from redress.clock import utcnow
 
 
-@admin_only
+@requires(audit.AGENT)
 async def list_alerts(request: Request) -> Response:
     which = request.query_params.get("status", "open")
     if which not in {"open", "all"}:
@@ -30,14 +34,19 @@ async def list_alerts(request: Request) -> Response:
     return await _run(request, work)
 
 
-@admin_only
+@requires(audit.AGENT)
 async def acknowledge_alert(request: Request) -> Response:
     alert_id = row_id(request.path_params["alert_id"])
     if alert_id is None:
         return _unknown()
+    who = actor(request)
 
     def work(session: Session) -> dict[str, Any]:
-        return alerts.alert_json(alerts.acknowledge(session, alert_id, utcnow()))
+        now = utcnow()
+        alert, first = alerts.acknowledge_once(session, alert_id, now, by=who.label)
+        if first:
+            audit.record(session, who, "alert_acknowledge", "alert", str(alert.id), now)
+        return alerts.alert_json(alert)
 
     return await _run(request, work)
 

@@ -1,10 +1,16 @@
-"""The compensation API, for operators, behind the admin token:
+"""The compensation API, for operators (the role each needs in brackets):
 
-GET  /api/compensation/offers[?status=pending_approval|review_requested|all|<status>]
-POST /api/compensation/offers/{reference}/approve   {"by": "<name>"}
-POST /api/compensation/offers/{reference}/reject    {"by": "<name>", "reason": "<why>"}
-GET  /api/compensation/grants[?account=BL-100001]
-GET  /api/compensation/spend
+GET  /api/compensation/offers[?status=pending_approval|review_requested|all|<status>] (agent)
+POST /api/compensation/offers/{reference}/approve   {"by": "<name>"}                  (approver)
+POST /api/compensation/offers/{reference}/reject    {"by": "<name>", "reason": "<why>"} (approver)
+GET  /api/compensation/grants[?account=BL-100001]                                     (agent)
+GET  /api/compensation/spend                                                          (agent)
+
+An approver's token decides offers up to its own limit: above it, a 403
+``over_approval_limit`` naming the limit, and nothing changes (the attempt is in the audit
+log). ``by`` names the person for the admin token, which everyone shares; an operator's
+token names them itself, so ``by`` may be left out and the decision is in the token's name.
+Every decision is written to the audit log in the same transaction.
 
 Approving grants an offer waiting for a person through the ledger (every limit checked
 again), then tells the customer in their conversation: the message is recorded in the
@@ -31,17 +37,20 @@ from starlette.responses import JSONResponse, Response
 
 from bot.api._http import (
     BadInput,
-    admin_only,
+    actor,
     bounded_body,
     error,
     in_transaction,
     json_object,
+    requires,
 )
 from bot.relay import message_json
+from redress import audit
 from redress.clock import utcnow
 from redress.compensation import operators
 from redress.compensation import spend as spending
 from redress.compensation.ledger import NotGrantable
+from redress.compensation.policy import show_money
 from redress.db.session import unit_of_work
 
 logger = logging.getLogger("redress.gateway.compensation")
@@ -56,7 +65,7 @@ def _limit(request: Request) -> int:
     return int(raw)
 
 
-@admin_only
+@requires(audit.AGENT)
 async def list_offers(request: Request) -> Response:
     which = request.query_params.get("status", operators.PENDING_APPROVAL)
     if which not in operators.OFFER_FILTERS:
@@ -72,7 +81,7 @@ async def list_offers(request: Request) -> Response:
     )
 
 
-@admin_only
+@requires(audit.AGENT)
 async def list_grants(request: Request) -> Response:
     account = request.query_params.get("account")
     limit = _limit(request)
@@ -82,7 +91,7 @@ async def list_grants(request: Request) -> Response:
     )
 
 
-@admin_only
+@requires(audit.AGENT)
 async def spend(request: Request) -> Response:
     policy = request.app.state.business.compensation
     return await _run(request, lambda session: spending.spend(session, policy, utcnow()))
@@ -98,18 +107,29 @@ def _name(body: dict[str, Any], field: str, what: str, max_chars: int) -> str:
 
 
 async def _decision_body(request: Request, fields: dict[str, str]) -> dict[str, str]:
+    """The decision's fields. ``by`` names the person deciding: needed with the shared admin
+    token; an operator's own token names them itself, so ``by`` may be left out and the
+    decision is kept in the token's name (with ``by`` beside it when it names someone else)."""
     body = json_object(await bounded_body(request, MAX_BODY_BYTES), "{" + ", ".join(fields) + "}")
     if unknown := sorted(set(body) - set(fields)):
         raise BadInput(
             400, "unknown_field", f"{unknown[0]} is not a field here; send {', '.join(fields)}."
         )
     limits = {"by": operators.MAX_NAME, "reason": operators.MAX_REASON}
-    return {name: _name(body, name, what, limits[name]) for name, what in fields.items()}
+    who = actor(request)
+    if who.via == audit.OPERATOR_TOKEN and body.get("by") is None:
+        body["by"] = who.name
+    found = {name: _name(body, name, what, limits[name]) for name, what in fields.items()}
+    if who.via == audit.OPERATOR_TOKEN:
+        given = found["by"]
+        found["by"] = who.label if given == who.name else f"{given} (token {who.name})"
+    return found
 
 
-@admin_only
+@requires(audit.APPROVER)
 async def approve(request: Request) -> Response:
     body = await _decision_body(request, {"by": "the name of the person approving"})
+    who = actor(request)
     policy = request.app.state.business.compensation
     reference = request.path_params["reference"]
     # A delivery row only when this gateway has a webhook to send it to.
@@ -123,12 +143,13 @@ async def approve(request: Request) -> Response:
             policy,
             utcnow(),
             fulfil=sends_grants,
+            actor=who,
         )
 
-    return await _decide(request, work)
+    return await _decide(request, work, "approve")
 
 
-@admin_only
+@requires(audit.APPROVER)
 async def reject(request: Request) -> Response:
     body = await _decision_body(
         request,
@@ -138,20 +159,31 @@ async def reject(request: Request) -> Response:
         },
     )
     reference = request.path_params["reference"]
+    who = actor(request)
 
     def work(session: Session) -> operators.Decided:
-        return operators.reject(session, reference, body["by"], body["reason"], utcnow())
+        return operators.reject(session, reference, body["by"], body["reason"], utcnow(), actor=who)
 
-    return await _decide(request, work)
+    return await _decide(request, work, "reject")
 
 
-async def _decide(request: Request, work: Callable[[Session], operators.Decided]) -> Response:
-    """Runs the decision in one transaction, then shows the customer the recorded message."""
+async def _decide(
+    request: Request, work: Callable[[Session], operators.Decided], action: str
+) -> Response:
+    """Runs the decision in one transaction, then shows the customer the recorded message.
+    An offer beyond the actor's limit is refused with nothing changed but the audit entry
+    saying it was tried."""
     database_url = request.app.state.settings.database_url
+    who = actor(request)
 
-    def in_transaction() -> operators.Decided:
+    def in_transaction() -> operators.Decided | operators.OverApprovalLimit:
         with unit_of_work(database_url) as session:
-            decided = work(session)
+            try:
+                decided = work(session)
+            except operators.OverApprovalLimit as over:
+                # Refused before anything changed: only the attempt is kept.
+                operators.record_refusal(session, who, over, action, utcnow())
+                return over
             if decided.message is not None:
                 session.expunge(decided.message)
             return decided
@@ -163,6 +195,8 @@ async def _decide(request: Request, work: Callable[[Session], operators.Decided]
             # Two people approved at the same moment and the other grant won the unique key
             # (SQLite takes no row locks): run again, and find the grant already made.
             decided = await run_in_threadpool(in_transaction)
+        if isinstance(decided, operators.OverApprovalLimit):
+            return _over_limit(decided, who, action)
     except operators.UnknownOffer:
         return _unknown_offer()
     except NotGrantable as refused:
@@ -191,6 +225,21 @@ async def _decide(request: Request, work: Callable[[Session], operators.Decided]
             "already_decided": decided.already,
             "customer_message": decided.text,
         }
+    )
+
+
+def _over_limit(over: operators.OverApprovalLimit, who: audit.Actor, action: str) -> Response:
+    limit = over.limit_pence
+    if limit is None:  # the role check lets no such token this far
+        return error(403, "forbidden", "This needs a token with the approver role.")
+    return error(
+        403,
+        "over_approval_limit",
+        f"This token ({who.name}) may {action} offers up to {show_money(limit)}; "
+        f"{over.reference} is for {show_money(over.amount_pence)}. Nothing has changed: ask an "
+        "approver with a higher limit or an administrator.",
+        **operators.money(limit, "approve_up_to"),
+        **operators.money(over.amount_pence),
     )
 
 

@@ -1,7 +1,9 @@
-"""The incidents API, for operators, behind the admin token:
+"""The incidents API, for operators: reading needs the agent role, changing the admin role.
 
 GET /api/incidents[?status=active|all], POST /api/incidents, GET /api/incidents/{id},
 PATCH /api/incidents/{id}, POST /api/incidents/{id}/resolve.
+
+Each change is written to the audit log in the same transaction, with who made it.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot.api._http import (
-    admin_only,
+    actor,
     bounded_body,
     error,
     in_transaction,
     json_object,
+    requires,
 )
+from redress import audit
 from redress.clock import utcnow
 from redress.incidents import records as incidents_records
 from redress.incidents.model import (
@@ -38,7 +42,7 @@ PATCH_FIELDS = {
 }  # fmt: skip
 
 
-@admin_only
+@requires(audit.AGENT)
 async def list_incidents(request: Request) -> Response:
     which = request.query_params.get("status", "active")
     if which not in {"active", "all"}:
@@ -51,21 +55,23 @@ async def list_incidents(request: Request) -> Response:
     return await _run(request, work)
 
 
-@admin_only
+@requires(audit.ADMIN)
 async def create_incident(request: Request) -> Response:
     regions = request.app.state.business.regions
     body = json_object(await bounded_body(request, MAX_BODY_BYTES), "an incident")
+    who = actor(request)
 
     def work(session: Session) -> dict[str, Any]:
         now = utcnow()
         incident = incident_from_mapping(body, now, regions)
         incidents_records.create_incident(session, incident, now)
+        audit.record(session, who, "incident_create", "incident", incident.id, now)
         return incidents_records.incident_with_history(session, incident.id)
 
     return await _run(request, work, status=201)
 
 
-@admin_only
+@requires(audit.AGENT)
 async def get_incident(request: Request) -> Response:
     incident_id = request.path_params["incident_id"]
     return await _run(
@@ -73,24 +79,36 @@ async def get_incident(request: Request) -> Response:
     )
 
 
-@admin_only
+@requires(audit.ADMIN)
 async def update_incident(request: Request) -> Response:
     incident_id = request.path_params["incident_id"]
     body = json_object(await bounded_body(request, MAX_BODY_BYTES), "fields to change")
+    who = actor(request)
 
     def work(session: Session) -> dict[str, Any]:
         now = utcnow()
         change = _change(body, now)
-        incidents_records.update_incident(session, incident_id, change, now, _zone(request))
+        row = incidents_records.update_incident(session, incident_id, change, now, _zone(request))
+        audit.record(
+            session,
+            who,
+            "incident_update",
+            "incident",
+            row.id,
+            now,
+            changed=sorted(body),
+            note=row.updates[-1].note,
+        )
         return incidents_records.incident_with_history(session, incident_id)
 
     return await _run(request, work)
 
 
-@admin_only
+@requires(audit.ADMIN)
 async def resolve_incident(request: Request) -> Response:
     incident_id = request.path_params["incident_id"]
     body = json_object(await bounded_body(request, MAX_BODY_BYTES), '{"note": ...}')
+    who = actor(request)
 
     def work(session: Session) -> dict[str, Any]:
         if set(body) - {"note"}:
@@ -98,7 +116,9 @@ async def resolve_incident(request: Request) -> Response:
         note = body.get("note")
         if not isinstance(note, str):
             raise IncidentError("note", "is missing; say how it was fixed")
-        incidents_records.resolve_incident(session, incident_id, note, utcnow(), _zone(request))
+        now = utcnow()
+        row = incidents_records.resolve_incident(session, incident_id, note, now, _zone(request))
+        audit.record(session, who, "incident_resolve", "incident", row.id, now, note=note[:300])
         return incidents_records.incident_with_history(session, incident_id)
 
     return await _run(request, work)

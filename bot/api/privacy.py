@@ -1,4 +1,4 @@
-"""Erasure and export of a customer's personal data, for operators, behind the admin token:
+"""Erasure and export of a customer's personal data, for operators with the admin role:
 
 POST /api/privacy/erasures  {"account_number": "BL-100001" | "conversation_id": "…",
                              "request_reference": "DR-…", "by": "<name>"}
@@ -8,7 +8,9 @@ An erasure removes the customer from every store (redress/privacy/erasure.py) an
 with the counts per store, the audit row's id, and what is left for a person (a Slack message
 only a workspace admin may delete, a store that could not be reached). The export is the JSON
 document redress/privacy/export.py builds. Both write a privacy audit row without personal
-data. Bad input is a 400, an unknown account, conversation or request a 404; a store that
+data, and an audit log entry naming who did it, in the same transaction. ``by`` is who is
+asking: left out, "admin API" for the admin token, the token's name for an operator's token.
+Bad input is a 400, an unknown account, conversation or request a 404; a store that
 could not be reached a 503 with nothing changed in the records.
 """
 
@@ -22,7 +24,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.api._http import BadInput, admin_only, bounded_body, error, json_object
+from bot.api._http import BadInput, actor, bounded_body, error, json_object, requires
+from redress import audit
 from redress.clock import utcnow
 from redress.privacy.erasure import Erasure, erase
 from redress.privacy.export import ExportRequest, export
@@ -50,20 +53,24 @@ def _strings(given: dict[str, Any], fields: tuple[str, ...]) -> dict[str, str | 
     return found
 
 
-def _selection(given: dict[str, Any]) -> tuple[str | None, str | None, str | None, str]:
+def _selection(
+    given: dict[str, Any], who: audit.Actor
+) -> tuple[str | None, str | None, str | None, str]:
     """(account number, conversation id, request reference, performed by) from a request."""
     fields = _strings(given, FIELDS)
-    by = DEFAULT_BY if fields["by"] is None else fields["by"]
+    default = who.label if who.via == audit.OPERATOR_TOKEN else DEFAULT_BY
+    by = default if fields["by"] is None else fields["by"]
     return fields["account_number"], fields["conversation_id"], fields["request_reference"], by
 
 
-@admin_only
+@requires(audit.ADMIN)
 async def erase_customer(request: Request) -> Response:
     body = json_object(
         await bounded_body(request, MAX_BODY_BYTES),
         '{"account_number" or "conversation_id", "request_reference", "by"}',
     )
-    asked = Erasure(*_selection(body))
+    who = actor(request)
+    asked = Erasure(*_selection(body, who), actor=who)
     settings = request.app.state.settings
     return await _run(
         settings,
@@ -73,9 +80,10 @@ async def erase_customer(request: Request) -> Response:
     )
 
 
-@admin_only
+@requires(audit.ADMIN)
 async def export_customer(request: Request) -> Response:
-    asked = ExportRequest(*_selection(dict(request.query_params)))
+    who = actor(request)
+    asked = ExportRequest(*_selection(dict(request.query_params), who), actor=who)
     settings = request.app.state.settings
     return await _run(
         settings,

@@ -1,4 +1,4 @@
-"""The records API: GET /api/conversations/{id}, for operators, behind the admin token."""
+"""The records API: GET /api/conversations/{id}, for operators (any role: agent and up)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.api._http import admin_only, error, is_conversation_id
+from bot.api._http import error, is_conversation_id, requires
+from redress import audit
 from redress.business import Business
 from redress.conversations import views as record_views
 from redress.db.session import unit_of_work
 
 
-@admin_only
+@requires(audit.AGENT)
 async def get_conversation(request: Request) -> Response:
     """The whole record of one conversation."""
     conversation_id = request.path_params["conversation_id"]

@@ -1,12 +1,13 @@
 """Every HTTP route the gateway serves, in one list: the page, the web chat, the records,
-incidents, alerts and compensation APIs. Channel webhooks are added by the app when on."""
+incidents, alerts, compensation, privacy and audit APIs. Channel webhooks are added by the
+app when on."""
 
 from __future__ import annotations
 
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from bot.api import alerts, compensation, incidents, privacy, records, webchat
+from bot.api import alerts, audit, compensation, incidents, privacy, records, webchat
 from bot.api.site import STATIC, health, index, ready
 
 CONVERSATION = "/api/conversations/{conversation_id}"
@@ -38,5 +39,6 @@ def routes() -> list[BaseRoute]:
         Route("/api/compensation/spend", compensation.spend),
         Route("/api/privacy/erasures", privacy.erase_customer, methods=post),
         Route("/api/privacy/export", privacy.export_customer),
+        Route("/api/audit", audit.list_entries),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from redress import audit
 from redress.compensation import ledger
 from redress.compensation.ledger import (
     ALREADY_COMPENSATED,
@@ -73,6 +74,21 @@ class UnknownOffer(LookupError):
     def __init__(self, reference: str) -> None:
         super().__init__(f"there is no offer {reference!r}")
         self.reference = reference
+
+
+class OverApprovalLimit(PermissionError):
+    """The actor may not decide this offer: they approve nothing (``limit_pence`` None), or
+    less than it is for. Raised before anything changes."""
+
+    def __init__(self, reference: str, amount_pence: int, limit_pence: int | None) -> None:
+        if limit_pence is None:
+            why = "they may not approve or reject offers"
+        else:
+            why = f"it is for {show_money(amount_pence)}, above their {show_money(limit_pence)}"
+        super().__init__(f"{reference}: {why}")
+        self.reference = reference
+        self.amount_pence = amount_pence
+        self.limit_pence = limit_pence
 
 
 class UnknownAccount(LookupError):
@@ -234,13 +250,18 @@ def approve(
     *,
     fulfil: bool,
     via_outbox: bool = False,
+    actor: audit.Actor | None = None,
 ) -> Decided:
     """Grants an offer waiting for a person, in ``by``'s name, and tells the customer, in this
     transaction. An offer still waiting for the customer's own yes or no is refused: it is
     theirs to accept. Approving a granted offer again returns the same grant and says nothing
     new. Raises UnknownOffer, or NotGrantable with the reason (declined, over a limit...); the
-    caller's transaction then rolls back, so nothing is granted and the offer stays as it was."""
+    caller's transaction then rolls back, so nothing is granted and the offer stays as it was.
+    With an ``actor``, raises OverApprovalLimit first when the offer is beyond what they may
+    approve, and writes the approval to the audit log."""
     offer = find_offer(session, reference, lock=True)
+    if actor is not None:
+        check_may_decide(actor, offer)
     if policy is None:
         raise NotGrantable("no compensation policy is configured (business/compensation.yml)")
     if offer.status == OFFERED:
@@ -252,6 +273,18 @@ def approve(
     if not already:
         text = approved_text(record.remedy, record.amount_pence, record.reference)
         message, conversation = _tell(session, offer, APPROVED, text, now, via_outbox=via_outbox)
+        if actor is not None:
+            audit.record(
+                session,
+                actor,
+                "approve",
+                "offer",
+                offer.reference,
+                now,
+                grant=record.reference,
+                by=by[:MAX_NAME],
+                **money(record.amount_pence),
+            )
     return Decided(
         offer=offer_view(session, offer),
         grant=grant_view(session, record),
@@ -272,12 +305,29 @@ def reject(
     now: datetime,
     *,
     via_outbox: bool = False,
+    actor: audit.Actor | None = None,
 ) -> Decided:
     """Refuses the offer in ``by``'s name, keeps the reason in its explanation, asks for a
     person to follow up, and tells the customer honestly. Raises UnknownOffer, or
-    NotGrantable when the offer is no longer waiting (granted, declined, rejected...)."""
+    NotGrantable when the offer is no longer waiting (granted, declined, rejected...). With
+    an ``actor``, a rejection is a money decision like an approval: OverApprovalLimit when
+    the offer is beyond what they may approve; the rejection is written to the audit log."""
     offer = find_offer(session, reference, lock=True)
+    if actor is not None:
+        check_may_decide(actor, offer)
     ledger.reject(session, offer.id, by[:MAX_NAME], now)
+    if actor is not None:
+        audit.record(
+            session,
+            actor,
+            "reject",
+            "offer",
+            offer.reference,
+            now,
+            reason=reason[:MAX_REASON],
+            by=by[:MAX_NAME],
+            **money(offer.amount_pence),
+        )
     offer.explanation = f"{offer.explanation}; rejected by {by}: {reason}"[:2000]
     handoff_records.request_handoff(session, offer.conversation_id, "compensation_rejected")
     text = rejected_text(offer.remedy, offer.amount_pence)
@@ -291,6 +341,40 @@ def reject(
         channel=conversation.channel,
         reachable=conversation.reachable,
     )
+
+
+def check_may_decide(actor: audit.Actor, offer: CompensationOffer) -> None:
+    """Raises OverApprovalLimit unless ``actor`` may approve or reject this offer: an approver
+    up to their limit, an administrator any amount."""
+    if not actor.may(audit.APPROVER):
+        raise OverApprovalLimit(offer.reference, offer.amount_pence, None)
+    limit = actor.approve_up_to_pence
+    if limit is not None and offer.amount_pence > limit:
+        raise OverApprovalLimit(offer.reference, offer.amount_pence, limit)
+
+
+def record_refusal(
+    session: Session, actor: audit.Actor, refused: OverApprovalLimit, action: str, now: datetime
+) -> None:
+    """Writes a refused approve or reject to the audit log (``approve_refused`` or
+    ``reject_refused``): nothing else changed."""
+    audit.record(
+        session,
+        actor,
+        f"{action}_refused",
+        "offer",
+        refused.reference,
+        now,
+        limit_pence=refused.limit_pence,
+        **money(refused.amount_pence),
+    )
+
+
+def offer_team(session: Session, offer: CompensationOffer) -> str | None:
+    """The team key of the case the offer is for; None when it has none yet (the default
+    team's)."""
+    complaint = session.get(Complaint, offer.complaint_id) if offer.complaint_id else None
+    return complaint.team if complaint is not None else None
 
 
 # Grants -------------------------------------------------------------------------------------

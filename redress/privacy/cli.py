@@ -10,6 +10,8 @@ the requests customers made about it.
 Both reach every store from this machine: the records, Rasa's tracker store
 (RASA_TRACKER_URL, or as scripts/run-rasa finds it), the Slack desk when SLACK_BOT_TOKEN is
 set, and Redis when REDIS_URL is set. Refusals exit 2 with the reason; nothing is changed.
+Erasures, exports and closed requests are written to the audit log, in the name given with
+``--by`` (else the login name of whoever runs the command).
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from redress.audit import record as record_action
 from redress.clock import utcnow
 from redress.db.models import Customer, DataRequest
 from redress.db.session import unit_of_work
+from redress.operators.cli import command_line_actor
 from redress.privacy import requests
 from redress.privacy.erasure import Erasure, erase
 from redress.privacy.export import ExportRequest, export
@@ -99,7 +103,9 @@ def run(args: argparse.Namespace, settings: Settings, stores: OutsideStores | No
 
 
 def _erase(args: argparse.Namespace, settings: Settings, stores: OutsideStores) -> int:
-    asked = Erasure(args.account, args.conversation, args.request, args.by)
+    asked = Erasure(
+        args.account, args.conversation, args.request, args.by, command_line_actor(args.by)
+    )
     done = erase(settings.database_url, settings.tracker_url, asked, stores, utcnow())
     changed = ", ".join(f"{name} {n}" for name, n in sorted(done.counts.items()) if n)
     lines = [f"Erased (audit {done.audit_id}): {changed or 'nothing was left to erase'}."]
@@ -116,7 +122,9 @@ def _erase(args: argparse.Namespace, settings: Settings, stores: OutsideStores) 
 
 
 def _export(args: argparse.Namespace, settings: Settings, stores: OutsideStores) -> int:
-    asked = ExportRequest(args.account, args.conversation, args.request, args.by)
+    asked = ExportRequest(
+        args.account, args.conversation, args.request, args.by, command_line_actor(args.by)
+    )
     document = export(settings.database_url, settings.tracker_url, asked, stores, utcnow())
     text = json.dumps(document, indent=2, ensure_ascii=False, default=_plain)
     if args.out is not None:
@@ -148,8 +156,19 @@ def _close(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     try:
         with unit_of_work(settings.database_url) as session:
+            now = utcnow()
             request = requests.close_request(
-                session, args.reference.strip().upper(), args.outcome, by, note, utcnow()
+                session, args.reference.strip().upper(), args.outcome, by, note, now
+            )
+            record_action(
+                session,
+                command_line_actor(by),
+                "data_request_close",
+                "data_request",
+                request.reference,
+                now,
+                outcome=request.status,
+                note=request.note,
             )
             _out(f"Data request {request.reference} ({request.kind}) is {request.status}.")
     except requests.RequestNotOpen as refused:

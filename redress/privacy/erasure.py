@@ -36,6 +36,8 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from redress.audit import Actor
+from redress.audit import record as record_action
 from redress.compensation import ledger
 from redress.db.models import (
     CompensationGrant,
@@ -87,6 +89,8 @@ class Erasure:
     conversation_id: str | None = None
     request_reference: str | None = None
     performed_by: str = "cli"
+    # Who is acting, for the audit log (written with the erasure); None: not logged there.
+    actor: Actor | None = None
 
 
 @dataclass
@@ -193,6 +197,19 @@ def erase(
         if reference is not None:
             _complete_request(session, reference, by, now)
         session.flush()
+        if erasure.actor is not None:
+            # No personal data: the privacy audit row and the request name what was erased.
+            record_action(
+                session,
+                erasure.actor,
+                "erase",
+                "data_request" if reference else "privacy_audit",
+                reference or str(audit.id),
+                now,
+                privacy_audit=audit.id,
+                by=by,
+                counts={name: n for name, n in counts.items() if n},
+            )
         return Erased(
             audit_id=audit.id,
             counts=counts,

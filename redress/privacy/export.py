@@ -21,6 +21,8 @@ from typing import Any, TypeVar
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from redress.audit import Actor
+from redress.audit import record as record_action
 from redress.db.models import (
     Base,
     CompensationGrant,
@@ -67,6 +69,8 @@ class ExportRequest:
     conversation_id: str | None = None
     request_reference: str | None = None
     performed_by: str = "cli"
+    # Who is acting, for the audit log (written with the export's row); None: not logged there.
+    actor: Actor | None = None
 
 
 def export(
@@ -101,17 +105,28 @@ def export(
     counts = _counts(document)
 
     def audit(session: Session) -> None:
-        session.add(
-            PrivacyAudit(
-                action="export",
-                request_reference=reference,
-                performed_by=by,
-                performed_at=now,
-                counts=counts,
-            )
+        row = PrivacyAudit(
+            action="export",
+            request_reference=reference,
+            performed_by=by,
+            performed_at=now,
+            counts=counts,
         )
+        session.add(row)
         if reference is not None:
             _complete_access_request(session, reference, by, now)
+        if asked.actor is not None:
+            session.flush()
+            record_action(
+                session,
+                asked.actor,
+                "export",
+                "data_request" if reference else "privacy_audit",
+                reference or str(row.id),
+                now,
+                privacy_audit=row.id,
+                by=by,
+            )
 
     _in(database_url, audit)
     return document

@@ -13,6 +13,7 @@ from bot.slack.card import (
     TAKE_OVER,
     handoff_id_from,
 )
+from bot.slack.desk.approvers import refusal_text, slack_actor
 from bot.slack.desk.base import logger
 from bot.slack.desk.cards import Cards
 from bot.slack.desk.shared import HandoffView, handoff_view
@@ -140,26 +141,42 @@ class Buttons(Cards):
                 logger.warning("an offer button for no known handoff (%s)", thread_ts)
                 return
             name = await self.display_name(user)
-            by = f"{name} (Slack {user})"
             policy = self.business.compensation
             now = self.clock()
+            act = "approve" if approving else "reject"
 
-            def decide(session: Any) -> operators.Decided:
-                offer = operators.find_offer(session, reference)
+            def decide(session: Any) -> operators.Decided | str:
+                offer = operators.find_offer(session, reference, lock=True)
                 if offer.conversation_id != handoff.conversation_id:
                     raise operators.UnknownOffer(reference)
-                if approving:
-                    return operators.approve(
-                        session, reference, by, policy, now, fulfil=self._fulfil, via_outbox=True
+                # Only the approvers teams.yml names for the case's team, up to their limits.
+                team = self.business.team(operators.offer_team(session, offer))
+                actor = slack_actor(name, user, team.approval_limit_pence(user))
+                try:
+                    if approving:
+                        return operators.approve(
+                            session,
+                            reference,
+                            actor.label,
+                            policy,
+                            now,
+                            fulfil=self._fulfil,
+                            via_outbox=True,
+                            actor=actor,
+                        )
+                    return operators.reject(
+                        session,
+                        reference,
+                        actor.label,
+                        "rejected at the agent desk in Slack",
+                        now,
+                        via_outbox=True,
+                        actor=actor,
                     )
-                return operators.reject(
-                    session,
-                    reference,
-                    by,
-                    "rejected at the agent desk in Slack",
-                    now,
-                    via_outbox=True,
-                )
+                except operators.OverApprovalLimit as refused:
+                    # Refused before anything changed: only the attempt is kept.
+                    operators.record_refusal(session, actor, refused, act, now)
+                    return refusal_text(team, user, refused.amount_pence)
 
             try:
                 decided = await self._db(decide)
@@ -172,6 +189,9 @@ class Buttons(Cards):
                     channel, user, thread_ts, OFFER_NOT_CHANGED.format(reason=reason)
                 )
                 await self._refresh_card(handoff.id, None)
+                return
+            if isinstance(decided, str):
+                await self._tell_agent(channel, user, thread_ts, decided)
                 return
             if decided.text is not None and self.on_queued is not None:
                 self.on_queued()

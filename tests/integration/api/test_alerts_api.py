@@ -96,9 +96,11 @@ def test_listing_filtering_and_acknowledging(rasa_down_client: TestClient) -> No
     assert acked.status_code == 200
     first_time = acked.json()["acknowledged_at"]
     assert first_time is not None
-    assert {k: v for k, v in acked.json().items() if k != "acknowledged_at"} == {
-        k: v for k, v in alerts[1].items() if k != "acknowledged_at"
+    changed = {"acknowledged_at", "acknowledged_by"}
+    assert {k: v for k, v in acked.json().items() if k not in changed} == {
+        k: v for k, v in alerts[1].items() if k not in changed
     }
+    assert acked.json()["acknowledged_by"] == "administrator (REDRESS_ADMIN_TOKEN)"
     # Again: fine, and the first time stands.
     again = client.post(f"/api/alerts/{ids['promise_missed']}/acknowledge", headers=AUTH)
     assert again.status_code == 200 and again.json()["acknowledged_at"] == first_time
