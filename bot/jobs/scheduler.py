@@ -1,7 +1,7 @@
 """The gateway's time-driven work: delivering the outbox, keeping incident and case promises and
 applying the retention periods of business/privacy.yml (and, when a billing webhook is
-configured, sending granted compensation to it; with the Slack agent desk on, posting handoff
-cards, checking on customers who wait for a person, and posting operator alerts).
+configured, sending granted compensation to it; with the Slack agent desk on, posting case and
+handoff cards, checking on customers who wait for a person, and posting operator alerts).
 
 APScheduler runs the interval jobs in the gateway's event loop. Nothing about what is due
 lives in the scheduler: pending messages are rows in the outbox, promises are each
@@ -36,6 +36,7 @@ class Scheduler:
     CASE_PROMISES = "case-promises"
     FULFIL = "send-grants"
     HANDOFFS = "post-handoffs"
+    CASES = "post-cases"
     WAITS = "handoff-waits"
     ALERTS = "post-alerts"
     READY = "watch-dependencies"
@@ -116,6 +117,10 @@ class Scheduler:
             # Handoff cards for the Slack agent desk (posted, or tried again): only with Slack.
             self._scheduler.add_job(
                 desk.post_due, "interval", seconds=outbox_seconds, id=self.HANDOFFS, **common
+            )
+            # Every new case's card, to its team's channel (posted, or tried again).
+            self._scheduler.add_job(
+                desk.post_due_cases, "interval", seconds=outbox_seconds, id=self.CASES, **common
             )
             # Customers waiting for a person: updates, follow-up offers, re-alerts.
             self._scheduler.add_job(

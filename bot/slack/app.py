@@ -11,7 +11,7 @@ How a request flows::
                                                        once_only: event_id / trigger seen?
                                                           │ yes → 200, nothing done
                                                           ▼ no
-                                   listeners: message · handoff buttons · offer buttons
+                          listeners: message · handoff buttons · case buttons · offer buttons
                                    (each hands its work to the desk, then acknowledges)
 
 Bolt runs with ``process_before_response=False``: the answer goes back to Slack as soon as
@@ -40,6 +40,7 @@ from starlette.responses import Response
 from bot.api._http import error
 from bot.slack.alerts import ACKNOWLEDGE, AlertPoster
 from bot.slack.card import APPROVE, HAND_BACK, REJECT, RESOLVE, TAKE_OVER
+from bot.slack.case_card import CASE_BUTTONS, REASSIGN
 from bot.slack.desk import Desk
 from bot.slack.worker import AUTH_ERRORS, CALL_ERRORS, Sleep, failure_of
 from redress.db.session import unit_of_work
@@ -111,6 +112,13 @@ def build_bolt_app(
 
     for action_id in (APPROVE, REJECT):
         app.action(action_id)(on_offer_button)
+
+    async def on_case_button(ack: Any, body: dict[str, Any]) -> None:
+        desk.on_case_button(body)  # claim, status, resolve, done, reassign: in the agent's name
+        await ack()
+
+    for action_id in (*CASE_BUTTONS, REASSIGN):
+        app.action(action_id)(on_case_button)
 
     @app.action(ACKNOWLEDGE)
     async def on_alert_button(ack: Any, body: dict[str, Any]) -> None:

@@ -1,7 +1,11 @@
 """The agent desk in Slack: what the gateway does there and what agents do there.
 
+- **Cases.** Every case (a logged complaint) is posted to its team's channel
+  (``business/teams.yml``) with the case card, and worked there (``cases.py``): claim it,
+  say who it waits on, reassign, resolve, promise, reply from its thread.
 - **Cards.** Each handoff the assistant (or an operator) requests opens one thread in the
-  escalation channel, starting with the context card (``bot/slack/card.py``). A scheduler
+  channel of its conversation's case (else the escalation channel), or joins the case's
+  thread there, starting with the context card (``bot/slack/card.py``). A scheduler
   job posts the cards that are due (``post_due``); a failed post is tried again, after
   Slack's ``Retry-After`` when it is rate limited, otherwise with the usual backoff. Errors an
   operator must fix (``channel_not_found``, ``invalid_auth``, ...) also raise an alert. The
@@ -24,12 +28,14 @@ lock per thread keeps each thread's work in order. Time comes from an injectable
 from __future__ import annotations
 
 from bot.slack.desk.buttons import Buttons
+from bot.slack.desk.cases import Cases
 from bot.slack.desk.threads import ThreadRelay
 from bot.slack.desk.waiting import Waiting
 
 
-class Desk(ThreadRelay, Waiting, Buttons):
-    """The Slack agent desk: cards, the thread relay, customers' waits and the buttons."""
+class Desk(Cases, ThreadRelay, Waiting, Buttons):
+    """The Slack agent desk: cases, cards, the thread relay, customers' waits and the
+    buttons."""
 
 
 __all__ = ["Desk"]

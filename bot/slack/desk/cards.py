@@ -51,10 +51,15 @@ class Cards(DeskBase):
                 pending_offer=pending_offer_for_card(record),
             )
 
-        text, blocks = await self._db(card)
-        answer = await self.post_new(
-            channel=self.settings.escalation_channel, text=text, blocks=blocks
+        conversation_id = await self._db(
+            lambda session: handoff_records.handoff_by_id(session, handoff_id).conversation_id
         )
+        channel, joined = await self.handoff_joins_case(handoff_id, conversation_id, now)
+        if joined is not None:
+            logger.info("handoff %s joined its case's thread %s", handoff_id, joined)
+            return 1
+        text, blocks = await self._db(card)
+        answer = await self.post_new(channel=channel, text=text, blocks=blocks)
         if isinstance(answer, SlackFailure):
             failure, retry = answer, answer.wait
             later = await self._db(
@@ -84,6 +89,28 @@ class Cards(DeskBase):
         logger.info("handoff %s posted to the agent desk (thread %s)", handoff_id, thread)
         return 1
 
+    def channel_for(self, team: str | None) -> str:
+        """The channel a team's cases (and its handoffs) go to: the team's own
+        (business/teams.yml), else the escalation channel."""
+        return self.business.team(team).slack_channel or self.settings.escalation_channel
+
+    def desk_channels(self) -> set[str]:
+        """Every channel the desk posts cards in: the escalation channel and the teams'."""
+        teams = self.business.team_file.teams.values()
+        return {self.settings.escalation_channel} | {
+            t.slack_channel for t in teams if t.slack_channel
+        }
+
+    async def handoff_joins_case(
+        self, handoff_id: int, conversation_id: str, now: datetime
+    ) -> tuple[str, str | None]:
+        """Where a handoff's card goes, and the thread it joins instead (``Cases``)."""
+        return self.settings.escalation_channel, None
+
+    async def _refresh_shared_card(self, channel: str, thread: str, line: str | None) -> bool:
+        """Redraws the case card a handoff shares, if it shares one (``Cases``)."""
+        return False
+
     async def _refresh_card(self, handoff_id: int, event: str | None, who: str = "") -> None:
         """Shows on the card, and in its thread, what an agent just did (``event``; None
         only brings the card up to date)."""
@@ -105,8 +132,11 @@ class Cards(DeskBase):
             still_open = handoff.status in handoff_records.OPEN_STATUSES
             return handoff.desk_channel, handoff.desk_thread, text, blocks, still_open
 
-        channel, thread, text, blocks, still_open = await self._db(card)
         line = build_status_line(event, who, now, self.business) if event else None
+        where = await self._db(lambda session: _thread_of(session, handoff_id))
+        if where is not None and await self._refresh_shared_card(*where, line):
+            return  # the handoff shares a case's card: drawn as the case card
+        channel, thread, text, blocks, still_open = await self._db(card)
         actions = [b for b in blocks if b.get("type") == "actions"]
         blocks = [b for b in blocks if b.get("type") != "actions"]
         if line is not None:
@@ -129,3 +159,10 @@ class Cards(DeskBase):
             thread,
             text=line,
         )
+
+
+def _thread_of(session: Any, handoff_id: int) -> tuple[str, str] | None:
+    handoff = handoff_records.get_handoff(session, handoff_id)
+    if handoff is None or not handoff.desk_thread:
+        return None
+    return handoff.desk_channel or "", handoff.desk_thread

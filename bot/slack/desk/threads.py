@@ -31,7 +31,7 @@ class ThreadRelay(Cards):
         self.spawn(self._mirror(conversation_id, message), "showing a customer message")
 
     def turn_finished(self, conversation_id: str) -> None:
-        self.spawn(self.post_due(), "posting handoff cards")
+        self.spawn(self.post_all_due(), "posting case and handoff cards")
 
     async def _mirror(self, conversation_id: str, message: dict[str, Any]) -> None:
         def thread(session: Any) -> tuple[str, str, str] | None:
@@ -73,7 +73,7 @@ class ThreadRelay(Cards):
         """A ``message`` event (called before the event is acknowledged; works in the
         background)."""
         thread_ts = event.get("thread_ts") or (event.get("message") or {}).get("thread_ts")
-        if not thread_ts or event.get("channel") != self.settings.escalation_channel:
+        if not thread_ts or event.get("channel") not in self.desk_channels():
             return
         self.spawn(self._on_message(event, str(thread_ts)), "handling a reply at the desk")
 
@@ -91,6 +91,8 @@ class ThreadRelay(Cards):
             ):
                 return
             channel, user = str(event["channel"]), str(event["user"])
+            if await self._case_thread_reply(event, channel, thread_ts):
+                return  # a case's thread (shared with its handoff, if any)
             handoff = await self._db(
                 lambda session: handoff_view(
                     handoff_records.handoff_for_thread(session, channel, thread_ts)
@@ -117,6 +119,14 @@ class ThreadRelay(Cards):
             if event.get("files"):
                 await self._tell_agent(channel, user, thread_ts, FILES_NOT_SENT)
             await self._reply_to_customer(handoff, channel, user, name, text, ts)
+
+    async def post_all_due(self) -> int:
+        """Every card that is due (``Cases`` posts cases first)."""
+        return await self.post_due()
+
+    async def _case_thread_reply(self, event: dict[str, Any], channel: str, thread: str) -> bool:
+        """Handles a reply in a case's thread (``Cases``); False when it is not one."""
+        return False
 
     async def _reply_to_customer(
         self,
