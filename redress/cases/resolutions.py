@@ -157,7 +157,7 @@ class Reopened:
 
     reference: str
     team_name: str
-    # The person who had it (the case's owner, or the agent who resolved it), if any.
+    # The case's owner, who has it again, if anyone claimed it.
     person: str | None
     # When a reply is now promised (recorded as a reply-by promise), if it could be worked out.
     reply_by: datetime | None
@@ -273,8 +273,7 @@ def reopen(
         "case_reopened",
         {"complaint": complaint.reference, "why": why, "resolution": resolution.id},
     )
-    person = complaint.owner_name or (resolution.by if resolution.via == AGENT else None)
-    return Reopened(complaint.reference, team_name, person, reply_by, handoff)
+    return Reopened(complaint.reference, team_name, complaint.owner_name, reply_by, handoff)
 
 
 def _promise_reply(
