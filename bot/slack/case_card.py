@@ -265,7 +265,7 @@ def _actions(
     if case.get("desk_status") != "waiting_on_us":
         elements.append(button("Waiting on us", WAITING_ON_US, value))
     if any(
-        p.get("status") == "open" and p.get("kind") != "reply_by"
+        p.get("status") in ("open", "missed") and p.get("kind") != "reply_by"
         for p in case.get("promises") or []
     ):
         elements.append(button("Promise done", PROMISE_DONE, value))

@@ -424,19 +424,20 @@ def promise(
 def promise_done(
     session: Session, complaint_id: int, actor: audit.Actor, now: datetime
 ) -> Promise | None:
-    """Marks the earliest open promise an agent made on the case kept; None if none is."""
+    """Marks the earliest promise an agent made on the case that is still owed (open, or
+    missed and kept late) kept; None if there is none."""
     complaint = _locked(session, complaint_id)
     found = next(
         (
             p
-            for p in promises.open_promises(session, complaint.id)
+            for p in promises.owed_promises(session, complaint.id)
             if p.kind in AGENT_PROMISE_KINDS and p.made_by != ASSISTANT
         ),
         None,
     )
     if found is None:
         return None
-    promises.keep(found, actor.name, now)
+    promises.mark_done(session, found.id, actor.name, now)
     _audit(session, actor, "promise_done", complaint, now, promise=found.id, kind=found.kind)
     _event(session, complaint, "case_promise_kept", actor, kind=found.kind)
     return found
