@@ -47,15 +47,22 @@ def test_the_same_problem_again_within_30_days_goes_to_a_person(stack: Stack) ->
     stack.say(first, "BL-100003")
     _, replies = stack.say(first, "about a fortnight ago")
     assert "logged this as" in texts(replies), texts(replies)
-    assert "isn't the first time" not in texts(replies)
+    assert "same kind of problem" not in texts(replies), texts(replies)
     assert "repeat_complaint" not in reasons(stack.record(first))
 
     again, _ = stack.say(None, "the internet is crawling again, barely 1mb in the evenings")
     stack.say(again, "BL-100003")
     _, replies = stack.say(again, "since last night")
     said = texts(replies)
-    assert "isn't the first time you've had to tell us about this" in said, said
+    # Said once, with the complaint it repeats (still open, so "had to tell us again").
+    assert (
+        "I'm sorry you've had to tell us about this again. You told us about the same kind "
+        "of problem earlier today"
+    ) in said, said
+    assert "asked a person from our" in said, said
     record = stack.record(again)
+    first_reference = stack.record(first)["complaints"][0]["reference"]
+    assert f"({first_reference}), so I've linked the two." in said, said
     assert record["complaints"][0]["category"] == "slow_service"
     assert "repeat_complaint" in reasons(record)
     assert record["handoffs"][0]["status"] == "requested"
