@@ -21,7 +21,7 @@ from redress.business import Business
 from redress.cases import promises, resolutions
 from redress.cases.records import ASSISTANT, CALLBACK, OPEN, OTHER, REPLY_BY, VISIT
 from redress.conversations import records as conversations
-from redress.db.models import Complaint, Handoff, Promise
+from redress.db.models import Complaint, Handoff, Promise, Resolution
 from redress.delivery.leased_queue import retry_delay
 from redress.handoff.posting import raise_desk_alert
 from redress.handoff.records import OPEN_STATUSES as HANDOFF_OPEN
@@ -158,6 +158,27 @@ def note_post_failed(
             },
         )
     return complaint.next_post_at
+
+
+def reopened_with_cards(
+    session: Session, since: datetime, *, limit: int = 50
+) -> list[tuple[int, int]]:
+    """Cases reopened since ``since`` (the customer said it is not fixed, or no longer
+    working) whose card is at the desk: (case id, resolution id) pairs, so the card, drawn
+    while it was resolved, can be drawn again with its buttons."""
+    rows = session.execute(
+        select(Complaint.id, Resolution.id)
+        .join(Resolution, Resolution.complaint_id == Complaint.id)
+        .where(
+            Resolution.reopened_at.is_not(None),
+            Resolution.reopened_at >= since,
+            Complaint.status == "open",
+            Complaint.desk_thread.is_not(None),
+        )
+        .order_by(Resolution.id)
+        .limit(limit)
+    )
+    return [(complaint_id, resolution_id) for complaint_id, resolution_id in rows]
 
 
 # Finding cases ---------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ Take over and Hand back buttons; both records point at the same thread."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -62,6 +62,9 @@ from redress.handoff import feedback
 from redress.handoff import posting as handoff_posting
 from redress.handoff import records as handoff_records
 
+# How far back a reopened case's card is looked for, to be drawn again with its buttons.
+REDRAW_REOPENED_WITHIN = timedelta(days=1)
+REOPENED_LINE = "Reopened by the customer (not fixed, or no longer working): waiting on us"
 COMMAND = re.compile(r"^\s*(claim|resolve|done)\s*[.!]?\s*$", re.IGNORECASE)
 PREFIXED = re.compile(r"^\s*(status|reassign|promise)\s*:\s*(.*)$", re.IGNORECASE | re.DOTALL)
 STATUS_WORDS = {
@@ -110,7 +113,20 @@ class Cases(ThreadRelay):
                     posted += await self._post_case(complaint_id, now)
                 except Exception:  # tried again once the claim lapses; the others go on
                     logger.exception("posting case %s to the agent desk failed", complaint_id)
+            await self._redraw_reopened(now)
         return posted
+
+    async def _redraw_reopened(self, now: datetime) -> None:
+        """Gives a reopened case's card its buttons back (drawn once per reopening by this
+        gateway; another gateway drawing it too changes nothing)."""
+        drawn: set[int] = self.__dict__.setdefault("_reopened_drawn", set())
+        found = await self._db(case_desk.reopened_with_cards, now - REDRAW_REOPENED_WITHIN)
+        for complaint_id, resolution_id in found:
+            if resolution_id in drawn:
+                continue
+            drawn.add(resolution_id)
+            # On the card only: the team's alert about it is already in the thread.
+            await self._refresh_case_card(complaint_id, REOPENED_LINE, in_thread=False)
 
     async def _post_case(self, complaint_id: int, now: datetime) -> int:
         def find(session: Any) -> tuple[str, str | None]:
@@ -251,7 +267,7 @@ class Cases(ThreadRelay):
         )
 
     async def _refresh_case_card(
-        self, complaint_id: int, line: str | None, *, broadcast: bool = False
+        self, complaint_id: int, line: str | None, *, in_thread: bool = True
     ) -> None:
         """Redraws the case's card (with ``line``, what just happened, also posted in the
         thread)."""
@@ -272,14 +288,8 @@ class Cases(ThreadRelay):
             text=f"{text} · {line}" if line else text,
             blocks=blocks,
         )
-        if line:
-            await self._post_in_thread(
-                "posting a case status line",
-                channel,
-                thread,
-                text=line,
-                reply_broadcast=broadcast or None,
-            )
+        if line and in_thread:
+            await self._post_in_thread("posting a case status line", channel, thread, text=line)
 
     async def _refresh_shared_card(self, channel: str, thread: str, line: str | None) -> bool:
         """A handoff's card that is a case's card: redrawn as the case card."""

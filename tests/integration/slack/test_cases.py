@@ -383,6 +383,14 @@ def test_reassigning_and_resolving(desk: Desk_) -> None:
     assert "resolved by sam" in card_text(g, BILLING, moved.desk_thread)
     assert buttons(g, BILLING, moved.desk_thread) == []
 
+    # "No, not yet": the case is open again, and its card gets its buttons back.
+    no = next(b for b in question["buttons"] if b["title"] == feedback.NO_BUTTON)
+    g.say(conversation_id, no["payload"])
+    assert case(g, reference).status == "open"
+    post_cases(g)
+    assert "case_claim" in buttons(g, BILLING, moved.desk_thread)
+    assert "Status:* waiting on us" in card_text(g, BILLING, moved.desk_thread)
+
     rows = audit_rows(g, reference)
     assert [(a, who) for a, who, _ in rows] == [
         ("claim", "alex (Slack U0AGENT1)"),
