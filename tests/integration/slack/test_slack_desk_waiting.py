@@ -12,6 +12,7 @@ import asyncio
 import json
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,6 +32,7 @@ from tests.fakes.slack_requests import block_action
 from tests.fakes.telegram_api import FakeTelegram, button_update
 from tests.integration.compensation.test_fulfilment import POLICY, make_offer
 from tests.integration.conftest import ADMIN_TOKEN
+from tests.integration.slack.test_slack_approvers import with_approvers
 from tests.integration.slack.test_slack_desk import (
     JOINED,
     TEAM,
@@ -307,9 +309,10 @@ def test_keeping_on_waiting_and_typed_answers(database_url: str, business: Busin
 
 
 def test_approve_from_the_card_grants_once_in_the_agents_name(
-    database_url: str, business: Business
+    database_url: str, tmp_path: Path
 ) -> None:
-    business = replace(business, compensation=POLICY)
+    # alex approves for the default team (offers whose case has no team yet) up to £50.
+    business = with_approvers(tmp_path, {"customer_care": {AGENT_ID: "50.00"}})
     with open_gateway(database_url, quiet(business)) as g:
         made = make_offer(database_url, category="delay")  # £30, above POLICY's £25 line
         g.request_person(made.conversation_id, "compensation_needs_approval")
@@ -349,9 +352,9 @@ def test_approve_from_the_card_grants_once_in_the_agents_name(
 
 
 def test_reject_from_the_card_tells_the_customer_honestly(
-    database_url: str, business: Business
+    database_url: str, tmp_path: Path
 ) -> None:
-    business = replace(business, compensation=POLICY)
+    business = with_approvers(tmp_path, {"customer_care": {AGENT_ID: "50.00"}})
     with open_gateway(database_url, quiet(business)) as g:
         made = make_offer(database_url, category="delay")
         g.request_person(made.conversation_id, "compensation_needs_approval")
