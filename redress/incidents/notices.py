@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from redress.conversations import records as conversations
 from redress.db.models import (
     Complaint,
+    Conversation,
     Incident,
     IncidentSubscription,
     OperatorAlert,
@@ -149,6 +150,9 @@ def answer_fix_check(
 
     subscription.service_back = service_back
     subscription.answered_at = now
+    conversation = session.get(Conversation, subscription.conversation_id)
+    if conversation is not None:  # the latest answer, as the records API has always shown
+        conversation.fixed = service_back
     complaint = (
         session.get(Complaint, subscription.complaint_id) if subscription.complaint_id else None
     )
