@@ -21,6 +21,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.slack.approvers import who_decides
 from bot.slack.blocks import (
     MAX_BLOCKS,
     MAX_FALLBACK_TEXT,
@@ -170,7 +171,8 @@ def build_card(
     blocks.append({"type": "divider"})
     blocks += transcript_blocks(record, now, zone)
     if pending_offer is not None:
-        blocks.append(section(_pending_text(pending_offer), "handoff_pending_offer"))
+        pending = _pending_text(pending_offer, complaints, business)
+        blocks.append(section(pending, "handoff_pending_offer"))
     actions = _actions(handoff_reference(handoff_id), pending_offer)
     if len(blocks) + 1 > MAX_BLOCKS:  # cannot happen with the caps above; kept as a guard
         blocks = blocks[: MAX_BLOCKS - 1]
@@ -275,15 +277,22 @@ def _customer_text(
     return line
 
 
-def _pending_text(offer: Mapping[str, Any]) -> str:
-    line = f"*Waiting for your decision:* {remedy_name(offer)}"
+def _pending_text(
+    offer: Mapping[str, Any], complaints: list[Mapping[str, Any]], business: Business
+) -> str:
+    line = f"*Waiting for an approver's decision:* {remedy_name(offer)}"
     if offer.get("complaint"):
         line += f" for {quote(offer['complaint'], 20)}"
     if offer.get("reference"):
         line += f" ({quote(offer['reference'], 20)})"
     if offer.get("explanation"):
         line += "\n_Why:_ " + quote(offer["explanation"], 1200)
-    return line
+    # Only the approvers teams.yml names for the case's team decide it (no team yet: the
+    # default team's).
+    team = next(
+        (c.get("team") for c in complaints if c.get("reference") == offer.get("complaint")), None
+    )
+    return line + "\n" + who_decides(business.team(team), int(offer.get("amount_pence") or 0))
 
 
 def handoff_reference(handoff_id: int) -> str:

@@ -230,7 +230,7 @@ def offer_line(offer: Mapping[str, Any], pending: bool) -> str:
     status_words = OFFER_STATUSES.get(status) or quote(status or "unknown", 30)
     line = f"*Offered {remedy_name(offer)}* · {status_words}"
     if pending:
-        line = "⏳ " + line + " (waiting for you)"
+        line = "⏳ " + line + " (waiting for an approver)"
     if offer.get("reference"):
         line += f" · {quote(offer['reference'], 20)}"
     if offer.get("complaint"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.relay import UnknownConversation
+from bot.slack.approvers import refusal_text, slack_actor
 from bot.slack.card import (
     APPROVE,
     HAND_BACK,
@@ -13,7 +14,6 @@ from bot.slack.card import (
     TAKE_OVER,
     handoff_id_from,
 )
-from bot.slack.desk.approvers import refusal_text, slack_actor
 from bot.slack.desk.base import logger
 from bot.slack.desk.cards import Cards
 from bot.slack.desk.shared import HandoffView, handoff_view

@@ -418,7 +418,7 @@ def test_buttons_without_a_pending_offer() -> None:
     # They name the handoff, never the conversation, whose id is not Slack's to carry.
     assert all(b["value"] == f"handoff-{HANDOFF_ID}" for b in found.values())
     assert "conv-123" not in json.dumps(blocks)
-    assert "Waiting for your decision" not in card_text(blocks)
+    assert "Waiting for an approver's decision" not in card_text(blocks)
 
 
 @pytest.mark.parametrize(
@@ -458,8 +458,11 @@ def test_approve_and_reject_only_with_a_pending_offer() -> None:
     assert "£40 account credit" in found[APPROVE]["confirm"]["text"]["text"]
     assert found[TAKE_OVER]["value"] == f"handoff-{HANDOFF_ID}"
     text = card_text(blocks)
-    assert "*Waiting for your decision:* £40 account credit for RD-XYZ789 (OF-ABC234)" in text
-    assert "⏳ *Offered £40 account credit* · needs approval (waiting for you)" in text
+    waiting = "*Waiting for an approver's decision:* £40 account credit for RD-XYZ789 (OF-ABC234)"
+    assert waiting in text
+    assert "⏳ *Offered £40 account credit* · needs approval (waiting for an approver)" in text
+    # Who may decide it: here no approvers are set (business/teams.yml has none).
+    assert "_Who can decide:_ no approvers are set for the Customer care team." in text
     assert_within_limits(fallback, blocks)
 
 
