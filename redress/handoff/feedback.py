@@ -56,7 +56,8 @@ RATE_BEFORE = "Before they do, how would you rate the help you got, from 1 (poor
 THANKS_REOPENED = "Thank you. The team has your case now, and they'll reply to you here."
 # The follow-up a while after a resolution.
 FOLLOW_UP = (
-    "Hello again. {when} we sorted out your {what} ({reference}). Is everything still working?"
+    "Hello again. {when} we sorted out the problem you told us about ({reference}: {what}). "
+    "Is everything still working?"
 )
 STILL_YES_BUTTON = "Yes, all good"
 STILL_NO_BUTTON = "No, it's not"
