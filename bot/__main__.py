@@ -23,7 +23,10 @@ def main() -> int:
     hide_tokens_in_server_logs()
     settings, business = configuration_or_exit(logger)
     if settings.admin_token is None:
-        logger.warning("REDRESS_ADMIN_TOKEN is not set: the records API will refuse every request")
+        logger.warning(
+            "REDRESS_ADMIN_TOKEN is not set: the admin APIs take only operator tokens "
+            "(python -m redress tokens create) and refuse every request until one exists"
+        )
     app = create_app(settings, business)
     url = f"http://{settings.gateway_host}:{settings.gateway_port}"
     logger.info("Chat with %s's assistant at %s", business.brand.business_name, url)
