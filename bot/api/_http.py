@@ -142,7 +142,6 @@ def requires(role: str) -> Callable[[Endpoint], Endpoint]:
             except BadInput as bad:
                 return bad.response()
 
-        guarded.role = role  # type: ignore[attr-defined]
         return guarded
 
     return guard

@@ -50,7 +50,7 @@ from sqlalchemy.orm import Session
 from bot.slack.blocks import clip, local_clock, parse_time, quote
 from bot.slack.text import escape_for_slack, one_line
 from bot.slack.worker import SlackFailure, SlackWorker, Sleep
-from redress import alerts
+from redress import alerts, audit
 from redress.business import Business
 from redress.clock import utcnow
 from redress.db.models import Complaint, OperatorAlert
@@ -421,6 +421,9 @@ class AlertPoster(SlackWorker):
                     alert, first = alerts.acknowledge_once(session, alert_id, now, by=name)
                 except alerts.UnknownAlert:
                     return None
+                if first:  # in the audit log with the acknowledgement, once
+                    who = audit.Actor(name, audit.SLACK, audit.AGENT, id=user_id)
+                    audit.record(session, who, "alert_acknowledge", "alert", str(alert_id), now)
                 return AlertView.of(alert), first
 
             done = await self._db(acknowledge)

@@ -428,6 +428,11 @@ def test_operator_alerts_reach_the_channel_and_are_acknowledged_there(
         ).json()
         [alert] = listed["alerts"] if isinstance(listed, dict) else listed
         assert alert["acknowledged_at"] and alert["acknowledged_by"] == "alex"
+        logged = g.client.get(
+            "/api/audit?action=alert_acknowledge",
+            headers={"authorization": f"Bearer {ADMIN_TOKEN}"},
+        ).json()["entries"]
+        assert [(e["actor"], e["subject"]) for e in logged] == [(f"alex (Slack {AGENT_ID})", "1")]
         shown = g.slack.message(DESK_CHANNEL, posted["ts"])
         assert shown is not None and "Acknowledged by" in json.dumps(shown["blocks"])
         assert "alert_acknowledge" not in action_ids(shown["blocks"])
