@@ -248,7 +248,13 @@ class Cases(ThreadRelay):
                 }
         else:
             open_one = case_desk.open_handoff_in_thread(session, complaint)
-            if open_one is not None and open_one.desk_thread is None:
+            first = case_desk.conversation_case(session, complaint.conversation_id)
+            if (
+                open_one is not None
+                and open_one.desk_thread is None
+                and first is not None
+                and first.id == complaint.id
+            ):
                 handoff = {
                     "id": open_one.id,
                     "reason": open_one.reason,
@@ -262,7 +268,8 @@ class Cases(ThreadRelay):
             self.business,
             self.clock(),
             handoff=handoff,
-            pending_offer=pending_offer_for_card(record),
+            # Approve and Reject act through the handoff sharing the card (buttons.py).
+            pending_offer=pending_offer_for_card(record) if handoff is not None else None,
             status_line=status_line,
         )
 
