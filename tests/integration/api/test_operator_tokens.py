@@ -25,12 +25,14 @@ from redress.clock import utcnow
 from redress.compensation import ledger
 from redress.db.models import CompensationGrant, CompensationOffer, OperatorAlert, OperatorToken
 from redress.db.session import unit_of_work
+from redress.incidents import records as incidents_records
+from redress.incidents.model import incident_from_mapping
 from redress.incidents.notices import raise_alert
 from redress.operators import tokens
 from tests.integration.compensation.test_fulfilment import POLICY, make_offer
 from tests.integration.conftest import ADMIN_TOKEN, closed_port, gateway_settings
 from tests.integration.privacy.customer import tracker_store
-from tests.unit.incidents.test_incidents import data
+from tests.unit.incidents.test_incidents import REGIONS, data
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 BUILT_IN = "administrator (REDRESS_ADMIN_TOKEN)"
@@ -395,8 +397,21 @@ def test_command_line_actions_are_audited_in_the_name_given(
     assert main(["alerts", "ack", str(alert_id)]) == 0
     assert main(["alerts", "ack", str(alert_id)]) == 0
     assert "already acknowledged" in capsys.readouterr().out
+    with unit_of_work(cli) as session:
+        now = utcnow()
+        incidents_records.create_incident(session, incident_from_mapping(data(), now, REGIONS), now)
+    update = ["incidents", "update", "INC-LS6-FIBRE", "--status", "monitoring", "--note", "Joined."]
+    assert main(update) == 0
+    assert main(["incidents", "resolve", "INC-LS6-FIBRE", "--note", "All back."]) == 0
+    capsys.readouterr()
+
     assert main(["audit"]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if not line.startswith(" ")]
-    assert len(lines) == 2
-    assert "alert_acknowledge" in lines[0] and "by morgan (cli)" in lines[0]
-    assert lines[1].split()[2:] == ["reject", "offer", made.reference, "by", "Priya", "(cli)"]
+    assert [line.split()[2:5] for line in lines] == [
+        ["incident_resolve", "incident", "INC-LS6-FIBRE"],
+        ["incident_update", "incident", "INC-LS6-FIBRE"],
+        ["alert_acknowledge", "alert", str(alert_id)],
+        ["reject", "offer", made.reference],
+    ]
+    assert all(line.endswith("by morgan (cli)") for line in lines[:3])
+    assert lines[3].endswith("by Priya (cli)")
