@@ -28,6 +28,10 @@ CLAIMED_HOWTO = (
     "`reassign: <team>`, `resolve`."
 )
 PROMISE_REFUSED = "Not recorded: {why}"
+PROMISE_NOT_OWNER = (
+    "Not recorded: claim the case first. A promise is told to the customer in the name of "
+    "the case's owner."
+)
 TOLD_PROMISE = "Recorded and told the customer: “{text}”"
 MOVED = "Reassigned to the {team} by {who}: it continues in <#{channel}>."
 NEEDS_PERSON_NOW = "<!here> The customer needs a person in the conversation now: {reason}."

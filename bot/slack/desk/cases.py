@@ -39,6 +39,7 @@ from bot.slack.desk.case_texts import (
     NEEDS_PERSON_NOW,
     NO_PROMISE_OPEN,
     NOT_CLAIMED,
+    PROMISE_NOT_OWNER,
     PROMISE_REFUSED,
     PROMISED,
     PROMISED_CALL,
@@ -386,6 +387,8 @@ class Cases(ThreadRelay):
                     )
             elif word == "reassign":
                 await self._do(complaint_id, "reassign", rest, channel, thread, user, name)
+            elif owner_id != user:
+                await self._tell_agent(channel, user, thread, PROMISE_NOT_OWNER)
             else:
                 await self._promise(complaint_id, rest, channel, thread, user, name)
             return True

@@ -17,9 +17,12 @@ import yaml
 from sqlalchemy import select
 
 from bot.slack.desk.case_texts import CLAIMED, NOT_CLAIMED, REASSIGNED
+from redress import audit
 from redress.business import Business, load_business
+from redress.cases import desk as case_desk
 from redress.complaints import filing
 from redress.complaints import records as complaint_records
+from redress.conversations import records as conversations
 from redress.db.models import AuditEntry, Complaint, Conversation, OperatorAlert, Promise
 from redress.db.session import unit_of_work
 from redress.handoff import feedback
@@ -308,6 +311,9 @@ def test_promises_from_the_thread(desk: Desk_) -> None:
     post_cases(g)
     thread = case(g, reference).desk_thread
     assert thread
+    # Only the owner makes promises: they are told to the customer in the owner's name.
+    says(g, NETWORK, thread, "promise: call you back tomorrow 10:00")
+    assert g.slack.ephemerals(NETWORK, AGENT_ID)[-1]["text"].startswith("Not recorded: claim")
     says(g, NETWORK, thread, "claim")
     assert case(g, reference).owner_name == "alex"
 
@@ -459,3 +465,53 @@ def test_a_handoff_first_is_joined_by_its_case(sqlite_desk: Desk_) -> None:
     )
     card = card_text(g, NETWORK, thread)
     assert f"Case {reference}" in card and "Needs a person in the conversation now" in card
+
+
+# The records underneath --------------------------------------------------------------------------
+
+
+def test_what_cannot_be_done_to_a_case_changes_nothing(
+    database_url: str, two_teams: Business
+) -> None:
+    jo = audit.Actor("Jo", audit.CONSOLE, audit.AGENT, id="op-1")
+    with unit_of_work(database_url) as session:
+        conversation = conversations.start_conversation(session, "web")
+        complaint = complaint_records.open_complaint(
+            session,
+            conversation,
+            category="billing",
+            severity="low",
+            severity_reasons=[],
+            summary="charged twice",
+            facts={},
+        )
+        filing.file_all(session, conversation, {}, None, two_teams, START)
+        case_id = complaint.id
+    # Two gateways after the same card: only one gets it.
+    with unit_of_work(database_url) as session:
+        assert case_desk.due_for_posting(session, START) == [case_id]
+        assert case_desk.claim_for_posting(session, case_id, START)
+        assert not case_desk.claim_for_posting(session, case_id, START)
+    refused = [
+        lambda s: case_desk.set_status(s, case_id, "sleeping", jo, START),
+        lambda s: case_desk.reassign(s, case_id, "plumbing", jo, START, business=two_teams),
+        lambda s: case_desk.reassign(s, case_id, "billing", jo, START, business=two_teams),
+        lambda s: case_desk.promise(s, case_id, "callback", "call", START, jo, START),
+    ]
+    for attempt in refused:
+        with pytest.raises(case_desk.CaseRefused), unit_of_work(database_url) as session:
+            attempt(session)
+    with unit_of_work(database_url) as session:
+        assert case_desk.claim(session, case_id, jo, START).outcome == "claimed"
+        assert case_desk.claim(session, case_id, jo, START).outcome == "already_yours"
+        assert case_desk.resolve_case(session, case_id, jo, START).outcome == "resolved"
+    with pytest.raises(case_desk.CaseRefused), unit_of_work(database_url) as session:
+        case_desk.claim(session, case_id, jo, START)
+    with unit_of_work(database_url) as session:
+        rows = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+        assert [(r.action, r.actor, r.via) for r in rows] == [
+            ("claim", "Jo (console)", "console"),
+            ("resolve", "Jo (console)", "console"),
+        ]
+        resolved = session.get(Complaint, case_id)
+        assert resolved is not None and resolved.resolved_by == "Jo"
