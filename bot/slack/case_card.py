@@ -79,7 +79,7 @@ PROMISE_KIND_WORDS = {
     "other": "Promise",
 }
 PROMISE_STATUS_WORDS = {
-    "open": "due",
+    "open": "open",
     "kept": "kept",
     "missed": "*missed*",
     "cancelled": "cancelled",
