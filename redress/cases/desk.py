@@ -21,7 +21,7 @@ from redress.business import Business
 from redress.cases import promises, resolutions
 from redress.cases.records import ASSISTANT, CALLBACK, OPEN, OTHER, REPLY_BY, VISIT
 from redress.conversations import records as conversations
-from redress.db.models import Complaint, Handoff, Promise, Resolution
+from redress.db.models import Complaint, Handoff, Message, Promise, Resolution
 from redress.delivery.leased_queue import retry_delay
 from redress.handoff.posting import raise_desk_alert
 from redress.handoff.records import OPEN_STATUSES as HANDOFF_OPEN
@@ -179,6 +179,42 @@ def reopened_with_cards(
         .limit(limit)
     )
     return [(complaint_id, resolution_id) for complaint_id, resolution_id in rows]
+
+
+def owned_threads(session: Session, conversation_id: str) -> list[tuple[str, str]]:
+    """(channel, thread) of the conversation's open cases that someone owns, at the desk:
+    where the owner follows what the customer and the assistant say."""
+    rows = session.execute(
+        select(Complaint.desk_channel, Complaint.desk_thread)
+        .where(
+            Complaint.conversation_id == conversation_id,
+            Complaint.status == "open",
+            Complaint.owner_id.is_not(None),
+            Complaint.desk_thread.is_not(None),
+        )
+        .order_by(Complaint.id)
+    )
+    return [(str(channel), str(thread)) for channel, thread in rows]
+
+
+def latest_turn(session: Session, conversation_id: str) -> list[tuple[int, str, str]]:
+    """(id, role, text) of the turn just finished: the customer's latest message and what
+    came after it."""
+    start = session.scalar(
+        select(Message.id)
+        .where(Message.conversation_id == conversation_id, Message.role == "customer")
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    if start is None:
+        return []
+    rows = session.execute(
+        select(Message.id, Message.role, Message.text)
+        .where(Message.conversation_id == conversation_id, Message.id >= start)
+        .order_by(Message.id)
+        .limit(20)
+    )
+    return [(message_id, role, text) for message_id, role, text in rows]
 
 
 # Finding cases ---------------------------------------------------------------------------------

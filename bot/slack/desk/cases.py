@@ -48,21 +48,25 @@ from bot.slack.desk.case_texts import (
     TOLD_PROMISE,
     UNKNOWN_TEAM,
 )
-from bot.slack.desk.shared import HandoffView, pending_offer_for_card
-from bot.slack.desk.texts import FILES_NOT_SENT
+from bot.slack.desk.shared import HandoffView, pending_offer_for_card, sections
+from bot.slack.desk.texts import CHANNEL_NAMES, FILES_NOT_SENT
 from bot.slack.desk.threads import ThreadRelay
-from bot.slack.text import escape_for_slack, is_internal_note
+from bot.slack.text import escape_for_slack, is_internal_note, one_line
 from bot.slack.worker import SlackFailure
 from redress import audit
 from redress.cases import desk as case_desk
 from redress.cases.records import CALLBACK, OTHER, VISIT
 from redress.cases.when import WhenRefused, say_when, split_promise
+from redress.conversations import records as conversations
 from redress.conversations import views as record_views
 from redress.db.models import Complaint
 from redress.handoff import feedback
 from redress.handoff import posting as handoff_posting
 from redress.handoff import records as handoff_records
+from redress.privacy.config import visible_kinds
+from redress.privacy.shown import for_agents
 
+TURN_ROLES = {"bot": "Assistant", "agent": "Agent"}
 # How far back a reopened case's card is looked for, to be drawn again with its buttons.
 REDRAW_REOPENED_WITHIN = timedelta(days=1)
 REOPENED_LINE = "Reopened by the customer (not fixed, or no longer working): waiting on us"
@@ -185,6 +189,56 @@ class Cases(ThreadRelay):
         )
         logger.info("case %s posted to the agent desk (thread %s)", complaint_id, thread)
         return 1
+
+    def turn_finished(self, conversation_id: str) -> None:
+        super().turn_finished(conversation_id)
+        self.spawn(self._show_turn(conversation_id), "showing a turn in a case's thread")
+
+    async def _show_turn(self, conversation_id: str) -> None:
+        """What the customer and the assistant just said, shown in the thread of each case
+        of the conversation that someone owns, so the owner can follow it (masked as on the
+        card)."""
+        shown: dict[str, int] = self.__dict__.setdefault("_turn_shown", {})
+
+        def find(session: Any) -> tuple[list[tuple[str, str]], list[tuple[int, str, str]], str]:
+            threads = case_desk.owned_threads(session, conversation_id)
+            if not threads:
+                return [], [], ""
+            conversation = conversations.get_conversation(session, conversation_id)
+            turn = case_desk.latest_turn(session, conversation_id)
+            return threads, turn, conversation.channel if conversation else ""
+
+        threads, turn, customer_channel = await self._db(find)
+        # The turn starts at the customer's message; each is shown once.
+        if not threads or not turn or turn[0][0] <= shown.get(conversation_id, 0):
+            return
+        shown[conversation_id] = turn[0][0]
+        where = CHANNEL_NAMES.get(customer_channel, customer_channel)
+        lines = []
+        for _, role, text in turn:
+            if role not in ("customer", "bot"):
+                continue
+            who = f"Customer ({where})" if role == "customer" else TURN_ROLES.get(role, role)
+            masked = for_agents(text, visible_kinds(self.business))
+            lines.append(f"*{escape_for_slack(who)}:* {escape_for_slack(one_line(masked))}")
+        body = "\n".join(lines)
+        for channel, thread in threads:
+            async with self._thread_locks[thread]:
+                await self._post_in_thread(
+                    "showing a turn in a case's thread",
+                    channel,
+                    thread,
+                    text=body[:3000],
+                    blocks=[
+                        {
+                            "type": "section",
+                            "text": {"type": "mrkdwn", "text": part, "verbatim": True},
+                        }
+                        for part in sections(body)
+                    ][:45],
+                    unfurl_links=False,
+                    unfurl_media=False,
+                )
 
     async def post_all_due(self) -> int:
         """Cases first, then handoffs: a handoff then joins its case's thread."""

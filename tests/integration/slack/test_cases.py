@@ -244,6 +244,10 @@ def test_claiming_waiting_replying_and_notes(desk: Desk_) -> None:
     thread = case(g, reference).desk_thread
     assert thread
 
+    # Nobody owns it yet: the conversation stays with the assistant, not in the thread.
+    g.say(conversation_id, "is anyone looking at this?")
+    assert len(g.slack.thread(NETWORK, thread)) == 1
+
     # Before anyone claims it, a reply stays internal and the agent is told how to send one.
     says(g, NETWORK, thread, "Looking into the line now")
     assert customer_texts(g.record(conversation_id), "agent") == []
@@ -287,6 +291,12 @@ def test_claiming_waiting_replying_and_notes(desk: Desk_) -> None:
     with unit_of_work(g.database_url) as session:
         reply = session.scalars(select(Promise).where(Promise.kind == "reply_by")).one()
         assert reply.status == "kept" and reply.kept_by == "sam"
+
+    # The owner follows the conversation: each turn (masked as on the card) in the thread.
+    g.say(conversation_id, "thanks! the light is red, ring me on 07700 900123")
+    turn = g.slack.thread(NETWORK, thread)[-1]["text"]
+    assert turn.startswith("*Customer (web chat):* thanks! the light is red, ring me on")
+    assert "900123" not in turn and "*Assistant:* I hear you: thanks!" in turn
 
     actions = audit_rows(g, reference)
     assert [a for a, _, _ in actions] == [
