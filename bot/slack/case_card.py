@@ -175,7 +175,9 @@ def build_case_card(
     blocks.append({"type": "divider"})
     blocks += transcript_blocks(record, now, zone)
     if pending_offer is not None:
-        blocks.append(section(_pending_text(pending_offer), "case_pending_offer"))
+        blocks.append(
+            section(_pending_text(pending_offer, complaints, business), "case_pending_offer")
+        )
     if status_line:
         blocks.append(context(status_line, "case_status"))
     actions = _actions(case, business, handoff if needs_person else None, pending_offer)

@@ -23,13 +23,21 @@ from redress.cases import desk as case_desk
 from redress.complaints import filing
 from redress.complaints import records as complaint_records
 from redress.conversations import records as conversations
-from redress.db.models import AuditEntry, Complaint, Conversation, OperatorAlert, Promise
+from redress.db.models import (
+    AuditEntry,
+    CompensationOffer,
+    Complaint,
+    Conversation,
+    OperatorAlert,
+    Promise,
+)
 from redress.db.session import unit_of_work
 from redress.handoff import feedback
 from redress.handoff import records as handoff_records
 from redress.settings import REPO_ROOT
 from tests.fakes.slack_api import AGENT_ID, DESK_CHANNEL
 from tests.fakes.slack_requests import block_action, event_callback
+from tests.integration.compensation.test_fulfilment import make_offer
 from tests.integration.slack.test_slack_desk import START, Desk_, customer_texts, open_gateway
 
 NETWORK = "C0NETWORK1"
@@ -525,3 +533,33 @@ def test_what_cannot_be_done_to_a_case_changes_nothing(
         ]
         resolved = session.get(Complaint, case_id)
         assert resolved is not None and resolved.resolved_by == "Jo"
+
+
+def test_an_offer_waiting_for_approval_is_decided_on_the_shared_card(sqlite_desk: Desk_) -> None:
+    """Approve and Reject on a case card are the handoff card's buttons (same action ids),
+    so the approvers' checks apply there too."""
+    g = sqlite_desk
+    made = make_offer(g.database_url, category="delay")  # £30: above the line, so pending
+    with unit_of_work(g.database_url) as session:
+        complaint = session.scalars(
+            select(Complaint).where(Complaint.reference == made.complaint)
+        ).one()
+        complaint.team = "billing"
+    g.request_person(made.conversation_id, "compensation_needs_approval")
+    assert post_cases(g) == 1
+    assert g.post_due() == 1
+    thread = case(g, made.complaint).desk_thread
+    assert thread
+    assert buttons(g, BILLING, thread)[:3] == ["handoff_take_over", "offer_approve", "offer_reject"]
+    card = card_text(g, BILLING, thread)
+    assert "Waiting for an approver's decision" in card and made.reference in card
+
+    # Nobody is an approver for the Billing team here: pressing Approve changes nothing.
+    press(g, "offer_approve", BILLING, thread)
+    with unit_of_work(g.database_url) as session:
+        offer = session.scalars(
+            select(CompensationOffer).where(CompensationOffer.reference == made.reference)
+        ).one()
+        assert offer.status == "pending_approval"
+    told = g.slack.ephemerals(BILLING, AGENT_ID)[-1]["text"]
+    assert "No approvers are set for the Billing team" in told
