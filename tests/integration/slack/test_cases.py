@@ -188,9 +188,9 @@ def test_a_case_is_posted_to_its_teams_channel_with_its_due_time(desk: Desk_) ->
     reference = file_complaint(g, conversation_id)
     billing_reference = file_complaint(g, billing_conversation, "billing")
 
-    assert post_cases(g) == 2
-    posts = {c.params["channel"] for c in g.slack.calls("chat.postMessage")}
-    assert posts == {NETWORK, BILLING}  # each to its own team, none to the escalation channel
+    post_cases(g)  # (the scheduler's own run may have posted them already)
+    posts = sorted(c.params["channel"] for c in g.slack.calls("chat.postMessage"))
+    assert posts == [BILLING, NETWORK]  # each to its own team, none to the escalation channel
     assert g.slack.messages_in(DESK_CHANNEL) == []
     network = case(g, reference)
     assert network.desk_channel == NETWORK and network.desk_thread and network.posted_at
@@ -235,7 +235,7 @@ def test_a_post_that_fails_is_tried_again_and_alerts_operators(sqlite_desk: Desk
         assert reference in alerts[0].summary
     assert post_cases(g) == 0  # not due again yet
     g.clock.now = failed.next_post_at.replace(tzinfo=timezone.utc)
-    assert post_cases(g) == 1
+    post_cases(g)
     posted = case(g, reference)
     assert posted.desk_channel == NETWORK and posted.post_attempts == 2
     assert posted.last_post_error is None
@@ -436,7 +436,7 @@ def test_a_handoff_shares_its_cases_card_and_thread(desk: Desk_) -> None:
     assert thread
 
     g.request_person(conversation_id)
-    assert g.post_due() == 1
+    g.post_due()
     assert len(g.slack.calls("chat.postMessage")) == 2  # the card, and the line below it
     top_level = [m for m in g.slack.messages_in(NETWORK) if m.get("thread_ts") in (None, m["ts"])]
     assert len(top_level) == 1 and g.slack.messages_in(DESK_CHANNEL) == []
@@ -470,12 +470,12 @@ def test_a_handoff_first_is_joined_by_its_case(sqlite_desk: Desk_) -> None:
     conversation_id = g.say(None, "my internet is down")["conversation_id"]
     reference = file_complaint(g, conversation_id)
     g.request_person(conversation_id)
-    assert g.post_due() == 1  # the handoff first: to the case's team channel
+    g.post_due()  # the handoff first: to the case's team channel
     with unit_of_work(g.database_url) as session:
         handoff = handoff_records.open_handoff(session, conversation_id)
         assert handoff is not None and handoff.desk_channel == NETWORK
         thread = handoff.desk_thread
-    assert post_cases(g) == 1
+    post_cases(g)
     joined = case(g, reference)
     assert (joined.desk_channel, joined.desk_thread) == (NETWORK, thread)
     assert (
@@ -546,8 +546,8 @@ def test_an_offer_waiting_for_approval_is_decided_on_the_shared_card(sqlite_desk
         ).one()
         complaint.team = "billing"
     g.request_person(made.conversation_id, "compensation_needs_approval")
-    assert post_cases(g) == 1
-    assert g.post_due() == 1
+    post_cases(g)  # (the scheduler's own run may have posted it already)
+    g.post_due()
     thread = case(g, made.complaint).desk_thread
     assert thread
     assert buttons(g, BILLING, thread)[:3] == ["handoff_take_over", "offer_approve", "offer_reject"]
