@@ -26,6 +26,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from redress.cases import follow_up
+from redress.cases import promises as case_promises
 from redress.conversations import records as conversations
 from redress.db.models import DataRequest, IncidentSubscription, OutboxMessage
 from redress.delivery.outbox import PENDING
@@ -187,9 +189,20 @@ class Stopped:
         return bool(self.incidents or self.withdrawn)
 
 
+# Messages we send without the customer writing first: what "stop messaging me" stops.
+UNASKED = (
+    notices.UPDATE,
+    notices.HOLDING,
+    notices.RESOLVED,
+    case_promises.MISSED_MESSAGE,
+    follow_up.KIND,
+)
+
+
 def stop_proactive_messages(session: Session, conversation_id: str, now: datetime) -> Stopped:
     """Turns off every incident update for this conversation (as a no to the offer of
-    updates) and withdraws the ones queued but not yet sent."""
+    updates) and withdraws every message we meant to send unasked but have not sent yet:
+    incident updates, an apology for a missed promise, the follow-up after a resolution."""
     stopped = []
     subscriptions = session.scalars(
         select(IncidentSubscription).where(
@@ -205,7 +218,7 @@ def stop_proactive_messages(session: Session, conversation_id: str, now: datetim
             select(OutboxMessage).where(
                 OutboxMessage.conversation_id == conversation_id,
                 OutboxMessage.status == PENDING,
-                OutboxMessage.kind.in_((notices.UPDATE, notices.HOLDING, notices.RESOLVED)),
+                OutboxMessage.kind.in_(UNASKED),
             )
         )
     )

@@ -293,6 +293,20 @@ def test_a_customer_we_may_not_message_gets_nothing_but_the_team_is_told(
     assert bot_texts(g.database_url, conversation_id) == []
 
 
+def test_stop_messaging_me_withdraws_an_apology_queued_but_not_yet_sent(
+    gateway: Gateway, business: Business
+) -> None:
+    g = gateway
+    conversation_id, _, _ = open_case(g.database_url, business)
+    assert g.check(SIX_PM).told  # the apology is queued...
+    with unit_of_work(g.database_url) as session:
+        # ...and before it goes, the customer asks us to stop messaging them.
+        data_requests.stop_proactive_messages(session, conversation_id, SIX_PM)
+    asyncio.run(g.delivery.deliver_due())
+    assert bot_texts(g.database_url, conversation_id) == []
+    assert [m.status for m in apologies(g.database_url)] == ["withdrawn"]
+
+
 # Kept -----------------------------------------------------------------------------------------
 
 
