@@ -255,7 +255,7 @@ def _tell_what_happens_next(
     ]
     checked = False
     for complaint in filed.filed:
-        repeat = {} if repeat_said else _repeat_words(complaint.repeat_of, moment, zone)
+        repeat = {} if repeat_said else repeat_words(complaint.repeat_of, moment, zone)
         repeat_said = repeat_said or bool(repeat)
         if complaint.incident is not None:
             offer = "" if offered else complaint.updates_offer
@@ -284,7 +284,7 @@ def _tell_what_happens_next(
     return events
 
 
-def _repeat_words(earlier: filing.Earlier | None, moment: datetime, zone: str) -> dict[str, str]:
+def repeat_words(earlier: filing.Earlier | None, moment: datetime, zone: str) -> dict[str, str]:
     """What the customer is told about the earlier complaint one repeats (none without)."""
     if earlier is None:
         return {}

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from actions import names, replies
 from actions.context import business, identity_settings, now, settings
 from redress.compensation import in_conversation as compensation
+from redress.complaints import filing
 from redress.conversations import customers
 from redress.conversations import records as conversations
 from redress.db.models import Customer
@@ -111,6 +112,28 @@ def say_check_needed(dispatcher: CollectingDispatcher) -> None:
     dispatcher.utter_message(json_message=SEND_CODE)
 
 
+def _tell_repeat(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    earlier: filing.Earlier,
+    *,
+    person_now: bool,
+) -> None:
+    """A complaint logged before the customer proved who they are repeats an earlier one:
+    said once in the conversation, with the person it brings in when none was asked yet."""
+    # Imported here: actions.complaints imports this module.
+    from actions.complaints import REPEATS, repeat_words
+
+    if replies.said_before(tracker, *REPEATS):
+        return
+    dispatcher.utter_message(
+        response="utter_complaint_repeat",
+        **repeat_words(earlier, now(), business().hours.timezone),
+    )
+    if person_now and business().handoff.repeat_within_days:
+        dispatcher.utter_message(response="utter_handoff_repeat", when_reply=replies.when_reply())
+
+
 class ActionIdentityVerified(Action):
     """The customer typed the right code (the gateway checked it): thank them by name, and
     put any compensation their complaints now qualify for."""
@@ -127,7 +150,12 @@ class ActionIdentityVerified(Action):
                 dispatcher.utter_message(response="utter_default")
                 return []
             slots = verified_slots(customer)
-            # Complaints logged before the code came now qualify, like any verified one.
+            conversation = conversations.ensure_conversation(session, tracker.sender_id, "rasa")
+            had_person = handoff_records.open_handoff(session, tracker.sender_id) is not None
+            # Complaints logged before the code came are linked to the earlier ones they
+            # repeat, as if the code had come first...
+            repeated = filing.link_repeats_on_verifying(session, conversation, business(), now())
+            # ...and now qualify for compensation, like any verified one.
             compensation.make_offers(session, tracker.sender_id, business().compensation, now())
             person_asked = business().handoff.compensation_needs_approval and (
                 compensation.awaits_approval(session, tracker.sender_id)
@@ -139,6 +167,8 @@ class ActionIdentityVerified(Action):
         dispatcher.utter_message(
             response="utter_identity_confirmed", customer_name=slots[names.CUSTOMER_NAME]
         )
+        if repeated is not None:
+            _tell_repeat(dispatcher, tracker, repeated, person_now=not had_person)
         # A request about personal data made before the code is acted on now. (Imported
         # here: that module asks for codes with SEND_CODE, from this one.)
         from actions.data_requests import confirm_after_code

@@ -266,6 +266,25 @@ def link_repeat(
     return Earlier(earlier.reference, earlier.created_at, earlier.status == "open")
 
 
+def link_repeats_on_verifying(
+    session: Session, conversation: Conversation, business: Business, at: datetime
+) -> Earlier | None:
+    """The customer has just proved who they are: complaints already logged in this
+    conversation are linked to the earlier ones they repeat, as they would have been had
+    the proof come first, and a person is asked for as for any repeat. Returns the first
+    earlier complaint found (what the customer is told about), or None."""
+    first = None
+    for complaint in complaint_records.open_complaints(session, conversation.id):
+        if not complaint.facts.get("logged") or complaint.repeat_of_id is not None:
+            continue
+        complaint.customer_id = complaint.customer_id or conversation.customer_id
+        earlier = link_repeat(session, conversation, complaint, business, at)
+        if earlier is not None and business.handoff.repeat_within_days:
+            handoff_records.request_handoff(session, conversation.id, reply_times.REPEAT)
+        first = first or earlier
+    return first
+
+
 def _needs_person(complaint: Complaint, business: Business) -> list[str]:
     """Why this complaint needs a person as well, by the rules in business/handoff.yml: a
     repeat is a complaint linked to the earlier one (link_repeat)."""

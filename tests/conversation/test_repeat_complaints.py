@@ -18,6 +18,7 @@ from sqlalchemy import select
 from redress.db.models import Complaint, Customer, Promise
 from redress.db.session import unit_of_work
 from redress.incidents.wording import describe_time
+from tests.conversation.test_identity import _code_for
 from tests.stack import Stack, texts
 
 pytestmark = pytest.mark.conversation
@@ -146,3 +147,34 @@ def test_a_typed_account_hears_nothing_about_its_history(stack: Stack) -> None:
     assert "same kind of problem" not in everything, everything
     assert _complaint(stack, reference).repeat_of_id is None
     assert "repeat_complaint" not in [h["reason"] for h in stack.record(stranger)["handoffs"]]
+
+
+def test_a_customer_who_proves_the_account_after_logging_hears_it_once(stack: Stack) -> None:
+    account = _new_customer(stack)
+    first, _ = stack.say(None, RUDE)
+    _, replies = stack.say(first, account)
+    earlier = _logged(texts(replies))
+
+    # Back without the signed login: the account is named, a code is sent, and the
+    # complaint is logged before the code is typed.
+    again, _ = stack.say(None, RUDE_AGAIN, signed_in=False)
+    stack.say(again, account, signed_in=False)
+    _, replies = stack.say(again, "CF24 4HQ", signed_in=False)
+    reference = _logged(texts(replies))
+    assert not any(words in _bot_said(stack, again) for words in AGAIN)
+    assert _complaint(stack, reference).repeat_of_id is None
+
+    code = _code_for(stack, f"rhian.{account.lower()}@example.org")
+    _, replies = stack.say(again, code, signed_in=False)
+    said = texts(replies)
+    assert "Thank you, Rhian" in said, said
+    assert (
+        f"I'm sorry you've had to tell us about this again. You told us about the same kind "
+        f"of problem earlier today ({earlier}), so I've linked the two."
+    ) in said, said
+    assert "asked a person" in said, said
+    assert _complaint(stack, reference).repeat_of_id == _complaint(stack, earlier).id
+    assert "repeat_complaint" in [h["reason"] for h in stack.record(again)["handoffs"]]
+    stack.say(again, "ok thank you")
+    everything = _bot_said(stack, again)
+    assert sum(everything.count(words) for words in AGAIN) == 1, everything
