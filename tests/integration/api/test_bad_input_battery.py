@@ -64,6 +64,9 @@ GETS = [
     "/api/privacy/export?account_number={id}",
     "/api/privacy/export?conversation_id={id}&request_reference=%00",
     "/api/privacy/export?account_number={id}&conversation_id={id}",
+    "/api/audit?subject={id}",
+    "/api/audit?action={id}&limit=%00",
+    "/api/audit?limit={id}",
 ]
 
 
