@@ -133,7 +133,8 @@ def run_audit(args: argparse.Namespace, settings: Settings) -> int:
     with unit_of_work(settings.database_url) as session:
         rows = audit.entries(session, subject=args.subject, action=args.action, limit=args.limit)
         for row in rows:
-            detail = ", ".join(f"{k}={v}" for k, v in sorted((row.detail or {}).items()))
+            shown = sorted((k, v) for k, v in (row.detail or {}).items() if v is not None)
+            detail = ", ".join(f"{k}={v}" for k, v in shown)
             _out(
                 f"{row.created_at:%Y-%m-%d %H:%M:%S}Z  {row.action:<18} "
                 f"{row.subject_kind} {row.subject}  by {row.actor}"
