@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -56,6 +56,7 @@ from redress.db.models import (
     OutboxMessage,
     PendingTurn,
     PrivacyAudit,
+    Promise,
     TelegramUpdate,
     VerificationCode,
 )
@@ -119,7 +120,9 @@ class Erased:
 
 @dataclass
 class _Thread:
-    handoff_id: int
+    # The rows whose card started it: ("handoff", id) and/or ("case", id); a handoff and
+    # its case share one thread when they are in the same channel.
+    rows: tuple[tuple[str, int], ...]
     conversation_id: str
     channel: str
     ts: str
@@ -128,7 +131,7 @@ class _Thread:
 @dataclass
 class _SlackOutcome:
     counts: dict[str, int]
-    cleared: set[int]
+    cleared: set[tuple[str, int]]
     left: list[dict[str, str]]
     problems: list[str]
 
@@ -235,17 +238,23 @@ def _in(database_url: str, work: Callable[[Session], T]) -> T:
 
 
 def _threads(session: Session, conversation_ids: list[str]) -> list[_Thread]:
+    """Every thread at the desk about these conversations: handoff cards and case cards,
+    each thread once."""
     if not conversation_ids:
         return []
-    rows = session.scalars(
-        select(Handoff)
-        .where(Handoff.conversation_id.in_(conversation_ids), Handoff.desk_thread.is_not(None))
-        .order_by(Handoff.id)
-    )
-    return [
-        _Thread(row.id, row.conversation_id, row.desk_channel or "", row.desk_thread or "")
-        for row in rows
-    ]
+    found: dict[tuple[str, str], list[tuple[str, int]]] = {}
+    owners: dict[tuple[str, str], str] = {}
+    for model, kind in ((Handoff, "handoff"), (Complaint, "case")):
+        rows = session.execute(
+            select(model.id, model.conversation_id, model.desk_channel, model.desk_thread)
+            .where(model.conversation_id.in_(conversation_ids), model.desk_thread.is_not(None))
+            .order_by(model.id)
+        )
+        for row_id, conversation_id, channel, ts in rows:
+            key = (channel or "", ts or "")
+            found.setdefault(key, []).append((kind, row_id))
+            owners.setdefault(key, conversation_id)
+    return [_Thread(tuple(rows), owners[key], key[0], key[1]) for key, rows in found.items()]
 
 
 def _erase_slack(
@@ -256,7 +265,7 @@ def _erase_slack(
     if stores.slack is None:
         if threads:
             outcome.problems.append(
-                f"The Slack desk is not configured here: {len(threads)} handoff threads were "
+                f"The Slack desk is not configured here: {len(threads)} desk threads were "
                 f"not removed. Erase again where SLACK_BOT_TOKEN is set, {_again(threads)}."
             )
         counts["slack_messages_left"] = 0
@@ -267,7 +276,7 @@ def _erase_slack(
         # Replies first: a thread whose first message is gone can no longer be listed.
         for message in sorted(messages, key=_reply_first):
             _tally(outcome, message, slack.remove(message))
-        outcome.cleared.add(thread.handoff_id)
+        outcome.cleared.update(thread.rows)
     # Operator alerts posted to the channel that name them (a grant for their account that
     # billing refused, an update that could not reach their conversation).
     for message in slack.mentioning(identifiers) if identifiers else []:
@@ -307,7 +316,10 @@ def _erase_keys(stores: OutsideStores, subject: Subject) -> tuple[int, list[str]
 
 
 def erase_records(
-    session: Session, subject: Subject, cleared_threads: Iterable[int], now: datetime
+    session: Session,
+    subject: Subject,
+    cleared_threads: Iterable[tuple[str, int]],
+    now: datetime,
 ) -> dict[str, int]:
     """Erases the person from the records database; returns rows changed per table. Rows
     that the ledger and reports need are kept without the person in them."""
@@ -332,8 +344,12 @@ def erase_records(
     )
     counts["conversations"] = _conversations(session, ids)
     counts["conversation_events"] = _events(session, ids)
-    counts["complaints"] = _complaints(session, subject)
-    counts["handoffs"] = _handoffs(session, ids, set(cleared_threads), now)
+    cleared = set(cleared_threads)
+    counts["complaints"] = _complaints(
+        session, subject, {i for k, i in cleared if k == "case"}, now
+    )
+    counts["promises"] = _promises(session, subject, now)
+    counts["handoffs"] = _handoffs(session, ids, {i for k, i in cleared if k == "handoff"}, now)
     counts["telegram_updates"] = _telegram_updates(session, subject.telegram_chats)
     counts["operator_alerts"] = _alerts(session, subject.identifiers)
     counts["compensation_offers"] = _offers(session, subject)
@@ -380,19 +396,46 @@ def _events(session: Session, ids: list[str]) -> int:
     return changed
 
 
-def _complaints(session: Session, subject: Subject) -> int:
+def _of_subject(subject: Subject) -> Any:
     conditions = [Complaint.conversation_id.in_(subject.conversation_ids)]
     if subject.customer_id is not None:
         conditions.append(Complaint.customer_id == subject.customer_id)
+    return or_(*conditions)
+
+
+def _complaints(session: Session, subject: Subject, cleared: set[int], now: datetime) -> int:
+    """Each complaint keeps what reports need, without the person. An open case is closed
+    (else the desk would post a card, or chase its promises, about someone erased); a card
+    that is gone from Slack is forgotten."""
     changed = 0
-    for row in session.scalars(select(Complaint).where(or_(*conditions))):
+    for row in session.scalars(select(Complaint).where(_of_subject(subject))):
         if row.summary != ERASED or row.facts or row.severity_reasons:
             changed += 1
-        # Category, severity, status, incident and dates stay, for the reports on causes.
+        # Category, severity, status, team, incident and dates stay, for the reports.
         row.summary = ERASED
         row.facts = {}
         row.severity_reasons = []
+        if row.status == "open":
+            row.status = "resolved"
+            row.resolved_at = row.resolved_at or now
+            row.resolved_via = row.resolved_via or "erasure"
+        if row.id in cleared:
+            row.desk_channel = None
+            row.desk_thread = None
     return changed
+
+
+def _promises(session: Session, subject: Subject, now: datetime) -> int:
+    """Promises still open about an erased person's cases are cancelled: nobody is left to
+    keep them to, and nobody to apologise to."""
+    cases = select(Complaint.id).where(_of_subject(subject))
+    result = session.execute(
+        update(Promise)
+        .where(Promise.complaint_id.in_(cases), Promise.status.in_(("open", "missed")))
+        .values(status="cancelled")
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result)
 
 
 def _handoffs(session: Session, ids: list[str], cleared: set[int], now: datetime) -> int:

@@ -243,12 +243,24 @@ def _by_sender(tracker_url: str, sender_ids: list[str]) -> dict[str, list[dict[s
 def _slack(
     stores: OutsideStores, document: dict[str, Any], identifiers: list[str]
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    threads = [
-        (h["desk_channel"], h["desk_thread"])
-        for c in document["conversations"]
-        for h in c["handoffs"]
-        if h["desk_thread"]
-    ]
+    # Handoff cards and case cards; a handoff and its case may share one thread.
+    threads = list(
+        dict.fromkeys(
+            [
+                *(
+                    (h["desk_channel"], h["desk_thread"])
+                    for c in document["conversations"]
+                    for h in c["handoffs"]
+                    if h["desk_thread"]
+                ),
+                *(
+                    (c["desk_channel"], c["desk_thread"])
+                    for c in document["complaints"]
+                    if c.get("desk_thread")
+                ),
+            ]
+        )
+    )
     if stores.slack is None:
         if not threads:
             return [], []

@@ -15,16 +15,20 @@ from sqlalchemy import func, select
 
 from redress.__main__ import main
 from redress.business import Business
+from redress.cases import records as cases
+from redress.clock import utcnow
 from redress.complaints import records as complaint_records
 from redress.db.models import (
     CompensationGrant,
     CompensationOffer,
+    Complaint,
     Conversation,
     Customer,
     DataRequest,
     FulfilmentDelivery,
     Message,
     PrivacyAudit,
+    Promise,
 )
 from redress.db.session import unit_of_work
 from tests.fakes.slack_api import DESK_CHANNEL
@@ -88,6 +92,24 @@ def test_an_erased_customer_is_found_in_no_store(
         assert set(found_in_slack(w.slack, [s.name, s.account], set())) == {s.name, s.account}
         alerts = [m for m in w.slack.messages_in(DESK_CHANNEL) if s.account in json.dumps(m)]
         assert len(alerts) == 3  # two cards, and the alert about their grant
+        # A case of theirs on Telegram with its own card in its team's channel, and its
+        # reply-by promise still open.
+        with unit_of_work(w.database_url) as session:
+            chat = session.get(Conversation, s.telegram_id)
+            assert chat is not None
+            billing = complaint_records.open_complaint(
+                session, chat, category="billing", severity="medium", severity_reasons=[],
+                summary=f"{s.name} was charged twice", facts={"logged": True},
+            )  # fmt: skip
+            case_promise = cases.open_case(session, billing, business, utcnow()).id
+            billing_id = billing.id
+        w.client.portal.call(w.desk.desk.post_due_cases)  # type: ignore[union-attr]
+        with unit_of_work(w.database_url) as session:
+            posted = session.get(Complaint, billing_id)
+            assert posted is not None and posted.desk_thread is not None
+            card_at = (posted.desk_channel or "", posted.desk_thread)
+        card = w.slack.message(*card_at)
+        assert card is not None and s.name in json.dumps(card)
         other_before = _other_state(w, s)
         with unit_of_work(w.database_url) as session:  # an offer waiting for approval
             waiting = session.scalar(
@@ -135,10 +157,25 @@ def test_an_erased_customer_is_found_in_no_store(
 
         # The other customer is untouched.
         assert _other_state(w, s) == other_before
-        # Their handoff is closed: the desk posts no new card about them.
+        # Their handoff and cases are closed: the desk posts no new card about them, and
+        # nobody is chased (or apologised to) for a promise about them.
         posts = len(w.slack.calls("chat.postMessage"))
         assert w.desk.post_due() == 0
+        assert w.client.portal.call(w.desk.desk.post_due_cases) == 0  # type: ignore[union-attr]
         assert len(w.slack.calls("chat.postMessage")) == posts
+        with unit_of_work(w.database_url) as session:
+            promise = session.get(Promise, case_promise)
+            assert promise is not None and promise.status == "cancelled"
+            theirs = list(
+                session.scalars(
+                    select(Complaint).where(
+                        Complaint.conversation_id.in_((s.web_id, s.telegram_id))
+                    )
+                )
+            )
+            assert len(theirs) == 3 and {c.status for c in theirs} == {"resolved"}
+            assert all(c.desk_thread is None for c in theirs)
+        assert w.slack.message(*card_at) is None  # the case card is gone from Slack
 
         with unit_of_work(w.database_url) as session:
             # The ledger keeps amounts, references and dates, without the person.
