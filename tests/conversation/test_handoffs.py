@@ -80,7 +80,7 @@ def test_an_offer_above_the_auto_approve_line_waits_for_a_person(stack: Stack) -
     said = texts(replies)
     # Tom pays £60 a month: a free month is above the £30 a person must approve.
     assert "give you a month free, which is £60 off your next bill" in said, said
-    assert "The person I've asked to help will need to approve that first" in said, said
+    assert "Someone on our team who can approve it will need to do that first" in said, said
     record = stack.record(conversation_id)
     # When to expect a person is said once in the whole conversation.
     everything = " ".join(m["text"] for m in record["messages"] if m["role"] == "bot")
