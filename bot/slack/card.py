@@ -38,6 +38,7 @@ from bot.slack.blocks import (
     section,
 )
 from bot.slack.card_sections import (
+    NO_ACCOUNT,
     SEVERITY_MARKS,
     category_label,
     complaint_blocks,
@@ -272,7 +273,11 @@ def _customer_text(
     line = "*Customer:* Not verified"
     if postcode := latest("postcode"):
         line += f" · postcode {quote(postcode, 20)} (as given)"
-    if account := latest("account_ref"):
+    account = latest("account_ref")
+    if account == NO_ACCOUNT:
+        # The customer was told "our team will match it to your account".
+        line += " · No account number given: match them by name and postcode"
+    elif account:
         line += f" · says account {quote(account, 40)}"
     return line
 

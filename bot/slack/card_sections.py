@@ -70,8 +70,12 @@ FACT_NAMES = {
 }
 
 
-# Facts that are bookkeeping, or shown elsewhere on the card.
-HIDDEN_FACTS = {"logged", "more"}
+# Facts that are bookkeeping, or shown elsewhere on the card (the reply due time is the
+# case's reply-by promise, shown in the team's local time).
+HIDDEN_FACTS = {"logged", "more", "reply_due"}
+# What the assistant records as the account when the customer gave none it could find
+# ("i don't have my account number"): not something the customer said.
+NO_ACCOUNT = "unverified"
 
 
 def category_label(value: Any, business: Business) -> str:
@@ -166,7 +170,9 @@ def complaint_text(
         f"{FACT_NAMES.get(key) or quote(str(key).replace('_', ' ').capitalize(), 40)}: "
         f"{quote(fact_value(value), FACT_CHARS)}"
         for key, value in facts.items()
-        if key not in HIDDEN_FACTS and value not in (None, "", [], {})
+        if key not in HIDDEN_FACTS
+        and value not in (None, "", [], {})
+        and not (key == "account_ref" and value == NO_ACCOUNT)
     ]
     lines.append("*Facts:* " + (" · ".join(shown) if shown else "none collected yet"))
     more = facts.get("more")

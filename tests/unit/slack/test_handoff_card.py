@@ -328,6 +328,31 @@ def test_unverified_customer_shows_what_they_gave() -> None:
     assert_within_limits(fallback, blocks)
 
 
+def test_a_customer_without_an_account_number_is_matched_by_name_and_postcode() -> None:
+    # "i dont have my account number sorry": the assistant records the account as
+    # "unverified", which the customer never said.
+    record = a_record()
+    record["conversation"]["customer"] = None
+    record["complaints"][0]["facts"]["account_ref"] = "unverified"
+    _, blocks = build_card(record, BUSINESS, NOW, handoff_id=HANDOFF_ID, reason="abuse")
+    text = card_text(blocks)
+    assert (
+        "*Customer:* Not verified · postcode LS6 2AB (as given) · No account number given: "
+        "match them by name and postcode" in text
+    )
+    assert "unverified" not in text
+
+
+def test_the_reply_due_fact_is_not_shown_raw() -> None:
+    # The reply-by promise is shown in the team's local time; the fact is bookkeeping.
+    record = a_record()
+    record["complaints"][0]["facts"]["reply_due"] = "2026-12-08T20:00:00+00:00"
+    _, blocks = build_card(record, BUSINESS, NOW, handoff_id=HANDOFF_ID, reason="abuse")
+    text = card_text(blocks)
+    assert "Reply due" not in text
+    assert "2026-12-08" not in text
+
+
 def test_unverified_customer_with_no_details() -> None:
     record = a_record(complaints=[])
     record["conversation"]["customer"] = None
