@@ -91,7 +91,7 @@ STATUS_LINES = {
     "waiting_on_customer": "Set to waiting on the customer by {who}",
     "reassigned": "Reassigned to the {other} by {who}",
     "resolved": "Resolved by {who}",
-    "promised": "Promise recorded by {who}: {other}",
+    "promised": "{who} promised (at {when}) to {other}",
     "promise_kept": "Promise marked done by {who}: {other}",
 }
 
@@ -121,8 +121,9 @@ def case_status_line(
     """A line for the thread and the card when the case changes: "Claimed by Jo at 14:05"."""
     template = STATUS_LINES.get(event, "Updated by {who}")
     when = local_clock(at, at, ZoneInfo(business.hours.timezone))
-    text = template.format(who=quote(who or "someone", 80), other=quote(other, 200))
-    return f"{text} at {when}"
+    text = template.format(who=quote(who or "someone", 80), other=quote(other, 200), when=when)
+    # A line that says when it was said inside it (a promise has its own due time).
+    return text if "{when}" in template else f"{text} at {when}"
 
 
 def build_case_card(
@@ -222,11 +223,33 @@ def _case_text(case: Mapping[str, Any], now: datetime, zone: ZoneInfo) -> str:
     lines = [
         f"*Team:* {quote(case.get('team_name'), 60)} · {who} · *Status:* {status}",
     ]
-    for promise in case.get("promises") or []:
-        lines.append(_promise_line(promise, now, zone))
+    lines += _promise_lines(case.get("promises") or [], now, zone)
     if case.get("repeat_of"):
         lines.append(f"*Repeat of* {quote(case['repeat_of'], 20)}")
     return "\n".join(lines)
+
+
+def _promise_lines(promises: list[Mapping[str, Any]], now: datetime, zone: ZoneInfo) -> list[str]:
+    """What is still owed (open or missed), one line each; what is settled (kept or
+    cancelled) folded into one short "Kept: …" line, so a reply-by kept before a reopening
+    and the new one do not read as the same promise twice."""
+    owed = [p for p in promises if p.get("status") in ("open", "missed")]
+    settled = [p for p in promises if p not in owed]
+    lines = [_promise_line(p, now, zone) for p in owed]
+    if settled:
+        words = []
+        for p in settled:
+            label = PROMISE_KIND_WORDS.get(str(p.get("kind") or ""), "Promise").lower()
+            if p.get("kind") != "reply_by" and p.get("what"):
+                label = f"“{quote(p.get('what'), 80)}”"
+            if p.get("status") == "cancelled":
+                words.append(f"{label} (cancelled)")
+            elif kept := parse_time(p.get("kept_at")):
+                words.append(f"{label} at {local_clock(kept, now, zone)}")
+            else:
+                words.append(label)
+        lines.append("_Kept:_ " + "; ".join(words))
+    return lines
 
 
 def _promise_line(promise: Mapping[str, Any], now: datetime, zone: ZoneInfo) -> str:

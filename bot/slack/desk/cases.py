@@ -680,7 +680,7 @@ class Cases(ThreadRelay):
         except UnknownConversation:
             logger.error("case %s has no conversation", complaint_id)
         line = case_status_line(
-            "promised", name, now, self.business, other=f"{promised.what}, by {when}"
+            "promised", name, now, self.business, other=f"{promised.what} by {when}"
         )
         await self._refresh_case_card(complaint_id, line)
         await self._tell_agent(
