@@ -29,6 +29,7 @@ from redress.incidents.wording import describe_time
 class Topic(str, Enum):
     FIX_TIME = "fix_time"
     CALLBACK = "callback"
+    REPLY_TIME = "reply_time"
     VISIT = "visit"
     DELIVERY = "delivery"
     REFUND_TIME = "refund_time"
@@ -63,6 +64,14 @@ _TOPICS: tuple[tuple[Topic, re.Pattern[str]], ...] = tuple(
             Topic.CALLBACK,
             r"\b(ring|call|phone|rang|called)\b.{0,20}\b(me|back|us)\b|\bcall ?back\b|"
             r"\bphone call\b|\bspeak to me on the phone\b",
+        ),
+        (
+            # "when will I hear back?": when our team replies, whatever the problem.
+            Topic.REPLY_TIME,
+            r"\b(hear|heard) (back|from (you|anyone|someone|somebody|them|the team))\b|"
+            r"\bget back to me\b|\b(reply|respond|answer) (to )?me\b|"
+            r"\bwhen (will|does|do|is) (someone|somebody|anyone|they|you|the team) "
+            r"(going to )?(reply|respond|answer|get back)\b",
         ),
         (
             Topic.DELIVERY,
@@ -262,16 +271,26 @@ def _fix_time(case: Case, named: str, when: str | None, business: Business) -> l
     if when is None:
         return []
     return [
-        "I can't promise a fix time until our team has checked what's wrong, and I won't "
-        f"guess. You'll hear from them about {named} by {when}, with how long the fix will take."
+        "I can't say how long it will take to put right until our team has checked, and I "
+        f"won't guess. Our team will reply to you here about {named} by {when}."
     ]
+
+
+def _reply_time(case: Case, named: str, when: str | None, business: Business) -> list[str]:
+    """Answers "when will I hear back?": when the reply was promised, for any problem."""
+    if when is None:
+        return [
+            f"Our team has {named}, and they'll reply to you here in this chat as soon as they can."
+        ]
+    return [f"Our team has {named}, and they'll reply to you here in this chat by {when}."]
 
 
 def _callback(case: Case, named: str, when: str | None, business: Business) -> list[str]:
     by = f" by {when}" if when else ""
     return [
         f"Our team will reply here in this chat about {named}{by}, not by phone. I've noted "
-        "on your complaint that you'd like a call, so they can ring you instead."
+        "on your complaint that you'd like a call, so the team can see it. If they want to "
+        "call you, they'll ask you here for the best number first."
     ]
 
 
@@ -339,6 +358,7 @@ def _reference(case: Case, named: str, when: str | None, business: Business) -> 
 _ANSWERS = {
     Topic.FIX_TIME: _fix_time,
     Topic.CALLBACK: _callback,
+    Topic.REPLY_TIME: _reply_time,
     Topic.VISIT: _visit,
     Topic.DELIVERY: _delivery,
     Topic.REFUND_TIME: _refund_time,

@@ -42,6 +42,8 @@ def filed(category: str = "outage", reference: str = "RD-ABC234") -> Complaint:
     [
         ("so how long till it's actually fixed??", Topic.FIX_TIME),
         ("is anyone going to phone me about this or not", Topic.CALLBACK),
+        ("When will I hear back?", Topic.REPLY_TIME),
+        ("when will someone get back to me about my bill", Topic.REPLY_TIME),
         ("what time is your engineer turning up tomorrow", Topic.VISIT),
         ("when do I actually see the money back", Topic.REFUND_TIME),
         ("how long does it take for someone to approve it?", Topic.APPROVAL),
@@ -108,9 +110,44 @@ def test_an_incident_behind_the_complaint_answers_when_it_will_be_fixed() -> Non
     ]
 
 
+def test_the_fix_time_answer_promises_only_the_reply_not_what_it_will_say() -> None:
+    text = " ".join(answer(Question(Topic.FIX_TIME), Case([filed()]), BUSINESS, NOW) or [])
+    assert "how long the fix will take" not in text
+    assert "will reply to you here about RD-ABC234 by" in text, text
+
+
+@pytest.mark.parametrize("category", ["billing", "refund", "outage", "cancellation"])
+def test_when_will_i_hear_back_is_answered_with_the_reply_time_for_any_problem(
+    category: str,
+) -> None:
+    question = read_question("When will I hear back?")
+    assert question is not None and concerns(question, [filed(category)])
+    said = answer(question, Case([filed(category)]), BUSINESS, NOW)
+    assert said is not None
+    text = " ".join(said)
+    assert text.startswith("Our team has RD-ABC234, and they'll reply to you here"), text
+    assert " by " in text and "fix" not in text
+    assert check_text(text) == []
+
+
+def test_when_no_reply_time_is_left_hearing_back_is_not_given_a_time() -> None:
+    complaint = filed("billing")
+    keep_promise(complaint, NOW - timedelta(hours=1))
+    said = answer(Question(Topic.REPLY_TIME), Case([complaint]), BUSINESS, NOW) or []
+    assert said == [
+        "Our team has RD-ABC234, and they'll reply to you here in this chat as soon as they can."
+    ]
+    assert check_text(said[0]) == []
+
+
 def test_a_call_is_never_promised() -> None:
     text = " ".join(answer(Question(Topic.CALLBACK), Case([filed()]), BUSINESS, NOW) or [])
     assert "not by phone" in text and "RD-ABC234" in text
+    # No number is on record, so nobody can "ring you instead": a call is only ever asked about.
+    assert "ring you instead" not in text
+    assert "so the team can see it" in text
+    assert "they'll ask you here for the best number first" in text
+    assert check_text(text) == []
 
 
 def test_money_questions_follow_the_offer_and_the_grant() -> None:
