@@ -1,6 +1,8 @@
 """Promises made to customers about their case, and keeping them: each is recorded with its
 due time when made, watched while it is open, and kept when an agent replies, resolves the
-case or marks it done.
+case or marks it done. Resolving keeps the reply-by promise only: a callback or visit an
+agent promised is kept when it is marked done, and is watched even after the case is
+resolved.
 
 The watch (``check_due``, run by ``bot/jobs/promises.py`` with the time passed in):
 
@@ -227,15 +229,23 @@ class Checked:
         return bool(self.told)
 
 
+def watched(promise: Promise, complaint: Complaint) -> bool:
+    """Whether the watch looks after this promise: every promise of an open case, and a
+    callback, visit or other thing an agent promised even once the case is resolved
+    (resolving does not make the call; only marking it done keeps it)."""
+    return complaint.status == "open" or promise.kind != REPLY_BY
+
+
 def due_for_check(session: Session, now: datetime) -> list[int]:
-    """Open promises of open cases that may need warning, missing or cancelling now."""
+    """Open promises that may need warning, missing or cancelling now: those of open cases,
+    and an agent's promises of resolved ones."""
     return list(
         session.scalars(
             select(Promise.id)
             .join(Complaint, Complaint.id == Promise.complaint_id)
             .where(
                 Promise.status == OPEN,
-                Complaint.status == "open",
+                or_(Complaint.status == "open", Promise.kind != REPLY_BY),
                 or_(Promise.warned_at.is_(None), Promise.due_at <= now),
             )
             .order_by(Promise.due_at, Promise.id)
@@ -270,7 +280,9 @@ def check_one(
     gateway did it first."""
     promise = session.get(Promise, promise_id)
     complaint = session.get(Complaint, promise.complaint_id) if promise is not None else None
-    if promise is None or complaint is None or promise.status != OPEN or complaint.status != "open":
+    if promise is None or complaint is None or promise.status != OPEN:
+        return
+    if not watched(promise, complaint):
         return
     if promise.kind == REPLY_BY and complaint.incident_id is not None:
         if _take(session, promise, now, status=CANCELLED):

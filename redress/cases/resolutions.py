@@ -8,8 +8,13 @@ complaints) is a group: the rows made at the same moment, the same way, by the s
 
 A "no" (not fixed, or no longer working at the follow-up) reopens the case and puts it back
 with its team: the complaint is open again, the team is told in the case's thread, a new
-reply-by is promised in the team's hours, and a conversation a person had goes back to the
-desk as a new handoff."""
+reply-by is promised (the time first given, if it is still ahead, else the category's reply
+time in the team's hours), and a conversation a person had goes back to the desk as a new
+handoff. The rating is not asked right after a "no": it is asked after the case is
+resolved again, about that resolution.
+
+Resolving keeps only the reply-by promise; a callback or visit an agent promised stays owed
+until it is marked done, so a reopened case still has it."""
 
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from sqlalchemy.orm import Session
 from redress.business import Business
 from redress.cases import notices, promises
 from redress.cases.records import ASSISTANT as MADE_BY_ASSISTANT
+from redress.cases.records import CANCELLED as PROMISE_CANCELLED
 from redress.cases.records import OPEN as PROMISE_OPEN
 from redress.cases.records import REPLY_BY, REPLY_WHAT, reply_due
 from redress.complaints.categories import Severity
@@ -52,9 +58,11 @@ def record(
     *,
     handoff_id: int | None = None,
 ) -> Resolution:
-    """Resolves the case and records who resolved it and how. Its open promises are kept:
-    resolving it is what they promised. ``handoff_id``: the handoff an agent resolved it
-    from (a person had the conversation), so a "no" sends it back to the desk."""
+    """Resolves the case and records who resolved it and how. Its reply-by promise is kept:
+    the team did get back to the customer. A callback, visit or other thing an agent
+    promised is not: resolving the case does not make the call, so it stays owed (and
+    watched) until it is marked done. ``handoff_id``: the handoff an agent resolved it from
+    (a person had the conversation), so a "no" sends it back to the desk."""
     if via not in VIA:
         raise ValueError(f"a case is resolved by one of {', '.join(VIA)}, not {via!r}")
     complaint.status = "resolved"
@@ -71,7 +79,7 @@ def record(
         handoff_id=handoff_id,
     )
     session.add(resolution)
-    promises.keep_all(session, complaint.id, by, now)
+    promises.keep_all(session, complaint.id, by, now, kinds=(REPLY_BY,))
     session.flush()
     return resolution
 
@@ -139,7 +147,12 @@ def rating_owed(session: Session, conversation_id: str) -> list[Resolution]:
     return latest_group(
         session,
         conversation_id,
-        lambda r: r.fixed is not None and r.rating_asked_at is None and r.rating is None,
+        lambda r: (
+            r.fixed is not None
+            and r.reopened_at is None
+            and r.rating_asked_at is None
+            and r.rating is None
+        ),
     )
 
 
@@ -214,9 +227,16 @@ def answer_rating(
 
 
 def mark_rating_asked(group: list[Resolution], now: datetime) -> None:
+    """Notes that the rating was asked about these resolutions. Not about one the customer
+    said is not fixed or that was reopened: the rating is not asked right after "it's still
+    broken", so it is not recorded as asked. The case's next resolution asks it."""
     for resolution in group:
-        if resolution.rating_asked_at is None:
+        if resolution.rating_asked_at is None and _rateable(resolution):
             resolution.rating_asked_at = now
+
+
+def _rateable(resolution: Resolution) -> bool:
+    return resolution.fixed is not False and resolution.reopened_at is None
 
 
 def reopen(
@@ -279,7 +299,10 @@ def reopen(
 def _promise_reply(
     session: Session, complaint: Complaint, now: datetime, business: Business | None
 ) -> datetime | None:
-    """A new reply-by for the reopened case, in the team's hours (or the one still open)."""
+    """A new reply-by for the reopened case (or the one still open). A customer who has just
+    said it is still broken does not wait a whole new reply time when the time they were
+    first given is still ahead: that time is promised again. Otherwise it is the category's
+    reply time from now, in the team's hours."""
     already = session.scalar(
         select(Promise)
         .where(
@@ -292,9 +315,24 @@ def _promise_reply(
     )
     if already is not None:
         return already.due_at
-    if business is None or complaint.team is None:
+    if complaint.team is None:
         return None
-    due = reply_due(business, complaint.team, Severity(complaint.severity), now)
+    earlier = session.scalar(
+        select(Promise.due_at)
+        .where(
+            Promise.complaint_id == complaint.id,
+            Promise.kind == REPLY_BY,
+            Promise.status != PROMISE_CANCELLED,
+        )
+        .order_by(Promise.due_at.desc())
+        .limit(1)
+    )
+    if earlier is not None and earlier > now:
+        due = earlier
+    elif business is None:
+        return None
+    else:
+        due = reply_due(business, complaint.team, Severity(complaint.severity), now)
     promises.make(session, complaint, REPLY_BY, REPLY_WHAT, due, MADE_BY_ASSISTANT, now)
     return due
 

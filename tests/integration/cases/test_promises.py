@@ -35,6 +35,7 @@ from redress.db.models import (
     OperatorAlert,
     OutboxMessage,
     Promise,
+    Resolution,
 )
 from redress.db.session import unit_of_work
 from redress.incidents import notices as incident_notices
@@ -459,3 +460,85 @@ def test_the_records_api_shows_each_case_and_its_promises(
     assert kinds["reply_by"]["status"] == "cancelled"
     assert kinds["incident_update"]["status"] == "open"
     assert kinds["incident_update"]["due_at"] == next_update.isoformat()
+
+
+# Resolving and reopening ----------------------------------------------------------------------
+
+
+def _promise_a_callback(database_url: str, due: datetime) -> tuple[int, int]:
+    """An agent's "I'll call you" on the only case. Returns the complaint and promise ids."""
+    with unit_of_work(database_url) as session:
+        complaint = session.scalars(select(Complaint)).one()
+        callback = promises.make(
+            session, complaint, cases.CALLBACK, "call you back", due, "alex", TUESDAY_10AM
+        )
+        return complaint.id, callback.id
+
+
+def _resolve(database_url: str, complaint_id: int, at: datetime) -> int:
+    with unit_of_work(database_url) as session:
+        complaint = session.get(Complaint, complaint_id)
+        assert complaint is not None
+        return resolutions.record(session, complaint, resolutions.AGENT, "alex", at).id
+
+
+def _reopen(database_url: str, resolution_id: int, at: datetime, business: Business) -> None:
+    with unit_of_work(database_url) as session:
+        resolution = session.get(Resolution, resolution_id)
+        assert resolution is not None
+        assert resolutions.reopen(session, resolution, resolutions.NOT_FIXED, at, business)
+
+
+def _reply_promises(database_url: str) -> list[tuple[datetime, str]]:
+    with unit_of_work(database_url) as session:
+        query = select(Promise).where(Promise.kind == cases.REPLY_BY).order_by(Promise.id)
+        return [(p.due_at, p.status) for p in session.scalars(query)]
+
+
+def test_resolving_keeps_the_reply_but_not_a_callback_nobody_has_made(
+    gateway: Gateway, business: Business
+) -> None:
+    g = gateway
+    _, _, reply_id = open_case(g.database_url, business)
+    tomorrow_10am = TUESDAY_10AM + timedelta(days=1)
+    complaint_id, callback_id = _promise_a_callback(g.database_url, tomorrow_10am)
+    _resolve(g.database_url, complaint_id, TUESDAY_10AM + timedelta(hours=1))
+    assert stored(g.database_url, reply_id).status == cases.KEPT
+    callback = stored(g.database_url, callback_id)
+    assert (callback.status, callback.kept_at) == (cases.OPEN, None)
+    # Still watched on the resolved case: if nobody calls, the customer is told, once.
+    checked = g.check(tomorrow_10am + timedelta(minutes=1))
+    assert checked.missed == [callback_id] and checked.told == [callback_id]
+    assert "call you back" in apologies(g.database_url)[0].text
+    assert stored(g.database_url, reply_id).status == cases.KEPT
+
+
+def test_a_reopened_case_still_owes_the_callback_and_the_reply_time_first_given(
+    gateway: Gateway, business: Business
+) -> None:
+    g = gateway
+    open_case(g.database_url, business)
+    tomorrow_10am = TUESDAY_10AM + timedelta(days=1)
+    complaint_id, callback_id = _promise_a_callback(g.database_url, tomorrow_10am)
+    resolution_id = _resolve(g.database_url, complaint_id, TUESDAY_10AM + timedelta(hours=1))
+    # "No, not yet" at noon: the 6pm first promised is still ahead, so it is promised again,
+    # not a whole new 8 hours (8pm) from now.
+    _reopen(g.database_url, resolution_id, TUESDAY_10AM + timedelta(hours=2), business)
+    assert stored(g.database_url, callback_id).status == cases.OPEN
+    assert _reply_promises(g.database_url) == [(SIX_PM, cases.KEPT), (SIX_PM, cases.OPEN)]
+
+
+def test_a_case_reopened_after_the_first_reply_time_gets_the_categorys_reply_time(
+    gateway: Gateway, business: Business
+) -> None:
+    g = gateway
+    open_case(g.database_url, business)
+    with unit_of_work(g.database_url) as session:
+        complaint_id = session.scalars(select(Complaint.id)).one()
+    resolution_id = _resolve(g.database_url, complaint_id, TUESDAY_10AM + timedelta(hours=1))
+    wednesday_10am = TUESDAY_10AM + timedelta(days=1)
+    _reopen(g.database_url, resolution_id, wednesday_10am, business)
+    assert _reply_promises(g.database_url) == [
+        (SIX_PM, cases.KEPT),
+        (wednesday_10am + timedelta(hours=8), cases.OPEN),
+    ]
