@@ -662,16 +662,14 @@ class Relay:
                 session, conversation, bool(value), now, self._business
             )
             question = (
-                follow_up.reopened_question(reopened, self._business, now, ask_rating=True)
+                follow_up.reopened_question(reopened, self._business, now)
                 if reopened
                 else feedback.next_question(answer, conversation.fixed)
             )
         elif answer.kind == feedback.ASKS_STILL_WORKING:
             heard = follow_up.answer(session, conversation.id, bool(value), now, self._business)
             question = (
-                follow_up.reopened_question(
-                    heard.reopened, self._business, now, ask_rating=heard.ask_rating
-                )
+                follow_up.reopened_question(heard.reopened, self._business, now)
                 if heard.reopened
                 else feedback.next_question(answer, True)
             )

@@ -66,11 +66,10 @@ def question_open(session: Session, conversation_id: str, asking: str | None) ->
 
 @dataclass(frozen=True)
 class Heard:
-    """What the answer to the follow-up did: the cases reopened, and whether the rating
-    should be asked now (it never was for that resolution)."""
+    """What the answer to the follow-up did: the cases reopened (no rating is asked after a
+    no; the next resolution asks it)."""
 
     reopened: list[resolutions.Reopened]
-    ask_rating: bool
 
 
 def answer(
@@ -91,35 +90,29 @@ def answer(
         done = resolutions.reopen(session, resolution, resolutions.NOT_WORKING, now, business)
         if done is not None:
             reopened.append(done)
-    ask_rating = bool(reopened) and all(r.rating_asked_at is None for r in group)
-    if ask_rating:
-        resolutions.mark_rating_asked(group, now)
-    return Heard(reopened, ask_rating)
+    return Heard(reopened)
 
 
 def reopened_question(
     reopened: list[resolutions.Reopened],
     business: Business | None,
     now: datetime,
-    *,
-    ask_rating: bool,
 ) -> feedback.Question:
     """What the customer is told when their "no" put cases back with a team: which, with
-    whom, and when they will hear, only as promised."""
+    whom, and who replies when, only as promised: the owner by name when one person has
+    them all, else someone from the team."""
     teams = {r.team_name for r in reopened}
     people = {r.person for r in reopened}
+    team, person = "our teams", None
     if len(teams) == 1:
         team = f"our {next(iter(teams))}"
-        person = next(iter(people))
-        who = f"{person} in {team}" if len(people) == 1 and person else team
-    else:
-        who = "our teams"
+        person = next(iter(people)) if len(people) == 1 else None
     promised = [r.reply_by for r in reopened if r.reply_by is not None]
     when = None
     if promised and len(promised) == len(reopened):
         zone = business.hours.timezone if business is not None else "Europe/London"
         when = describe_time(max(promised), now, zone)
-    return feedback.reopened_text([r.reference for r in reopened], who, when, ask_rating=ask_rating)
+    return feedback.reopened_text([r.reference for r in reopened], team, person, when)
 
 
 # Sending ------------------------------------------------------------------------------------

@@ -10,6 +10,9 @@ it is one of those buttons, or, while the question is still open (``resolved``) 
 bot message asked it, a typed "yes"/"no" or a bare 1-5. Anything else is a new message for
 the assistant, and reopens the conversation.
 
+A "no" is not followed by the rating: someone who has just said it is still broken is told
+what happens now, and the rating is asked after the case is resolved again.
+
 Pure functions: the relay records what they decide.
 """
 
@@ -28,17 +31,17 @@ ASKS_RATING = "rating"
 ASKS_STILL_WORKING = "still_working"
 
 # What the customer reads. Checked by tests/unit/slack/test_desk_texts.py with check_text.
-ASK_FIXED = "{agent} has marked your problem as sorted. Is everything working for you now?"
-ASK_FIXED_NO_NAME = "We've marked your problem as sorted. Is everything working for you now?"
-YES_BUTTON = "Yes, it's fixed"
+# Any kind of problem: a refund or a bill is "sorted", not "working".
+ASK_FIXED = "{agent} has marked your problem as dealt with. Is it sorted for you now?"
+ASK_FIXED_NO_NAME = "We've marked your problem as dealt with. Is it sorted for you now?"
+YES_BUTTON = "Yes, it's sorted"
 NO_BUTTON = "No, not yet"
 ASK_RATING_FIXED = (
     "That's great to hear. How would you rate the help you got, from 1 (poor) to 5 (great)?"
 )
-ASK_RATING_NOT_FIXED = (
-    "I'm sorry it still isn't right, and I've reopened it. Before we carry on, how would you "
-    "rate the help you got, from 1 (poor) to 5 (great)?"
-)
+# After "no" when nothing could be put back with a team. No rating right after "it's
+# still broken": it is asked once the case is resolved again.
+NOT_FIXED = "I'm sorry it still isn't right. Tell me what's still wrong, and I'll pick it up."
 THANKS_FIXED = "Thank you for rating us. If anything else goes wrong, just send me a message here."
 THANKS_NOT_FIXED = "Thank you. Now tell me what's still wrong, and I'll pick it up straight away."
 # After the assistant heard the answer to "is it working now?" (an incident fix).
@@ -50,9 +53,9 @@ REOPENED_ONE = (
 REOPENED_MANY = (
     "I'm sorry it still isn't right. I've reopened {references} and passed them back to {who}."
 )
-REPLY_BY = "A person from the team will reply here by {when}."
-REPLY_SOON = "A person from the team will reply here as soon as they can."
-RATE_BEFORE = "Before they do, how would you rate the help you got, from 1 (poor) to 5 (great)?"
+# The one who replies: the case's owner by name, else "Someone from our Billing team".
+REPLY_BY = "{replier} will reply here by {when}."
+REPLY_SOON = "{replier} will reply here as soon as they can."
 THANKS_REOPENED = "Thank you. The team has your case now, and they'll reply to you here."
 # The follow-up a while after a resolution.
 FOLLOW_UP = (
@@ -97,9 +100,10 @@ def ask_fixed(agent_name: str | None) -> Question:
     )
 
 
-def ask_rating(fixed: bool) -> Question:
+def ask_rating() -> Question:
+    """The rating, after the customer said it is fixed."""
     buttons = [{"title": str(n), "payload": f"{RATE_PREFIX}{n}"} for n in range(1, 6)]
-    return Question(ASK_RATING_FIXED if fixed else ASK_RATING_NOT_FIXED, buttons, ASKS_RATING)
+    return Question(ASK_RATING_FIXED, buttons, ASKS_RATING)
 
 
 def thanks(fixed: bool | None) -> Question:
@@ -125,21 +129,22 @@ def ask_still_working(when: str, what: str, reference: str) -> Question:
 
 
 def reopened_text(
-    references: list[str], who: str, reply_by: str | None, *, ask_rating: bool
+    references: list[str], team: str, person: str | None, reply_by: str | None
 ) -> Question:
     """What the customer is told when their "no" put cases back with a team: which, with
-    whom, when they will hear (only a time we promised), and the rating if not asked yet.
-    ``who``: "our Network team", or "Sam in our Network team"."""
+    whom, and who replies when (only a time we promised). ``team``: "our Network team" (or
+    "our teams"); ``person``: the case's owner, who is then the one named as replying. No
+    rating here: it is not the moment, and it is asked after the case is resolved again."""
+    who = f"{person} in {team}" if person else team
     if len(references) == 1:
         said = REOPENED_ONE.format(reference=references[0], who=who)
     else:
         listed = f"{', '.join(references[:-1])} and {references[-1]}"
         said = REOPENED_MANY.format(references=listed, who=who)
-    when = REPLY_BY.format(when=reply_by) if reply_by else REPLY_SOON
-    if not ask_rating:
-        return Question(f"{said} {when}")
-    buttons = [{"title": str(n), "payload": f"{RATE_PREFIX}{n}"} for n in range(1, 6)]
-    return Question(f"{said} {when} {RATE_BEFORE}", buttons, ASKS_RATING)
+    replier = person[:1].upper() + person[1:] if person else f"Someone from {team}"
+    if reply_by:
+        return Question(f"{said} {REPLY_BY.format(replier=replier, when=reply_by)}")
+    return Question(f"{said} {REPLY_SOON.format(replier=replier)}")
 
 
 def recognise(sent: str, typed: str, *, asking: str | None, resolved: bool) -> Answer | None:
@@ -170,10 +175,10 @@ def recognise(sent: str, typed: str, *, asking: str | None, resolved: bool) -> A
 
 
 def next_question(answer: Answer, fixed: bool | None, *, reopened: bool = False) -> Question:
-    """What the gateway says after an answer: the rating after "is it fixed?", then thanks.
-    ``reopened``: the customer's "no" put the case back with its team."""
+    """What the gateway says after an answer: the rating after a yes to "is it fixed?",
+    then thanks. ``reopened``: the rating was about a case since put back with its team."""
     if answer.kind == ASKS_FIXED:
-        return ask_rating(bool(answer.value))
+        return ask_rating() if answer.value else Question(NOT_FIXED)
     if answer.kind == ASKS_STILL_WORKING:
         return Question(THANKS_STILL_WORKING)
     if reopened:

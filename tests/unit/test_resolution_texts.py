@@ -37,13 +37,12 @@ def resolution_texts() -> list[str]:
         feedback.ask_still_working("On Monday", "billing problem", "RD-1, RD-2").text,
     ]
     told = [
-        follow_up.reopened_question(reopened("RD-7K2Q"), BUSINESS, NOW, ask_rating=True),
-        follow_up.reopened_question(reopened("RD-7K2Q"), BUSINESS, NOW, ask_rating=False),
-        follow_up.reopened_question(
-            reopened("RD-7K2Q", person="Sam Jones"), BUSINESS, NOW, ask_rating=True
-        ),
-        follow_up.reopened_question(reopened("RD-1", "RD-2"), BUSINESS, NOW, ask_rating=True),
-        follow_up.reopened_question(reopened("RD-1", due=None), BUSINESS, NOW, ask_rating=True),
+        follow_up.reopened_question(reopened("RD-7K2Q"), BUSINESS, NOW),
+        follow_up.reopened_question(reopened("RD-7K2Q", person="Sam Jones"), BUSINESS, NOW),
+        follow_up.reopened_question(reopened("RD-7K2Q", person="alex"), BUSINESS, NOW),
+        follow_up.reopened_question(reopened("RD-1", "RD-2"), BUSINESS, NOW),
+        follow_up.reopened_question(reopened("RD-1", due=None), BUSINESS, NOW),
+        follow_up.reopened_question(reopened("RD-1", person="Sam", due=None), BUSINESS, NOW),
     ]
     return asks + [question.text for question in told]
 
@@ -54,22 +53,26 @@ def test_what_customers_read_after_a_resolution_is_plain(text: str) -> None:
 
 
 def test_the_customer_is_told_which_case_who_has_it_and_only_a_promised_time() -> None:
-    one = follow_up.reopened_question(
-        reopened("RD-7K2Q", person="Sam Jones"), BUSINESS, NOW, ask_rating=True
-    )
-    assert one.text.startswith(
+    one = follow_up.reopened_question(reopened("RD-7K2Q", person="Sam Jones"), BUSINESS, NOW)
+    # One person, named throughout: the owner who has it is the one who replies.
+    assert one.text == (
         "I'm sorry it still isn't right. I've reopened RD-7K2Q and passed it back to "
-        "Sam Jones in our Network team. A person from the team will reply here by 3pm tomorrow."
+        "Sam Jones in our Network team. Sam Jones will reply here by 3pm tomorrow."
     )
-    assert one.asks == feedback.ASKS_RATING
-    assert [b["payload"] for b in one.buttons] == [f"/redress_rate_{n}" for n in range(1, 6)]
+    # No rating right after "it's still broken": it is asked once it is resolved again.
+    assert one.asks is None and one.buttons == []
+    assert "rate" not in one.text
+    nobody = follow_up.reopened_question(reopened("RD-7K2Q"), BUSINESS, NOW)
+    assert nobody.text.endswith(
+        "passed it back to our Network team. "
+        "Someone from our Network team will reply here by 3pm tomorrow."
+    )
+    assert "A person from the team" not in nobody.text
     # No time recorded as a promise: none is given.
-    unknown = follow_up.reopened_question(
-        reopened("RD-1", due=None), BUSINESS, NOW, ask_rating=False
-    )
+    unknown = follow_up.reopened_question(reopened("RD-1", due=None), BUSINESS, NOW)
     assert "by" not in unknown.text and "as soon as they can" in unknown.text
     assert unknown.asks is None and unknown.buttons == []
-    two = follow_up.reopened_question(reopened("RD-1", "RD-2"), BUSINESS, NOW, ask_rating=False)
+    two = follow_up.reopened_question(reopened("RD-1", "RD-2"), BUSINESS, NOW)
     assert "I've reopened RD-1 and RD-2 and passed them back to our Network team." in two.text
 
 

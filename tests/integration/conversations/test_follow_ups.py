@@ -166,8 +166,10 @@ def test_a_no_to_the_follow_up_reopens_the_case(gateway: Gateway) -> None:
     when = describe_time(promise.due_at, answered, g.business.hours.timezone)
     assert told["text"] == (
         f"I'm sorry it still isn't right. I've reopened {reference} and passed it back to our "
-        f"Network team. A person from the team will reply here by {when}. " + feedback.RATE_BEFORE
+        f"Network team. Someone from our Network team will reply here by {when}."
     )
+    # No rating right after "it's not working": the next resolution asks it.
+    assert told["buttons"] == []
     reopened = resolution_of(g, reference)
     assert (reopened.still_working, reopened.reopened_at) == (False, answered)
     [alert] = alerts(g.database_url, notices.CASE_REOPENED)
@@ -176,5 +178,4 @@ def test_a_no_to_the_follow_up_reopens_the_case(gateway: Gateway) -> None:
     # The case was resolved from its card with no person in the conversation: the team
     # replies from the case's thread; no handoff.
     assert g.record(conversation_id)["handoffs"] == []
-    assert g.say(conversation_id, "3")[0]["text"] == feedback.THANKS_REOPENED
-    assert resolution_of(g, reference).rating == 3
+    assert (reopened.rating, reopened.rating_asked_at) == (None, None)

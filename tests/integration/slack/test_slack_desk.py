@@ -318,8 +318,8 @@ def test_a_handoff_from_card_to_rating(gateway: Desk_) -> None:
     g.press("handoff_resolve", conversation_id, second)
     assert conversation_status(g.database_url, conversation_id) == "resolved"
     question = g.record(conversation_id)["messages"][-1]
-    assert question["text"].startswith("alex has marked your problem as sorted")
-    yes = next(b for b in question["buttons"] if b["title"] == "Yes, it's fixed")
+    assert question["text"].startswith("alex has marked your problem as dealt with")
+    yes = next(b for b in question["buttons"] if b["title"] == "Yes, it's sorted")
 
     asked = g.say(conversation_id, yes["payload"])
     assert asked["replies"][0]["text"] == ASK_RATING_FIXED

@@ -146,6 +146,8 @@ def test_not_fixed_puts_the_case_back_with_its_team_and_the_desk(
             select(Complaint.owner_name).where(Complaint.reference == reference)
         ).one()
 
+    with unit_of_work(g.database_url) as session:
+        first_due = session.scalars(select(Promise.due_at).where(Promise.kind == "reply_by")).one()
     told = press(g, conversation_id, question, feedback.NO_BUTTON)["replies"][0]
     with unit_of_work(g.database_url) as session:
         complaint = session.scalars(select(Complaint).where(Complaint.reference == reference)).one()
@@ -162,19 +164,23 @@ def test_not_fixed_puts_the_case_back_with_its_team_and_the_desk(
                 .order_by(Handoff.id)
             )
         )
-    # Promised in the Network team's hours, and the customer is given that time, no other.
-    assert due == business.team_hours("network").after_open_time(
+    # The reply time first given is still ahead: it is promised again, not a whole new
+    # reply time from now; the customer is given that time, no other.
+    assert due == first_due > now
+    assert due < business.team_hours("network").after_open_time(
         now, business.reply_within(Severity.HIGH)
     )
     when = describe_time(due, now, business.hours.timezone)
+    # One person named throughout: the owner if someone claimed it, else someone from the team.
     who = f"{owner} in " if owner else ""
+    replier = owner or "Someone from our Network team"
     assert told["text"] == (
         f"I'm sorry it still isn't right. I've reopened {reference} and passed it back to "
-        f"{who}our Network team. A person from the team will reply here by {when}. "
-        + feedback.RATE_BEFORE
+        f"{who}our Network team. {replier} will reply here by {when}."
     )
     assert check_text(told["text"]) == []
-    assert [b["title"] for b in told["buttons"]] == ["1", "2", "3", "4", "5"]
+    # No rating in the same breath as "it's still broken".
+    assert told["buttons"] == [] and "rate" not in told["text"]
 
     # Back at the desk: a new handoff, because a person had the conversation.
     assert [(h.status, h.reason) for h in handoffs] == [
@@ -188,14 +194,25 @@ def test_not_fixed_puts_the_case_back_with_its_team_and_the_desk(
     assert reopened.detail["handoff"] is True
     assert reference in reopened.summary and AGENT_DISPLAY_NAME in reopened.summary
 
-    # A rating of 2 tells the team, once; the customer hears the team has it.
-    thanks = g.say(conversation_id, "2")["replies"][0]
-    assert thanks["text"] == feedback.THANKS_REOPENED
+    [resolution] = resolutions_of(g, conversation_id)[reference]
+    assert resolution["fixed"] is False and resolution["rating"] is None
+    assert resolution["reopened_at"] == now.isoformat()
+
+    # Resolved again from the new card: now the rating is asked, about that resolution, and
+    # a rating of 2 tells the team, once.
+    thread = g.card(conversation_id)
+    g.press("handoff_take_over", conversation_id, thread)
+    g.press("handoff_resolve", conversation_id, thread)
+    again = g.record(conversation_id)["messages"][-1]
+    assert again["details"]["asks"] == feedback.ASKS_FIXED
+    asked = press(g, conversation_id, again, feedback.YES_BUTTON)["replies"][0]
+    assert asked["text"] == feedback.ASK_RATING_FIXED
+    assert g.say(conversation_id, "2")["replies"][0]["text"] == feedback.THANKS_FIXED
     [low] = alerts(g.database_url, notices.LOW_RATING)
     assert low.detail["complaint"] == reference and low.detail["rating"] == 2
-    [resolution] = resolutions_of(g, conversation_id)[reference]
-    assert resolution["fixed"] is False and resolution["rating"] == 2
-    assert resolution["reopened_at"] == now.isoformat()
+    first, second = resolutions_of(g, conversation_id)[reference]
+    assert (first["fixed"], first["rating"]) == (False, None)
+    assert (second["fixed"], second["rating"]) == (True, 2)
     # Pressing No again on the old question changes nothing more.
     g.say(
         conversation_id,

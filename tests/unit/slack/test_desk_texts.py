@@ -24,7 +24,7 @@ def desk_texts() -> list[str]:
     texts = [JOINED.format(agent=name, team=team) for name in ("alex", "Priya Shah")]
     texts += [HANDED_BACK, feedback.ASK_FIXED_NO_NAME, feedback.THANKS_FIXED]
     texts += [feedback.ASK_FIXED.format(agent="alex"), feedback.THANKS_NOT_FIXED]
-    texts += [feedback.ASK_RATING_FIXED, feedback.ASK_RATING_NOT_FIXED]
+    texts += [feedback.ASK_RATING_FIXED, feedback.NOT_FIXED]
     texts += [feedback.YES_BUTTON, feedback.NO_BUTTON]
     texts += [handoff_waits.STILL_WAITING.format(team=team)]
     texts += [handoff_waits.OFFER_FOLLOW_UP.format(where=w) for w in handoff_waits.WHERE.values()]
@@ -44,16 +44,15 @@ def test_the_questions_carry_buttons_and_say_what_they_ask() -> None:
     assert [b["payload"] for b in fixed.buttons] == [feedback.FIXED_YES, feedback.FIXED_NO]
     assert fixed.asks == feedback.ASKS_FIXED
     assert feedback.ask_fixed(None).text == feedback.ASK_FIXED_NO_NAME
-    rating = feedback.ask_rating(True)
+    rating = feedback.ask_rating()
     assert [b["title"] for b in rating.buttons] == ["1", "2", "3", "4", "5"]
     assert rating.asks == feedback.ASKS_RATING
-    assert feedback.ask_rating(False).text == feedback.ASK_RATING_NOT_FIXED
 
 
 @pytest.mark.parametrize(
     ("sent", "typed", "asking", "resolved", "expected"),
     [
-        (feedback.FIXED_YES, "Yes, it's fixed", None, False, ("fixed", True)),
+        (feedback.FIXED_YES, "Yes, it's sorted", None, False, ("fixed", True)),
         (feedback.FIXED_NO, "No, not yet", None, True, ("fixed", False)),
         ("/redress_rate_5", "5", None, False, ("rating", 5)),
         ("/redress_rate_9", "9", "rating", True, None),
@@ -82,8 +81,26 @@ def test_answers_are_recognised(
     assert (None if answer is None else (answer.kind, answer.value)) == expected
 
 
+def test_is_it_sorted_fits_any_kind_of_problem() -> None:
+    # A refund or a bill is sorted, not "working": the question fits every category.
+    for question in (feedback.ask_fixed("alex"), feedback.ask_fixed(None)):
+        assert question.text.endswith("Is it sorted for you now?"), question.text
+        assert "working" not in question.text
+    assert [b["title"] for b in feedback.ask_fixed("alex").buttons] == [
+        "Yes, it's sorted",
+        "No, not yet",
+    ]
+    for typed in ("yes", "sorted", "yes it's sorted thanks"):
+        answer = feedback.recognise(typed, typed, asking="fixed", resolved=True)
+        assert answer == feedback.Answer("fixed", True), typed
+
+
 def test_what_comes_after_each_answer() -> None:
     assert feedback.next_question(feedback.Answer("fixed", True), True).asks == "rating"
+    # After "no": no rating in the same breath as "it's still broken".
+    not_fixed = feedback.next_question(feedback.Answer("fixed", False), False)
+    assert not_fixed.asks is None and not_fixed.buttons == []
+    assert not_fixed.text == feedback.NOT_FIXED
     assert feedback.next_question(feedback.Answer("rating", 4), True).text == feedback.THANKS_FIXED
     assert (
         feedback.next_question(feedback.Answer("rating", 2), False).text
