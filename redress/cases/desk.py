@@ -217,6 +217,31 @@ def latest_turn(session: Session, conversation_id: str) -> list[tuple[int, str, 
     return [(message_id, role, text) for message_id, role, text in rows]
 
 
+def logged_this_turn(session: Session, conversation_id: str) -> list[int]:
+    """The conversation's open cases at the desk that were logged since its customer's
+    latest message: their card may have been drawn before the turn was recorded."""
+    start = session.scalar(
+        select(Message.created_at)
+        .where(Message.conversation_id == conversation_id, Message.role == "customer")
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    if start is None:
+        return []
+    return list(
+        session.scalars(
+            select(Complaint.id)
+            .where(
+                Complaint.conversation_id == conversation_id,
+                Complaint.status == "open",
+                Complaint.desk_thread.is_not(None),
+                Complaint.created_at >= start,
+            )
+            .order_by(Complaint.id)
+        )
+    )
+
+
 # Finding cases ---------------------------------------------------------------------------------
 
 
@@ -315,7 +340,8 @@ def _iso(moment: datetime | None) -> str | None:
 
 def claim(session: Session, complaint_id: int, actor: audit.Actor, now: datetime) -> CaseChange:
     """The actor owns the case from now on: one owner. Claiming a case someone else owns
-    takes it from them, and says so."""
+    takes it from them, and says so. A new case becomes "waiting on us" (someone is on it);
+    a status an agent set stays."""
     complaint = _locked(session, complaint_id)
     _still_open(complaint)
     if complaint.owner_id == _owner_id(actor):
@@ -324,6 +350,8 @@ def claim(session: Session, complaint_id: int, actor: audit.Actor, now: datetime
     complaint.owner_id = _owner_id(actor)
     complaint.owner_name = actor.name[:120]
     complaint.claimed_at = now
+    if complaint.desk_status is None:
+        complaint.desk_status = WAITING_ON_US
     outcome = "taken_from" if previous else "claimed"
     detail = {"from_owner": previous} if previous else {}
     _audit(session, actor, "claim", complaint, now, **detail)

@@ -28,6 +28,7 @@ from bot.slack.desk.texts import (
     TAKEN_OVER_HOWTO,
 )
 from bot.slack.text import escape_for_slack
+from redress.cases import desk as case_desk
 from redress.compensation import ledger, operators
 from redress.handoff import feedback
 from redress.handoff import records as handoff_records
@@ -83,10 +84,20 @@ class Buttons(Cards):
             await self._after_change(change, name)
 
     async def _after_change(self, change: handoff_records.DeskChange, name: str) -> None:
-        """Tells the customer, then shows the change at the desk."""
-        team = self.business.brand.team_name
+        """Tells the customer, then shows the change at the desk. The customer hears the
+        team of the conversation's case, and is not told twice about an agent who already
+        claimed that case."""
+
+        def case_team(session: Any) -> tuple[str, bool]:
+            complaint = case_desk.conversation_case(session, change.conversation_id)
+            if complaint is None:
+                return self.business.brand.team_name, False
+            owns = complaint.owner_id is not None and complaint.owner_id == change.agent_id
+            return self.business.team(complaint.team).name, owns
+
+        team, announced = await self._db(case_team)
         try:
-            if change.outcome in ("taken_over", "reassigned"):
+            if change.outcome in ("taken_over", "reassigned") and not announced:
                 await self._relay.push(
                     change.conversation_id, "bot", JOINED.format(agent=name, team=team)
                 )

@@ -34,4 +34,9 @@ PROMISE_NOT_OWNER = (
 )
 TOLD_PROMISE = "Recorded and told the customer: “{text}”"
 MOVED = "Reassigned to the {team} by {who}: it continues in <#{channel}>."
+WORKED_ELSEWHERE = (
+    "New {severity} case {reference} for the {team}: the customer already needs a person in "
+    "the conversation, so it is worked in <#{channel}>, in the thread of its card. Claim it "
+    "or take the conversation over there."
+)
 NEEDS_PERSON_NOW = "<!here> The customer needs a person in the conversation now: {reason}."

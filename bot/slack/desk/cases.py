@@ -47,6 +47,7 @@ from bot.slack.desk.case_texts import (
     STATUS_ALREADY,
     TOLD_PROMISE,
     UNKNOWN_TEAM,
+    WORKED_ELSEWHERE,
 )
 from bot.slack.desk.shared import HandoffView, pending_offer_for_card, sections
 from bot.slack.desk.texts import CHANNEL_NAMES, FILES_NOT_SENT
@@ -134,22 +135,25 @@ class Cases(ThreadRelay):
             await self._refresh_case_card(complaint_id, REOPENED_LINE, in_thread=False)
 
     async def _post_case(self, complaint_id: int, now: datetime) -> int:
-        def find(session: Any) -> tuple[str, str | None]:
+        def find(session: Any) -> tuple[str, str | None, str, str]:
             complaint = case_desk.case_by_id(session, complaint_id)
             channel = self.channel_for(complaint.team)
             handoff = case_desk.open_handoff_in_thread(session, complaint)
             if (
                 handoff is not None
-                and handoff.desk_channel == channel
+                and handoff.desk_channel
                 and handoff.desk_thread
-                and case_desk.case_for_thread(session, channel, handoff.desk_thread) is None
+                and case_desk.case_for_thread(session, handoff.desk_channel, handoff.desk_thread)
+                is None
             ):
-                return channel, handoff.desk_thread
-            return channel, None
+                # One card and one thread per conversation: the live conversation stays
+                # where its handoff's card is, even in another channel.
+                return handoff.desk_channel, handoff.desk_thread, channel, complaint.severity
+            return channel, None, channel, complaint.severity
 
-        channel, shared = await self._db(find)
+        channel, shared, team_channel, severity = await self._db(find)
         if shared is not None:
-            # The handoff's card is in this channel already: it becomes this case's card.
+            # The handoff's card is at the desk already: it becomes this case's card.
             await self._db(
                 lambda session: case_desk.note_posted(
                     session, complaint_id, channel, shared, self.clock()
@@ -157,6 +161,8 @@ class Cases(ThreadRelay):
             )
             await self._refresh_case_card(complaint_id, None)
             logger.info("case %s joined its handoff's thread %s", complaint_id, shared)
+            if channel != team_channel:
+                await self._point_to(complaint_id, team_channel, channel, severity)
             return 1
         text, blocks = await self._db(lambda session: self._case_card(session, complaint_id))
         answer = await self.post_new(channel=channel, text=text, blocks=blocks)
@@ -190,9 +196,43 @@ class Cases(ThreadRelay):
         logger.info("case %s posted to the agent desk (thread %s)", complaint_id, thread)
         return 1
 
+    async def _point_to(
+        self, complaint_id: int, team_channel: str, channel: str, severity: str
+    ) -> None:
+        """A short line in the team's own channel for a case worked in its handoff's thread
+        elsewhere, so the team that owns it sees it."""
+
+        def names(session: Any) -> tuple[str, str]:
+            complaint = case_desk.case_by_id(session, complaint_id)
+            return complaint.reference, self.business.team(complaint.team).name
+
+        reference, team = await self._db(names)
+        await self._call(
+            "pointing a team to its case's thread",
+            self.client.chat_postMessage,
+            channel=team_channel,
+            text=WORKED_ELSEWHERE.format(
+                severity=escape_for_slack(severity),
+                reference=escape_for_slack(reference),
+                team=escape_for_slack(team),
+                channel=channel,
+            ),
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+
     def turn_finished(self, conversation_id: str) -> None:
-        super().turn_finished(conversation_id)
+        self.spawn(self._after_turn(conversation_id), "posting case and handoff cards")
         self.spawn(self._show_turn(conversation_id), "showing a turn in a case's thread")
+
+    async def _after_turn(self, conversation_id: str) -> None:
+        """Posts what is due, then redraws the card of each case logged during the turn just
+        finished: a card posted mid-turn (by the scheduler, as the complaint was logged)
+        would otherwise lack the logged message and the offer."""
+        await self.post_all_due()
+        fresh = await self._db(lambda session: case_desk.logged_this_turn(session, conversation_id))
+        for complaint_id in fresh:
+            await self._refresh_case_card(complaint_id, None, in_thread=False)
 
     async def _show_turn(self, conversation_id: str) -> None:
         """What the customer and the assistant just said, shown in the thread of each case
@@ -560,13 +600,17 @@ class Cases(ThreadRelay):
         now: datetime,
     ) -> None:
         """Tells the customer what they need to know, then shows the change at the desk."""
-        team_name = await self._db(
-            lambda session: (
-                self.business.team(case_desk.case_by_id(session, change.complaint_id).team).name
-            )
-        )
+
+        def team_and_joined(session: Any) -> tuple[str, bool]:
+            complaint = case_desk.case_by_id(session, change.complaint_id)
+            handoff = handoff_records.taken_over_thread(session, change.conversation_id)
+            # An agent who took the conversation over was announced then: not again.
+            joined = handoff is not None and handoff.agent_id == user
+            return self.business.team(complaint.team).name, joined
+
+        team_name, joined = await self._db(team_and_joined)
         try:
-            if change.outcome in ("claimed", "taken_from"):
+            if change.outcome in ("claimed", "taken_from") and not joined:
                 await self._relay.push(
                     change.conversation_id,
                     "bot",

@@ -17,6 +17,7 @@ import yaml
 from sqlalchemy import select
 
 from bot.slack.desk.case_texts import CLAIMED, NOT_CLAIMED, REASSIGNED
+from bot.slack.desk.texts import JOINED
 from redress import audit
 from redress.business import Business, load_business
 from redress.cases import desk as case_desk
@@ -267,6 +268,9 @@ def test_claiming_waiting_replying_and_notes(desk: Desk_) -> None:
     told = CLAIMED.format(agent="alex", team="Network team", reference=reference)
     assert customer_texts(g.record(conversation_id), "bot")[-1] == told
     assert "Owner:* alex" in card_text(g, NETWORK, thread)
+    # Someone is on it: no longer "new".
+    assert claimed.desk_status == "waiting_on_us"
+    assert "Status:* waiting on us" in card_text(g, NETWORK, thread)
     assert any("Claimed by alex" in m.get("text", "") for m in g.slack.thread(NETWORK, thread))
 
     # A second agent takes it over; the card says from whom.
@@ -483,6 +487,83 @@ def test_a_handoff_first_is_joined_by_its_case(sqlite_desk: Desk_) -> None:
     )
     card = card_text(g, NETWORK, thread)
     assert f"Case {reference}" in card and "Needs a person in the conversation now" in card
+
+
+def test_a_case_whose_handoff_came_first_elsewhere_is_worked_in_the_handoffs_thread(
+    desk: Desk_,
+) -> None:
+    """The customer needed a person before any case existed: the handoff's card went to the
+    escalation channel. The case joins that card and thread (one place for the live
+    conversation), and its team's channel gets a short line pointing there."""
+    g = desk
+    conversation_id = g.say(None, "our internet has been dead for over a week")["conversation_id"]
+    g.request_person(conversation_id, "critical_severity")
+    thread = g.card(conversation_id)
+    assert g.slack.messages_in(NETWORK) == []
+
+    reference = file_complaint(g, conversation_id)
+    post_cases(g)
+    joined = case(g, reference)
+    assert (joined.desk_channel, joined.desk_thread) == (DESK_CHANNEL, thread)
+    # One card: the handoff's, now the case card, with the logged complaint on it.
+    card = card_text(g, DESK_CHANNEL, thread)
+    assert f"Case {reference} · Network team" in card
+    assert "Needs a person in the conversation now" in card
+    assert "my internet has been down since this morning" in card
+    assert buttons(g, DESK_CHANNEL, thread)[:2] == ["handoff_take_over", "case_claim"]
+    [pointer] = g.slack.messages_in(NETWORK)
+    assert reference in pointer["text"] and "Network team" in pointer["text"]
+    assert f"<#{DESK_CHANNEL}>" in pointer["text"] and "blocks" not in pointer
+    assert post_cases(g) == 0  # nothing posted twice
+
+    # The same agent claims the case and takes the conversation over: announced once,
+    # under the case's team.
+    press(g, "case_claim", DESK_CHANNEL, thread)
+    press(g, "handoff_take_over", DESK_CHANNEL, thread)
+    told = [t for t in customer_texts(g.record(conversation_id), "bot") if "alex" in t]
+    assert told == [CLAIMED.format(agent="alex", team="Network team", reference=reference)]
+
+
+def test_taking_over_first_then_claiming_is_announced_once_under_the_cases_team(
+    sqlite_desk: Desk_,
+) -> None:
+    g = sqlite_desk
+    conversation_id = g.say(None, "my internet is down")["conversation_id"]
+    reference = file_complaint(g, conversation_id)
+    post_cases(g)
+    g.request_person(conversation_id)
+    g.post_due()
+    thread = case(g, reference).desk_thread
+    assert thread
+    press(g, "handoff_take_over", NETWORK, thread)
+    press(g, "case_claim", NETWORK, thread)
+    assert case(g, reference).owner_name == "alex"
+    told = [t for t in customer_texts(g.record(conversation_id), "bot") if "alex" in t]
+    assert told == [JOINED.format(agent="alex", team="Network team")]
+
+
+def test_a_card_posted_mid_turn_is_redrawn_once_the_turn_is_recorded(
+    sqlite_desk: Desk_,
+) -> None:
+    """The scheduler may post the card as the complaint is logged, before the assistant's
+    answer (the logged message, the offer) is recorded: the card is redrawn at the turn's
+    end."""
+    g = sqlite_desk
+    conversation_id = g.say(None, "my internet is down")["conversation_id"]
+    reference = file_complaint(g, conversation_id)
+    post_cases(g)
+    thread = case(g, reference).desk_thread
+    assert thread
+    logged = f"I've logged your complaint as {reference}."
+    assert logged not in card_text(g, NETWORK, thread)
+    with unit_of_work(g.database_url) as session:
+        conversation = session.get(Conversation, conversation_id)
+        assert conversation is not None
+        conversations.record_message(session, conversation, "bot", logged)
+    g.client.portal.call(g.desk.turn_finished, conversation_id)  # type: ignore[union-attr]
+    g.settle()
+    assert logged in card_text(g, NETWORK, thread)
+    assert len(g.slack.thread(NETWORK, thread)) == 1  # redrawn, nothing said in the thread
 
 
 # The records underneath --------------------------------------------------------------------------
