@@ -31,6 +31,7 @@ from redress.cases.records import ASSISTANT as MADE_BY_ASSISTANT
 from redress.cases.records import CANCELLED as PROMISE_CANCELLED
 from redress.cases.records import OPEN as PROMISE_OPEN
 from redress.cases.records import REPLY_BY, REPLY_WHAT, reply_due
+from redress.complaints import status as complaint_status
 from redress.complaints.categories import Severity
 from redress.conversations import records as conversations
 from redress.db.models import Complaint, Promise, Resolution
@@ -273,13 +274,16 @@ def reopen(
         handoff = True
     team_name = business.team(complaint.team).name if business is not None else "team"
     said = "is not fixed" if why == NOT_FIXED else "is no longer working"
-    due = f" A reply is promised by {reply_by:%Y-%m-%d %H:%M}Z." if reply_by else ""
+    due = (
+        f"; we promised a reply by {promises.desk_time(reply_by, business, complaint.team)}"
+        if reply_by
+        else ""
+    )
     notices.tell_team(
         session,
         complaint,
         notices.CASE_REOPENED,
-        f"{complaint.reference} reopened: the customer says it {said} after it was resolved "
-        f"by {_who(resolution)}.{due}",
+        f"The customer says {complaint.reference} {said} (resolved by {_who(resolution)}){due}.",
         now,
         dedupe_key=f"{notices.CASE_REOPENED}:{resolution.id}",
         why=why,
@@ -334,6 +338,8 @@ def _promise_reply(
     else:
         due = reply_due(business, complaint.team, Severity(complaint.severity), now)
     promises.make(session, complaint, REPLY_BY, REPLY_WHAT, due, MADE_BY_ASSISTANT, now)
+    # "When will I hear back?" answers from the complaint's own reply time: the new one.
+    complaint_status.keep_promise(complaint, due)
     return due
 
 

@@ -542,3 +542,8 @@ def test_a_case_reopened_after_the_first_reply_time_gets_the_categorys_reply_tim
         (SIX_PM, cases.KEPT),
         (wednesday_10am + timedelta(hours=8), cases.OPEN),
     ]
+    # What "when will I hear back?" answers from is the new time too.
+    with unit_of_work(g.database_url) as session:
+        complaint = session.get(Complaint, complaint_id)
+        assert complaint is not None
+        assert status.promised(complaint) == wednesday_10am + timedelta(hours=8)
