@@ -72,7 +72,7 @@ HEADLINES = {
     "fulfilment_failed": "💳 Compensation could not be sent to billing",
     "promise_due_soon": "⏳ A promise to a customer falls due soon",
     "case_promise_missed": "⏰ A promise to a customer was missed",
-    "case_reopened": "🔁 A customer says it is not fixed: the case is open again",
+    "case_reopened": "🔁 A case is open again",
     "low_rating": "👎 A customer gave a low rating",
 }
 # What the details are called in the message; others are shown by their key, in words.

@@ -34,6 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -314,6 +315,15 @@ def _take(session: Session, promise: Promise, now: datetime, **values: Any) -> b
     done = session.execute(query.values(**values).execution_options(synchronize_session=False))
     session.refresh(promise)
     return done.rowcount == 1
+
+
+def desk_time(moment: datetime, business: Business | None, team: str | None) -> str:
+    """ "Tue 8 Dec 20:00" in the team's local time, as the desk's cards show a due time (UTC,
+    and said so, when there is no business to ask)."""
+    if business is None:
+        return f"{moment:%a} {moment.day} {moment:%b %H:%M} UTC"
+    local = moment.astimezone(ZoneInfo(business.team_hours(team).timezone))
+    return f"{local:%a} {local.day} {local:%b %H:%M}"
 
 
 def _team_name(business: Business, complaint: Complaint) -> str:

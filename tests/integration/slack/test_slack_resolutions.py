@@ -7,13 +7,15 @@ time from the test's clock."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
 import bot.relay
+from bot.slack.alerts import headline
 from redress.audit import Actor
 from redress.business import Business
 from redress.cases import desk as case_desk
@@ -193,6 +195,14 @@ def test_not_fixed_puts_the_case_back_with_its_team_and_the_desk(
     assert reopened.detail["complaint"] == reference and reopened.detail["team"] == "network"
     assert reopened.detail["handoff"] is True
     assert reference in reopened.summary and AGENT_DISPLAY_NAME in reopened.summary
+    # One plain sentence, with the reply time in the team's local time as on the card.
+    aware = due if due.tzinfo else due.replace(tzinfo=timezone.utc)
+    local = aware.astimezone(ZoneInfo("Europe/London"))
+    assert reopened.summary == (
+        f"The customer says {reference} is not fixed (resolved by {AGENT_DISPLAY_NAME}); "
+        f"we promised a reply by {local:%a} {local.day} {local:%b %H:%M}."
+    )
+    assert headline(notices.CASE_REOPENED) == "🔁 A case is open again"
 
     [resolution] = resolutions_of(g, conversation_id)[reference]
     assert resolution["fixed"] is False and resolution["rating"] is None
