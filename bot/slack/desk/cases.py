@@ -287,16 +287,19 @@ class Cases(ThreadRelay):
     async def handoff_joins_case(
         self, handoff_id: int, conversation_id: str, now: datetime
     ) -> tuple[str, str | None]:
-        """Where a handoff's card goes: the team channel of the conversation's case (else the
-        escalation channel), and the case's thread there when it has one, which the handoff
-        then shares (noted as posted; the channel is told it needs a person now)."""
+        """Where a handoff's card goes: the conversation's case's thread when it has one (in
+        its team's channel, or where it joined an earlier handoff), which the handoff then
+        shares (noted as posted; the channel is told it needs a person now)."""
 
         def find(session: Any) -> tuple[str, str | None, int | None]:
             complaint = case_desk.conversation_case(session, conversation_id)
             if complaint is None:
                 return self.settings.escalation_channel, None, None
             channel = self.channel_for(complaint.team)
-            if complaint.desk_channel == channel and complaint.desk_thread:
+            if complaint.desk_channel and complaint.desk_thread:
+                # Where the case is worked, even outside its team's channel (it joined an
+                # earlier handoff's thread there): one thread per conversation.
+                channel = complaint.desk_channel
                 handoff_posting.note_posted(
                     session, handoff_id, channel, complaint.desk_thread, now
                 )

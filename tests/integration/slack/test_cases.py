@@ -523,6 +523,16 @@ def test_a_case_whose_handoff_came_first_elsewhere_is_worked_in_the_handoffs_thr
     told = [t for t in customer_texts(g.record(conversation_id), "bot") if "alex" in t]
     assert told == [CLAIMED.format(agent="alex", team="Network team", reference=reference)]
 
+    # Handed back, then a person is needed again: the same thread, not a new card.
+    press(g, "handoff_hand_back", DESK_CHANNEL, thread)
+    g.request_person(conversation_id)
+    g.post_due()
+    with unit_of_work(g.database_url) as session:
+        again = handoff_records.open_handoff(session, conversation_id)
+        assert again is not None
+        assert (again.desk_channel, again.desk_thread) == (DESK_CHANNEL, thread)
+    assert len(g.slack.messages_in(NETWORK)) == 1
+
 
 def test_taking_over_first_then_claiming_is_announced_once_under_the_cases_team(
     sqlite_desk: Desk_,
