@@ -242,6 +242,39 @@ def logged_this_turn(session: Session, conversation_id: str) -> list[int]:
     )
 
 
+def customer_answered(session: Session, conversation_id: str) -> list[int]:
+    """The customer wrote while their open cases were waiting on them: the move is ours
+    again, so those cases are set back to waiting on us. Returns the cases changed."""
+    waiting = list(
+        session.scalars(
+            select(Complaint)
+            .where(
+                Complaint.conversation_id == conversation_id,
+                Complaint.status == OPEN,
+                Complaint.desk_status == WAITING_ON_CUSTOMER,
+            )
+            .order_by(Complaint.id)
+        )
+    )
+    changed = []
+    for complaint in waiting:
+        taken = session.execute(
+            update(Complaint)
+            .where(Complaint.id == complaint.id, Complaint.desk_status == WAITING_ON_CUSTOMER)
+            .values(desk_status=WAITING_ON_US)
+            .execution_options(synchronize_session=False)
+        )
+        if taken.rowcount == 1:
+            conversations.record_event(
+                session,
+                conversation_id,
+                "case_status",
+                {"complaint": complaint.reference, "by": "customer", "status": WAITING_ON_US},
+            )
+            changed.append(complaint.id)
+    return changed
+
+
 # Finding cases ---------------------------------------------------------------------------------
 
 

@@ -70,6 +70,7 @@ from redress.privacy.shown import for_agents
 TURN_ROLES = {"bot": "Assistant", "agent": "Agent"}
 # How far back a reopened case's card is looked for, to be drawn again with its buttons.
 REDRAW_REOPENED_WITHIN = timedelta(days=1)
+CUSTOMER_ANSWERED_LINE = "The customer answered: waiting on us"
 REOPENED_LINE = "Reopened by the customer (not fixed, or no longer working): waiting on us"
 COMMAND = re.compile(r"^\s*(claim|resolve|done)\s*[.!]?\s*$", re.IGNORECASE)
 PREFIXED = re.compile(r"^\s*(status|reassign|promise)\s*:\s*(.*)$", re.IGNORECASE | re.DOTALL)
@@ -221,15 +222,28 @@ class Cases(ThreadRelay):
             unfurl_media=False,
         )
 
+    def customer_message(self, conversation_id: str, message: dict[str, Any]) -> None:
+        super().customer_message(conversation_id, message)
+        self.spawn(self._customer_answered(conversation_id), "noting the customer answered")
+
     def turn_finished(self, conversation_id: str) -> None:
         self.spawn(self._after_turn(conversation_id), "posting case and handoff cards")
         self.spawn(self._show_turn(conversation_id), "showing a turn in a case's thread")
+
+    async def _customer_answered(self, conversation_id: str) -> None:
+        """A case waiting on the customer is waiting on us once they write."""
+        changed = await self._db(
+            lambda session: case_desk.customer_answered(session, conversation_id)
+        )
+        for complaint_id in changed:
+            await self._refresh_case_card(complaint_id, CUSTOMER_ANSWERED_LINE, in_thread=False)
 
     async def _after_turn(self, conversation_id: str) -> None:
         """Posts what is due, then redraws the card of each case logged during the turn just
         finished: a card posted mid-turn (by the scheduler, as the complaint was logged)
         would otherwise lack the logged message and the offer."""
         await self.post_all_due()
+        await self._customer_answered(conversation_id)
         fresh = await self._db(lambda session: case_desk.logged_this_turn(session, conversation_id))
         for complaint_id in fresh:
             await self._refresh_case_card(complaint_id, None, in_thread=False)

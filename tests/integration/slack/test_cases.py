@@ -326,6 +326,23 @@ def test_claiming_waiting_replying_and_notes(desk: Desk_) -> None:
     assert actions[2][2].replace(tzinfo=timezone.utc) == START + timedelta(minutes=5)
 
 
+def test_a_case_waiting_on_the_customer_waits_on_us_once_they_answer(sqlite_desk: Desk_) -> None:
+    g = sqlite_desk
+    conversation_id = g.say(None, "my internet is down")["conversation_id"]
+    reference = file_complaint(g, conversation_id)
+    post_cases(g)
+    thread = case(g, reference).desk_thread
+    assert thread
+    press(g, "case_claim", NETWORK, thread)
+    press(g, "case_waiting_on_customer", NETWORK, thread)
+    assert case(g, reference).desk_status == "waiting_on_customer"
+
+    g.say(conversation_id, "the router light is red")
+    assert case(g, reference).desk_status == "waiting_on_us"
+    card = card_text(g, NETWORK, thread)
+    assert "Status:* waiting on us" in card and "The customer answered" in card
+
+
 def test_promises_from_the_thread(desk: Desk_) -> None:
     g = desk
     conversation_id = g.say(None, "my internet is down")["conversation_id"]
