@@ -1,5 +1,5 @@
 """Command line: ``python -m redress migrate|seed|check-config|incidents ...|alerts ...|
-compensation ...|privacy ...|retention|tokens ...|audit``.
+compensation ...|privacy ...|retention|tokens ...|audit|operators ...``.
 
 What an operator changes here (incidents, alerts, compensation decisions, tokens, privacy) is
 written to the audit log in the same transaction, in the name given with ``--by`` or else the
@@ -24,6 +24,7 @@ from redress.incidents import records as incidents_records
 from redress.incidents.model import Change, IncidentError, parse_time
 from redress.incidents.records import IncidentExists, UnknownIncident
 from redress.migrate import upgrade
+from redress.operators import accounts_cli
 from redress.operators import cli as operators_cli
 from redress.operators.cli import command_line_actor
 from redress.privacy import cli as privacy_cli
@@ -108,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     privacy_cli.add_parser(sub)
     retention.add_parser(sub)
     operators_cli.add_parsers(sub)
+    accounts_cli.add_parser(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     settings, business = configuration_or_exit(logger)
@@ -142,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         return operators_cli.run_tokens(args, settings)
     elif args.command == "audit":
         return operators_cli.run_audit(args, settings)
+    elif args.command == "operators":
+        return accounts_cli.run(args, settings)
     elif args.command == "retention":
         _out(retention.command(args, settings, business).text())
     elif args.command == "compensation":

@@ -631,3 +631,44 @@ class AuditEntry(Base):
     subject: Mapped[str] = mapped_column(String(80), index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class OperatorAccount(Base):
+    """A person who signs in to the console. Only an argon2 hash of the password is kept;
+    the role limits what they may do (agent < approver < admin). Failed sign-ins are
+    counted so an account is locked for a while after too many."""
+
+    __tablename__ = "operator_accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # What they sign in with, lower case.
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(20))  # agent | approver | admin
+    # The most one offer may be for them to approve it (approvers), in pence.
+    approve_up_to_pence: Mapped[int | None] = mapped_column(Integer)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_sign_in_at: Mapped[datetime | None]
+    # Removed accounts are kept (the audit log names them) but can no longer sign in.
+    removed_at: Mapped[datetime | None]
+
+
+class ConsoleSession(Base):
+    """A signed-in console session. The cookie holds a random secret; only its SHA-256 is
+    kept. ``csrf_token`` is the token every form of this session must carry."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operator_accounts.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+    operator: Mapped[OperatorAccount] = relationship()
