@@ -18,6 +18,8 @@ from starlette.routing import BaseRoute, Route
 
 from bot.api.routes import routes
 from bot.api.site import SecurityHeaders, http_error, server_error
+from bot.console.routes import console_routes
+from bot.console.sign_in import SIGN_INS_PER_MINUTE
 from bot.identity import Verifier
 from bot.jobs.delivery import Delivery
 from bot.jobs.follow_ups import FollowUps
@@ -197,10 +199,12 @@ def _rate_limits(
         return {
             "conversation": RedisRateLimiter(redis, "conversation", per_conversation),
             "address": RedisRateLimiter(redis, "address", per_address),
+            "sign_in": RedisRateLimiter(redis, "sign_in", SIGN_INS_PER_MINUTE),
         }
     return {
         "conversation": LocalRateLimiter(per_conversation),
         "address": LocalRateLimiter(per_address),
+        "sign_in": LocalRateLimiter(SIGN_INS_PER_MINUTE),
     }
 
 
@@ -261,7 +265,7 @@ def create_app(
             yield
 
     app = Starlette(
-        routes=[*_channel_routes(services), *routes()],
+        routes=[*_channel_routes(services), *routes(), *console_routes()],
         middleware=[
             Middleware(SecurityHeaders),
             # Only the origins the business lists may embed the widget on their own pages.

@@ -19,6 +19,12 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
 )
+# The console's pages: the same policy, except that their forms post back to the console,
+# and no other site may frame them.
+CONSOLE_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 
 
 class SecurityHeaders:
@@ -38,13 +44,19 @@ class SecurityHeaders:
             await refused(scope, receive, send)
             return
 
+        policy = (
+            CONSOLE_SECURITY_POLICY
+            if scope.get("path", "").startswith("/console")
+            else CONTENT_SECURITY_POLICY
+        )
+
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 headers += [
                     (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"no-referrer"),
-                    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+                    (b"content-security-policy", policy.encode()),
                 ]
                 message["headers"] = headers
             await send(message)
