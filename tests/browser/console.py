@@ -1,0 +1,69 @@
+"""Signing in to the console in Chromium, and watching a page for console errors and
+Content-Security-Policy violations, for the console's browser tests."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from playwright.sync_api import Browser, Page
+
+from redress.clock import utcnow
+from redress.db.session import unit_of_work
+from redress.operators import accounts
+from scripts.stack import Stack
+
+PASSWORD = "a long pass phrase 42"
+
+
+def new_operator(
+    stack: Stack, role: str = "agent", *, name: str | None = None, approve_up_to: str | None = None
+) -> str:
+    """A fresh console account on the stack's records; returns its username."""
+    username = f"{role}-{uuid.uuid4().hex[:8]}"
+    with unit_of_work(stack.database_url) as session:
+        accounts.add(
+            session,
+            username,
+            name or f"Test {role.title()}",
+            role,
+            approve_up_to,
+            PASSWORD,
+            utcnow(),
+        )
+    return username
+
+
+@dataclass
+class Watched:
+    """A page with what went wrong on it: console errors and CSP violations."""
+
+    page: Page
+    errors: list[str] = field(default_factory=list)
+
+    def assert_clean(self) -> None:
+        assert self.errors == [], self.errors
+
+
+@contextmanager
+def console_page(browser: Browser, stack: Stack, username: str) -> Iterator[Watched]:
+    """A new browser context signed in to the console as ``username``."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    watched = Watched(page)
+    page.on(
+        "console",
+        lambda message: watched.errors.append(message.text) if message.type == "error" else None,
+    )
+    page.on("pageerror", lambda problem: watched.errors.append(str(problem)))
+    try:
+        page.goto(f"{stack.gateway}/console/sign-in")
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url("**/console/desk*")
+        yield watched
+    finally:
+        context.close()
