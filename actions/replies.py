@@ -36,6 +36,7 @@ from redress.incidents import model as incidents
 from redress.incidents import notices as incident_notices
 from redress.incidents import wording
 from redress.incidents.in_conversation import incident_for
+from redress.operators import accounts as operator_accounts
 
 
 def latest_text(tracker: Tracker) -> str:
@@ -43,8 +44,12 @@ def latest_text(tracker: Tracker) -> str:
 
 
 def desk_connected() -> bool:
-    """Whether an agent desk (Slack) is connected, so a person can reply in the chat."""
-    return settings().slack is not None
+    """Whether a person can reply in the chat: the Slack desk is connected, or the web
+    console's desk is on (at least one console operator account exists)."""
+    if settings().slack is not None:
+        return True
+    with unit_of_work(settings().database_url) as session:
+        return operator_accounts.any_active(session)
 
 
 def when_reply() -> str:

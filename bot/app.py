@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.api.routes import routes
 from bot.api.site import SecurityHeaders, http_error, server_error
+from bot.console.desk import ConsoleDesk
 from bot.console.routes import console_routes
 from bot.console.sign_in import SIGN_INS_PER_MINUTE
 from bot.identity import Verifier
@@ -61,6 +62,8 @@ class Services:
     readiness: Readiness
     # The watch over promises made about cases (run by the scheduler).
     promises: PromiseCheck | None = None
+    # The agent desk in the web console (always built; on once an operator account exists).
+    console_desk: ConsoleDesk | None = None
 
 
 def build_services(
@@ -109,6 +112,10 @@ def build_services(
             rate_limit=_rate_limits(settings, redis)["conversation"],
         )
     slack = _slack(settings, business, relay, clock)
+    # Attached to the relay after Slack's desk: both hear every customer message and turn.
+    console_desk = ConsoleDesk(
+        settings.database_url, relay, hub, business, clock=clock, slack=slack is not None
+    )
     fulfilment = _fulfilment(settings)
     delivery = Delivery(settings.database_url, relay, business.hours.timezone)
     readiness = Readiness(settings, redis)
@@ -136,6 +143,7 @@ def build_services(
         promises=promises,
         follow_ups=FollowUps(settings.database_url, business, clock=clock),
         follow_up_seconds=settings.follow_up_check_seconds,
+        console=console_desk,
     )
     return Services(
         settings,
@@ -152,6 +160,7 @@ def build_services(
         _rate_limits(settings, redis),
         readiness,
         promises,
+        console_desk,
     )
 
 
@@ -224,6 +233,8 @@ async def _running(services: Services) -> AsyncIterator[None]:
     s = services
     if isinstance(s.hub, RedisLiveHub):
         await s.hub.start()
+    if s.console_desk is not None:
+        await s.console_desk.start()
     if s.slack is not None:
         await s.slack.start()  # Socket Mode connects in the background; HTTP mode waits
     if s.telegram is not None:
@@ -283,6 +294,6 @@ def create_app(
     # What the endpoints read from request.app.state.
     for name in ("settings", "business", "hub", "relay", "telegram", "slack", "delivery"):
         setattr(app.state, name, getattr(services, name))
-    for name in ("fulfilment", "scheduler", "rate_limits", "readiness", "promises"):
+    for name in ("fulfilment", "scheduler", "rate_limits", "readiness", "promises", "console_desk"):
         setattr(app.state, name, getattr(services, name))
     return app

@@ -52,7 +52,8 @@ class UnknownConversation(LookupError):
 
 
 class AgentDesk(Protocol):
-    """What the relay needs from the agent desk (``bot.slack.desk.Desk``)."""
+    """What the relay needs from an agent desk (``bot.slack.desk.Desk``,
+    ``bot.console.desk.ConsoleDesk``)."""
 
     def customer_message(self, conversation_id: str, message: dict[str, Any]) -> None:
         """Shows a customer's message to the agent who took the conversation over (in the
@@ -63,6 +64,28 @@ class AgentDesk(Protocol):
 
     def follow_up_chosen(self, conversation_id: str, wants: bool) -> None:
         """The waiting customer answered the offer of a follow-up: tell the thread."""
+
+
+class Desks:
+    """Several agent desks as one: each callback goes to every desk, in the order attached."""
+
+    def __init__(self, *desks: AgentDesk) -> None:
+        self._desks = list(desks)
+
+    def add(self, desk: AgentDesk) -> None:
+        self._desks.append(desk)
+
+    def customer_message(self, conversation_id: str, message: dict[str, Any]) -> None:
+        for desk in self._desks:
+            desk.customer_message(conversation_id, message)
+
+    def turn_finished(self, conversation_id: str) -> None:
+        for desk in self._desks:
+            desk.turn_finished(conversation_id)
+
+    def follow_up_chosen(self, conversation_id: str, wants: bool) -> None:
+        for desk in self._desks:
+            desk.follow_up_chosen(conversation_id, wants)
 
 
 @dataclass(frozen=True)
@@ -123,7 +146,15 @@ class Outcome:
     shown_meanwhile: list[dict[str, Any]] = field(default_factory=list)
 
 
-__all__ = ["AgentDesk", "Outcome", "Relay", "Sender", "UnknownConversation", "message_json"]
+__all__ = [
+    "AgentDesk",
+    "Desks",
+    "Outcome",
+    "Relay",
+    "Sender",
+    "UnknownConversation",
+    "message_json",
+]
 
 
 class Relay:
@@ -168,8 +199,14 @@ class Relay:
         self._verifier = verifier
 
     def attach_desk(self, desk: AgentDesk) -> None:
-        """Turns the agent desk on: conversations a person took over go to it, not to Rasa."""
-        self._desk = desk
+        """Turns an agent desk on: conversations a person took over go to it, not to Rasa.
+        Several desks (Slack and the web console) each hear every callback."""
+        if self._desk is None:
+            self._desk = desk
+        elif isinstance(self._desk, Desks):
+            self._desk.add(desk)
+        else:
+            self._desk = Desks(self._desk, desk)
 
     def register_sender(self, channel: str, sender: Sender) -> None:
         """How later messages reach customers on ``channel`` (web chats use the live hub)."""

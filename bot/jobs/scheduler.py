@@ -1,7 +1,9 @@
 """The gateway's time-driven work: delivering the outbox, keeping incident and case promises and
 applying the retention periods of business/privacy.yml (and, when a billing webhook is
 configured, sending granted compensation to it; with the Slack agent desk on, posting case and
-handoff cards, checking on customers who wait for a person, and posting operator alerts).
+handoff cards, checking on customers who wait for a person, and posting operator alerts;
+without it, the web console's desk checks on waiting customers; and the console's pages hear
+of new handoffs and cases).
 
 APScheduler runs the interval jobs in the gateway's event loop. Nothing about what is due
 lives in the scheduler: pending messages are rows in the outbox, promises are each
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 if TYPE_CHECKING:
+    from bot.console.desk import ConsoleDesk
     from bot.jobs.delivery import Delivery
     from bot.jobs.follow_ups import FollowUps
     from bot.jobs.fulfilment import Fulfilment
@@ -43,6 +46,7 @@ class Scheduler:
     REPLAY = "answer-kept-messages"
     RETENTION = "retention"
     FOLLOW_UPS = "follow-ups"
+    CONSOLE_NEWS = "console-news"
     # The first retention run waits this long (or its interval, if shorter), so it never
     # slows a gateway that is starting up or restarting.
     RETENTION_FIRST_RUN_AFTER = timedelta(minutes=5)
@@ -65,6 +69,7 @@ class Scheduler:
         promises: PromiseCheck | None = None,
         follow_ups: FollowUps | None = None,
         follow_up_seconds: float = 300,
+        console: ConsoleDesk | None = None,
     ) -> None:
         self._scheduler = AsyncIOScheduler(timezone=timezone.utc)
         # Both run once as soon as the gateway starts, then at their intervals.
@@ -127,6 +132,22 @@ class Scheduler:
                 desk.check_waits, "interval", seconds=wait_seconds, id=self.WAITS, **common
             )
             desk.on_queued = self.wake_all
+        elif console is not None:
+            # No Slack: the console is the desk, and keeps waiting customers informed (once
+            # an operator account exists, so someone can answer).
+            self._scheduler.add_job(
+                console.check_waits, "interval", seconds=wait_seconds, id=self.WAITS, **common
+            )
+            console.on_queued = self.wake
+        if console is not None:
+            # New handoffs and cases, shown live on this gateway's console pages.
+            self._scheduler.add_job(
+                console.check_news,
+                "interval",
+                seconds=outbox_seconds,
+                id=self.CONSOLE_NEWS,
+                **common,
+            )
         if alerts is not None:
             # Operator alerts to the desk's channel.
             self._scheduler.add_job(
