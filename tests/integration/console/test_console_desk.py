@@ -53,6 +53,7 @@ from redress.operators import accounts
 from tests.fakes.rasa import FakeRasa
 from tests.integration.api.chat import WebChat
 from tests.integration.conftest import ADMIN_TOKEN, gateway_settings
+from tests.integration.slack.test_slack_desk import DESK_CHANNEL, open_gateway
 
 # A Monday, mid-morning (GMT in November): the team is open.
 MONDAY_10AM = datetime(2026, 11, 16, 10, 0, tzinfo=timezone.utc)
@@ -537,3 +538,43 @@ def test_a_note_on_a_complaint_that_is_not_a_case_is_refused(
     refused = pytest.raises(ConsoleRefused, match=f"There is no case {complaint_id}")
     with open_console(sqlite_url, business) as c, refused:
         c.call(c.desk.note, "a note", SAM, complaint_id=complaint_id)
+
+
+# Beside Slack --------------------------------------------------------------------------------
+
+
+def test_with_slack_too_both_desks_hear_the_customer_and_the_console_can_act(
+    sqlite_url: str, business: Business
+) -> None:
+    add_operator(sqlite_url)
+    with open_gateway(sqlite_url, quiet(business)) as g:
+        desk: ConsoleDesk = g.client.app.state.console_desk  # type: ignore[attr-defined]
+        assert desk.slack is True
+        feed = g.client.portal.call(desk.subscribe)
+        conversation_id = g.say(None, "my internet has been down since monday")["conversation_id"]
+        g.request_person(conversation_id)
+        thread = g.card(conversation_id)
+        with unit_of_work(sqlite_url) as session:
+            handoff_id = session.scalars(select(Handoff.id)).one()
+
+        # Taken over from the console: the customer hears it as from Slack.
+        g.client.portal.call(desk.take_over, handoff_id, SAM)
+        assert g.record(conversation_id)["messages"][-1]["text"] == JOINED.format(
+            agent="Sam Carter", team=TEAM
+        )
+
+        # The customer writes: the Slack thread shows it and the console hears of it.
+        reply = g.say(conversation_id, "hello, is anyone there")
+        assert reply["replies"] == []
+        mirrored = g.slack.thread(DESK_CHANNEL, thread)[-1]
+        assert "hello, is anyone there" in mirrored.get("text", "")
+        events = g.client.portal.call(feed.pending)
+        assert CUSTOMER_MESSAGE in kinds(events)
+
+        # The console answers; the Slack desk keeps the waiting steps to itself.
+        g.client.portal.call(desk.reply, conversation_id, "Yes, Sam here.", SAM)
+        assert [
+            m["text"] for m in g.record(conversation_id)["messages"] if m["role"] == "agent"
+        ] == ["Yes, Sam here."]
+        assert g.client.portal.call(desk.check_waits) == 0
+        feed.close()
