@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from bot.console import sign_in
+from bot.console import approvals, operators, sign_in
 
 
 def console_routes() -> list[BaseRoute]:
@@ -14,5 +14,13 @@ def console_routes() -> list[BaseRoute]:
         Route("/console/sign-in", sign_in.sign_in_page),
         Route("/console/sign-in", sign_in.sign_in, methods=post),
         Route("/console/sign-out", sign_in.sign_out, methods=post),
+        Route("/console/approvals", approvals.approvals_page),
+        Route("/console/approvals/{reference}/approve", approvals.approve, methods=post),
+        Route("/console/approvals/{reference}/reject", approvals.reject, methods=post),
+        Route("/console/operators", operators.operators_page),
+        Route("/console/operators", operators.add_operator, methods=post),
+        Route("/console/operators/{username}/reset", operators.reset_operator, methods=post),
+        Route("/console/operators/{username}/remove", operators.remove_operator, methods=post),
+        Route("/console/audit", operators.audit_page),
     ]
     return found

@@ -53,6 +53,7 @@ NAV = (
     ("approvals", "Approvals", "/console/approvals", "approver"),
     ("alerts", "Alerts", "/console/alerts", "agent"),
     ("reports", "Reports", "/console/reports", "agent"),
+    ("operators", "Operators", "/console/operators", "admin"),
 )
 
 
