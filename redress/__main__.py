@@ -1,5 +1,6 @@
 """Command line: ``python -m redress migrate|seed|check-config|incidents ...|alerts ...|
-compensation ...|privacy ...|retention|tokens ...|audit|operators ...``.
+compensation ...|privacy ...|retention|tokens ...|audit|operators ...|
+reports``.
 
 What an operator changes here (incidents, alerts, compensation decisions, tokens, privacy) is
 written to the audit log in the same transaction, in the name given with ``--by`` or else the
@@ -29,6 +30,7 @@ from redress.operators import cli as operators_cli
 from redress.operators.cli import command_line_actor
 from redress.privacy import cli as privacy_cli
 from redress.privacy import retention
+from redress.reports import cli as reports_cli
 from redress.seed import load_demo_customers
 from redress.settings import Settings
 
@@ -146,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         return operators_cli.run_audit(args, settings)
     elif args.command == "operators":
         return accounts_cli.run(args, settings)
+    elif args.command == "reports":
+        return reports_cli.run(args, settings, business)
     elif args.command == "retention":
         _out(retention.command(args, settings, business).text())
     elif args.command == "compensation":

@@ -1,13 +1,13 @@
 """Every HTTP route the gateway serves, in one list: the page, the web chat, the records,
-incidents, alerts, compensation, privacy and audit APIs. Channel webhooks are added by the
-app when on."""
+incidents, alerts, compensation, privacy, audit and reports APIs. Channel webhooks are added
+by the app when on."""
 
 from __future__ import annotations
 
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from bot.api import alerts, audit, compensation, incidents, privacy, records, webchat
+from bot.api import alerts, audit, compensation, incidents, privacy, records, reports, webchat
 from bot.api.site import STATIC, health, index, ready
 
 CONVERSATION = "/api/conversations/{conversation_id}"
@@ -40,5 +40,7 @@ def routes() -> list[BaseRoute]:
         Route("/api/privacy/erasures", privacy.erase_customer, methods=post),
         Route("/api/privacy/export", privacy.export_customer),
         Route("/api/audit", audit.list_entries),
+        Route("/api/reports", reports.get_report),
+        Route("/api/reports/{key}.csv", reports.get_section_csv),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

@@ -930,7 +930,7 @@ class _Figures:
                 func.sum(ours).over(**window, rows=(None, 0)).label("ours_n"),
                 func.sum(theirs).over(**window, rows=(None, 0)).label("turn"),
             )
-            .join(first, first.c.cid == Message.conversation_id)
+            .where(Message.conversation_id.in_(select(first.c.cid)))
             .cte("numbered")
         )
         # Each run of customer messages with no reply between waits from its first message
