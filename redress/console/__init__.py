@@ -1,0 +1,1 @@
+"""The operator console: finding, listing and exporting cases, and the pages built on them."""
