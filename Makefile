@@ -20,7 +20,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: run test install spacy train migrate lint format check-config clean sweep-fallback \
-	evaluate bench test-unit test-integration test-conversation test-nlu test-browser
+	evaluate bench bench-console test-unit test-integration test-conversation test-nlu test-browser
 
 run: install $(MODEL) migrate ## Build what is missing, then start Rasa, the actions and the gateway
 	@echo
@@ -90,6 +90,11 @@ evaluate: install $(MODEL) ## NLU quality: public benchmarks, held-out file, rea
 # BENCH_ARGS: see `scripts/bench.py --help` (duration, concurrency, soak, multi-instance).
 bench: install $(MODEL) ## Serving speed through the web chat API vs bare Rasa
 	$(VENV)/bin/python scripts/bench.py $(BENCH_ARGS)
+
+# BENCH_CONSOLE_ARGS: see `scripts/bench_console.py --help` (--database-url, --runs, --keep).
+# Seeds 100,000 messages on SQLite and on a PostgreSQL database it creates and drops.
+bench-console: $(VENV)/.installed ## Console case list and search query times (target < 300 ms)
+	$(VENV)/bin/python scripts/bench_console.py $(BENCH_CONSOLE_ARGS)
 
 migrate: $(VENV)/.installed ## Apply database migrations and load the demo customers and incidents
 	$(VENV)/bin/python -m redress migrate
