@@ -112,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     retention.add_parser(sub)
     operators_cli.add_parsers(sub)
     accounts_cli.add_parser(sub)
+    reports_cli.add_parser(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     settings, business = configuration_or_exit(logger)
