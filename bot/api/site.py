@@ -44,18 +44,18 @@ class SecurityHeaders:
             await refused(scope, receive, send)
             return
 
-        policy = (
-            CONSOLE_SECURITY_POLICY
-            if scope.get("path", "").startswith("/console")
-            else CONTENT_SECURITY_POLICY
-        )
+        console = scope.get("path", "").startswith("/console")
+        policy = CONSOLE_SECURITY_POLICY if console else CONTENT_SECURITY_POLICY
+        # The console's forms are checked for a same-site Origin; with "no-referrer" a browser
+        # sends "Origin: null" instead, so console pages share the referrer with themselves only.
+        referrer = b"same-origin" if console else b"no-referrer"
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 headers += [
                     (b"x-content-type-options", b"nosniff"),
-                    (b"referrer-policy", b"no-referrer"),
+                    (b"referrer-policy", referrer),
                     (b"content-security-policy", policy.encode()),
                 ]
                 message["headers"] = headers
