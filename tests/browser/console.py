@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from playwright.sync_api import Browser, Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from redress.clock import utcnow
 from redress.db.session import unit_of_work
@@ -16,6 +17,13 @@ from redress.operators import accounts
 from scripts.stack import Stack
 
 PASSWORD = "a long pass phrase 42"
+# Installed before any page script runs: every Content-Security-Policy violation is kept.
+WATCH_CSP = """
+window.__csp = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__csp.push(event.violatedDirective + " " + event.blockedURI);
+});
+"""
 
 
 def new_operator(
@@ -45,13 +53,19 @@ class Watched:
 
     def assert_clean(self) -> None:
         assert self.errors == [], self.errors
+        if self.page.url.startswith("http"):
+            assert self.page.evaluate("window.__csp || []") == []
 
 
 @contextmanager
 def console_page(browser: Browser, stack: Stack, username: str) -> Iterator[Watched]:
     """A new browser context signed in to the console as ``username``."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, locale="en-GB", timezone_id="Europe/London"
+    )
+    context.add_init_script(WATCH_CSP)
     page = context.new_page()
+    page.set_default_timeout(20_000)
     watched = Watched(page)
     page.on(
         "console",
@@ -63,7 +77,13 @@ def console_page(browser: Browser, stack: Stack, username: str) -> Iterator[Watc
         page.get_by_label("Username").fill(username)
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url("**/console/desk*")
+        try:
+            page.wait_for_url("**/console/desk*")
+        except PlaywrightTimeout:
+            shown = page.inner_text("body")[:800]
+            raise AssertionError(
+                f"signing in did not reach the desk: {page.url}\n{shown}"
+            ) from None
         yield watched
     finally:
         context.close()
