@@ -126,6 +126,6 @@ def _case(session: Session, conversation_id: str, complaints: list[Complaint]) -
         granted=granted_words(grant.remedy, grant.amount_pence) if grant else None,
         grant_reference=grant.reference if grant else None,
         incident_text=incident_text,
-        when_reply=replies.when_reply(),
+        when_reply=replies.when_reply(session),
         remedies=remedies,
     )

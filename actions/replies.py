@@ -43,28 +43,34 @@ def latest_text(tracker: Tracker) -> str:
     return str(tracker.latest_message.get("text") or "")
 
 
-def desk_connected() -> bool:
+def desk_connected(session: Session | None = None) -> bool:
     """Whether a person can reply in the chat: the Slack desk is connected, or the web
-    console's desk is on (at least one console operator account exists)."""
+    console's desk is on (at least one console operator account exists). ``session``: the
+    caller's own, when it has one open (SQLite lets one transaction write at a time)."""
     if settings().slack is not None:
         return True
-    with unit_of_work(settings().database_url) as session:
+    if session is not None:
         return operator_accounts.any_active(session)
+    with unit_of_work(settings().database_url) as own:
+        return operator_accounts.any_active(own)
 
 
-def when_reply() -> str:
-    """When a person will reply: by the opening hours when an agent desk is connected, and
-    never a time nobody will keep when it is not."""
+def when_reply(session: Session | None = None) -> str:
+    """When a person will reply: by the opening hours when an agent desk can answer, and
+    never a time nobody will keep when none can. ``session``: the caller's, if one is open."""
     config = business()
     return describe_reply(
-        config.hours, now(), desk=desk_connected(), without_desk=config.handoff.without_desk
+        config.hours,
+        now(),
+        desk=desk_connected(session),
+        without_desk=config.handoff.without_desk,
     )
 
 
 def where_complaints_stand(session: Session, complaints: list[Complaint]) -> list[str]:
     """A line for each open complaint. When a promised reply is late, that is recorded as
     a handoff (``reply_overdue``), so what the line says about it is true."""
-    config, moment, desk = business(), now(), desk_connected()
+    config, moment, desk = business(), now(), desk_connected(session)
     standings = [status.standing(c, config, moment, desk=desk) for c in complaints]
     if complaints and any(s.overdue for s in standings):
         handoff_records.request_handoff(session, complaints[0].conversation_id, "reply_overdue")
