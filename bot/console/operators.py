@@ -9,6 +9,7 @@ subject."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -132,11 +133,18 @@ async def remove_operator(request: Request) -> Response:
     return redirect(HERE, await _account_action(request, work))
 
 
-async def _account_action(request: Request, work: Any) -> str:
+async def _account_action(request: Request, work: Callable[[Session], str]) -> str:
     try:
         done: str = await db(request, work)
     except accounts.AccountError as refused:
-        text = str(refused)
+        # The accounts' messages name the command line's options; here they are fields.
+        text = (
+            str(refused)
+            .replace("; `python -m redress operators list`", "")
+            .replace(
+                "--approve-up-to 50.00 (in pounds)", "fill in what they approve up to, like 50.00"
+            )
+        )
         raise Refused(f"{text[:1].upper()}{text[1:]}. Nothing has changed.") from None
     return done
 

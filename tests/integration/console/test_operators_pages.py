@@ -94,6 +94,11 @@ def test_an_admin_adds_an_approver_who_can_then_sign_in(
         admin, "/console/operators", {**fields, "username": "kim", "password_again": "x"}, page.text
     )
     assert "The two passwords differ" in differ.text
+    no_limit = post_form(
+        admin, "/console/operators", {**fields, "username": "kim", "approve_up_to": ""}, page.text
+    )
+    assert no_limit.status_code == 400
+    assert "An approver needs a limit: fill in what they approve up to" in no_limit.text
     assert account(database_url, "kim") is None
 
 
