@@ -358,7 +358,7 @@ def _missed(
     customer's message was queued."""
     zone = business.hours.timezone
     when = describe_time(promise.due_at, now, zone)
-    why_not = _cannot_message(session, complaint)
+    why_not = cannot_message(session, complaint)
     told = False
     if why_not is None:
         told = incident_notices.enqueue(
@@ -407,7 +407,7 @@ def _to_do(promise: Promise) -> str:
     return "Do it and mark it done, or tell the customer what happens now."
 
 
-def _cannot_message(session: Session, complaint: Complaint) -> str | None:
+def cannot_message(session: Session, complaint: Complaint) -> str | None:
     """Why we may not message this customer unasked, or None when we may."""
     conversation = session.get(Conversation, complaint.conversation_id)
     asked = [DataRequest.conversation_id == complaint.conversation_id]

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from redress.cases import promises
 from redress.db.models import Complaint, IncidentSubscription, OperatorAlert
 from redress.incidents import model as incidents
 from redress.incidents import notices, wording
@@ -131,7 +132,8 @@ def link_cluster(
 ) -> Linked:
     """Links each complaint not yet explained by an incident to ``incident`` and tells its
     customer, once per conversation, what is wrong and that updates will follow. A customer
-    who said no to updates, or asked us to stop messaging, is linked but not messaged."""
+    who said no to updates, asked us to stop messaging or cannot be reached is linked but
+    not messaged."""
     linked: list[str] = []
     told = 0
     for complaint in complaints:
@@ -139,7 +141,7 @@ def link_cluster(
             continue  # another incident explains it already
         subscription = notices.link_complaint(session, complaint, incident.id, now)
         linked.append(complaint.reference)
-        if subscription.status != notices.OFFERED or _said_no(session, complaint.conversation_id):
+        if subscription.status != notices.OFFERED or _may_not_message(session, complaint):
             continue
         notices.answer_offer(session, subscription, True, now)
         told += notices.enqueue(
@@ -155,17 +157,16 @@ def link_cluster(
     return Linked(tuple(linked), told)
 
 
-def _said_no(session: Session, conversation_id: str) -> bool:
-    """Whether this conversation ever declined incident updates (or asked us to stop)."""
-    return (
-        session.scalar(
-            select(IncidentSubscription.id).where(
-                IncidentSubscription.conversation_id == conversation_id,
-                IncidentSubscription.status == notices.DECLINED,
-            )
+def _may_not_message(session: Session, complaint: Complaint) -> bool:
+    """Whether this customer said no to incident updates, asked us to stop messaging them
+    (as a missed promise's apology checks), or can no longer be reached."""
+    declined = session.scalar(
+        select(IncidentSubscription.id).where(
+            IncidentSubscription.conversation_id == complaint.conversation_id,
+            IncidentSubscription.status == notices.DECLINED,
         )
-        is not None
     )
+    return declined is not None or promises.cannot_message(session, complaint) is not None
 
 
 def summary_json(cluster: Cluster) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from redress.conversations import records as conversations
 from redress.db.models import (
     AuditEntry,
     Complaint,
+    DataRequest,
     Incident,
     IncidentSubscription,
     OperatorAlert,
@@ -300,6 +301,18 @@ def test_a_possible_incident_alert_becomes_an_incident_for_its_customers(
     database_url: str, business: Business
 ) -> None:
     alert_id, references, conversation_ids = _cluster(database_url)
+    # The third customer has since asked us to stop messaging them.
+    with unit_of_work(database_url) as session:
+        session.add(
+            DataRequest(
+                reference="DR-STOP1",
+                kind="stop_messages",
+                conversation_id=conversation_ids[2],
+                status="done",
+                due_at=utcnow(),
+            )
+        )
+    told = conversation_ids[:2]
     add_operator(database_url, "ada", "admin", name="Ada Admin")
     with console_client(database_url, business) as client:
         sign_in(client, "ada")
@@ -327,7 +340,7 @@ def test_a_possible_incident_alert_becomes_an_incident_for_its_customers(
         incident_id = created.headers["location"].rsplit("/", 1)[1]
 
         landed = client.get(created.headers["location"])
-        assert "3 complaints linked; 3 customers sent the explanation" in landed.text
+        assert "3 complaints linked; 2 customers sent the explanation" in landed.text
         for reference in references:
             assert reference in landed.text
 
@@ -340,15 +353,20 @@ def test_a_possible_incident_alert_becomes_an_incident_for_its_customers(
             select(IncidentSubscription).where(IncidentSubscription.incident_id == incident_id)
         ).all()
         assert {s.conversation_id for s in subscriptions} == set(conversation_ids)
-        assert {s.status for s in subscriptions} == {incident_notices.SUBSCRIBED}
+        statuses = {s.conversation_id: s.status for s in subscriptions}
+        assert [statuses[c] for c in conversation_ids] == [
+            incident_notices.SUBSCRIBED,
+            incident_notices.SUBSCRIBED,
+            incident_notices.OFFERED,
+        ]
         alert = session.get(OperatorAlert, alert_id)
         assert alert is not None and alert.acknowledged_at is not None
         assert alert.acknowledged_by == "Ada Admin (console)"
     explained = _outbox(database_url)
-    assert sorted(m.conversation_id for m in explained) == sorted(conversation_ids)
+    assert sorted(m.conversation_id for m in explained) == sorted(told)
     for message, reference in zip(
         sorted(explained, key=lambda m: conversation_ids.index(m.conversation_id)),
-        references,
+        references[:2],
         strict=True,
     ):
         assert reference in message.text and FORM["why"] in message.text
@@ -367,4 +385,4 @@ def test_a_possible_incident_alert_becomes_an_incident_for_its_customers(
             page.text,
         )
     updates = [m for m in _outbox(database_url) if "Good news" in m.text]
-    assert sorted(m.conversation_id for m in updates) == sorted(conversation_ids)
+    assert sorted(m.conversation_id for m in updates) == sorted(told)
