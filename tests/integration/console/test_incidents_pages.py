@@ -183,6 +183,8 @@ def test_an_agent_reads_incidents_but_cannot_write(database_url: str, business: 
         assert page.status_code == 200 and FORM["why"] in page.text
         assert "/update" not in page.text and "/resolve" not in page.text
 
+        unknown = client.get("/console/incidents/INC-NOPE")
+        assert unknown.status_code == 404 and "There is no incident with that id." in unknown.text
         refused = client.get("/console/incidents/new")
         assert refused.status_code == 403 and "needs the admin role" in refused.text
         posted = post_form(client, "/console/incidents/new", {**FORM, "id": "INC-NO"}, page.text)
