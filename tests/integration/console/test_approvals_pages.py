@@ -125,8 +125,9 @@ def test_an_approver_approves_within_their_limit_and_the_customer_is_told(
     assert f"Approved {made.reference} (£30, grant {grant.reference})" in text
     assert "No offers are waiting for a person." in text
     # It is among the recent grants, and counted against its category.
-    assert grant.reference in text
-    assert "delay" in text
+    assert f'<th scope="row">{grant.reference}</th>' in text
+    assert '<th scope="row">delay</th>' in text
+    assert "£30 in 1 grant to 1 customer;" in " ".join(text.split())
 
 
 def test_an_offer_over_the_approvers_limit_is_refused_and_nothing_changes(
