@@ -4,7 +4,8 @@
 Seeds a database with scripts/seed_console.py (10,000 conversations, 100,000 messages) when it
 holds no conversations, then times each query of the case list (redress/console/queries.py)
 several times and prints the median and the 95th percentile in milliseconds. The console's
-target is under 300 ms for each on a 2-core machine.
+target is under 300 ms for each on a 2-core machine. Other work on the machine slows every
+figure, so the report gives the load average before and after.
 
 Without --database-url it measures both SQLite (a file in a temporary folder) and PostgreSQL
 (a database it creates, redress_console_bench, and drops afterwards unless --keep).
@@ -179,6 +180,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
     columns: dict[str, dict[str, tuple[float, float]]] = {}
+    load_before = os.getloadavg()[0]
     if options.database_url:
         print(f"Measuring {options.database_url.split('://')[0]}...", file=sys.stderr)
         columns[options.database_url.split(":")[0].split("+")[0]] = bench(
@@ -194,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         columns["postgresql"] = postgres_bench(options)
     print(
         f"\nCase list and search on {options.conversations} conversations / "
-        f"{options.messages} messages, {options.runs} runs each, {os.cpu_count()} CPUs "
+        f"{options.messages} messages, {options.runs} runs each, {os.cpu_count()} CPUs, "
+        f"load average {load_before:.1f} before and {os.getloadavg()[0]:.1f} after "
         f"(target: under {TARGET_MS} ms)\n"
     )
     print(table(columns))

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy.orm import Session
 
+from redress.business import Business
 from redress.console.queries import (
     CASE_COLUMNS,
     GRANT_COLUMNS,
@@ -33,6 +34,7 @@ from redress.db.models import (
     Promise,
 )
 from redress.db.session import session_factory, unit_of_work
+from tests.conftest import _migrated, postgres_database
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=timezone.utc)
 
@@ -71,7 +73,19 @@ def promise(complaint_id: int, conversation: str, due: datetime, status: str) ->
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, business: Business
+) -> Iterator[str]:
+    """One database of each kind for the whole module: these tests only read."""
+    if request.param == "sqlite":
+        yield _migrated(f"sqlite:///{tmp_path_factory.mktemp('cases') / 'redress.db'}", business)
+        return
+    with postgres_database("redress_console_cases") as url:
+        yield _migrated(url, business)
+
+
+@pytest.fixture(scope="module")
 def cases(database_url: str) -> dict[str, int]:
     """Four cases and one complaint that is not a case yet; returns their ids by name."""
     with unit_of_work(database_url) as session:
