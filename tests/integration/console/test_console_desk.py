@@ -50,10 +50,17 @@ from redress.handoff import records as handoff_records
 from redress.handoff import waits as handoff_waits
 from redress.handoff.reply_times import NO_DESK
 from redress.operators import accounts
+from redress.settings import TelegramSettings
 from tests.fakes.rasa import FakeRasa
+from tests.fakes.telegram_api import FakeTelegram, text_update
 from tests.integration.api.chat import WebChat
 from tests.integration.conftest import ADMIN_TOKEN, gateway_settings
-from tests.integration.slack.test_slack_desk import DESK_CHANNEL, open_gateway
+from tests.integration.slack.test_slack_desk import (
+    DESK_CHANNEL,
+    TELEGRAM_SECRET,
+    TELEGRAM_TOKEN,
+    open_gateway,
+)
 
 # A Monday, mid-morning (GMT in November): the team is open.
 MONDAY_10AM = datetime(2026, 11, 16, 10, 0, tzinfo=timezone.utc)
@@ -147,13 +154,29 @@ def add_operator(database_url: str, username: str = "sam", name: str = "Sam Cart
 
 @contextmanager
 def open_console(
-    database_url: str, business: Business, *, operator: bool = True
+    database_url: str,
+    business: Business,
+    *,
+    operator: bool = True,
+    telegram: FakeTelegram | None = None,
 ) -> Iterator[Console]:
     if operator:
         add_operator(database_url)
     clock = Clock(MONDAY_10AM)
     rasa = FakeRasa()
-    settings = replace(gateway_settings(database_url, rasa.url), outbox_poll_seconds=60)
+    settings = replace(
+        gateway_settings(database_url, rasa.url),
+        outbox_poll_seconds=60,
+        telegram=None
+        if telegram is None
+        else TelegramSettings(
+            token=TELEGRAM_TOKEN,
+            mode="webhook",
+            webhook_url="https://example.test/telegram/webhook",
+            webhook_secret=TELEGRAM_SECRET,
+            api_url=telegram.api_url,
+        ),
+    )
     assert settings.slack is None
     try:
         with TestClient(create_app(settings, quiet(business), clock=clock)) as client:
@@ -424,6 +447,44 @@ def test_a_case_reassigned_from_the_console_tells_the_customer_which_team(
     assert c.texts(chat.conversation_id, "bot")[-1] == REASSIGNED.format(
         team=business.team("network").name, reference=reference
     )
+
+
+def test_a_reply_from_the_console_reaches_a_telegram_customer_under_the_agents_name(
+    sqlite_url: str, business: Business
+) -> None:
+    with (
+        FakeTelegram(TELEGRAM_TOKEN) as telegram,
+        open_console(sqlite_url, business, telegram=telegram) as c,
+    ):
+        telegram.wait_for(lambda: telegram.calls_to("setWebhook"), 30, "setWebhook")
+        chat_id = 9_300_001
+        with unit_of_work(sqlite_url) as session:
+            conversation_id = conversations.conversation_on_channel(
+                session, "telegram", str(chat_id)
+            ).id
+        handoff_id = c.request_person(conversation_id)
+        [waiting] = c.call(c.desk.queue).handoffs
+        assert (waiting.channel, waiting.channel_name) == ("telegram", "Telegram")
+        c.call(c.desk.take_over, handoff_id, SAM)
+        c.call(c.desk.reply, conversation_id, "Hi, I'm looking at your line now.", SAM)
+        assert telegram.texts(chat_id) == [
+            JOINED.format(agent="Sam Carter", team=TEAM),
+            "Sam Carter: Hi, I'm looking at your line now.",
+        ]
+
+        # The customer answers on Telegram: recorded for the desk; the assistant is not asked.
+        webhook = c.client.post(
+            "/telegram/webhook",
+            json=text_update(chat_id, "thanks, the light is green now"),
+            headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET},
+        )
+        assert webhook.status_code == 200
+        telegram.wait_for(
+            lambda: c.texts(conversation_id, "customer"), 30, "the customer's message recorded"
+        )
+        assert c.texts(conversation_id, "customer") == ["thanks, the light is green now"]
+        assert c.rasa.messages(conversation_id) == []
+        assert len(telegram.texts(chat_id)) == 2
 
 
 # Waiting for a person ------------------------------------------------------------------------
