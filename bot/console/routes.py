@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
-from bot.console import alerts, approvals, cases, desk_pages, incidents, operators, sign_in
+from bot.console import (
+    alerts,
+    approvals,
+    cases,
+    desk_pages,
+    incidents,
+    operators,
+    reports,
+    sign_in,
+)
 
 
 def console_routes() -> list[BaseRoute]:
@@ -35,6 +44,8 @@ def console_routes() -> list[BaseRoute]:
         Route("/console/operators/{username}/reset", operators.reset_operator, methods=post),
         Route("/console/operators/{username}/remove", operators.remove_operator, methods=post),
         Route("/console/audit", operators.audit_page),
+        Route("/console/reports", reports.reports_page),
+        Route("/console/reports/{key}.csv", reports.section_csv),
         Route("/console/desk", desk_pages.queue),
         Route("/console/desk/conversations/{conversation_id}", desk_pages.conversation),
         Route("/console/desk/take-over", desk_pages.take_over, methods=post),
