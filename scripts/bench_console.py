@@ -8,7 +8,9 @@ target is under 300 ms for each on a 2-core machine. Other work on the machine s
 figure, so the report gives the load average before and after.
 
 Without --database-url it measures both SQLite (a file in a temporary folder) and PostgreSQL
-(a database it creates, redress_console_bench, and drops afterwards unless --keep).
+(a database it creates, redress_console_bench, and drops afterwards unless --keep), on the
+server the tests use: REDRESS_TEST_POSTGRES_URL, or postgresql://postgres@127.0.0.1:5432/postgres.
+It exits with 1 when any query's 95th percentile is over the target.
 
     .venv/bin/python scripts/bench_console.py [--database-url URL] [--runs 20]
         [--conversations 10000] [--messages 100000] [--revision head] [--keep]

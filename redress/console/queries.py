@@ -422,7 +422,7 @@ def _matching(f: CaseFilter, now: datetime, dialect: str) -> Select[Any]:
         conditions.append(Complaint.created_at >= _midnight(f.date_from))
     if f.date_to is not None:
         conditions.append(Complaint.created_at < _midnight(f.date_to + timedelta(days=1)))
-    if f.q:
+    if f.q and f.q.strip():
         conditions.append(Complaint.id.in_(_search(f.q, dialect)))
     return query.where(*conditions)
 
