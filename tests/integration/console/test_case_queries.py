@@ -433,6 +433,16 @@ def test_exports_give_every_matching_record_in_batches(
     ]
     assert all(tuple(m) == MESSAGE_COLUMNS for m in messages)
     assert {m["conversation_id"] for m in messages} == {"c-web-nadia"}
+    # All cases: conversation by conversation, one at a time, never the one with no case.
+    every = list(iter_messages(session, CaseFilter(), NOW, batch_size=1))
+    assert [(m["conversation_id"], m["role"]) for m in every] == [
+        ("c-tg-peter", "customer"),
+        ("c-tg-peter", "bot"),
+        ("c-web-anon", "customer"),
+        ("c-web-nadia", "customer"),
+        ("c-web-nadia", "bot"),
+        ("c-web-nadia", "agent"),
+    ]
 
     grants = list(iter_grants(session, CaseFilter(), NOW, batch_size=1))
     assert grants == [
