@@ -197,12 +197,18 @@ def list_cases(session: Session, f: CaseFilter, now: datetime) -> CasePage:
     total = count_cases(session, f, now)
     pages = max(1, math.ceil(total / f.per_page))
     next_due = _next_due()
-    query = (
-        _with_row_columns(matching, next_due)
-        .order_by(*_order(f.sort, next_due))
-        .limit(f.per_page)
-        .offset((f.page - 1) * f.per_page)
-    )
+    order = _order(f.sort, next_due)
+    # The page's ids first, from the complaints alone, then their columns: a deep page does
+    # not join, and work out the next promise of, every case it skips.
+    page_ids = matching.add_columns(next_due) if f.sort == "due" else matching
+    page_ids = page_ids.order_by(*order).limit(f.per_page).offset((f.page - 1) * f.per_page)
+    on_page = page_ids.subquery()
+    query = _with_row_columns(
+        select(Complaint.id)
+        .join(on_page, on_page.c.id == Complaint.id)
+        .join(Conversation, Conversation.id == Complaint.conversation_id),
+        next_due,
+    ).order_by(*order)
     rows = [_case_row(row, now) for row in session.execute(query)]
     return CasePage(rows=rows, total=total, page=f.page, pages=pages)
 
