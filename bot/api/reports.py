@@ -62,4 +62,3 @@ async def _report(request: Request, key: str | None) -> Report:
         return build_report(session, business, query, now, None if key is None else [key])
 
     return await in_transaction(request, work)
-
