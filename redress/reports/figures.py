@@ -13,7 +13,7 @@ checks the wording of first replies.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
@@ -1185,7 +1185,3 @@ def table_text(section: Section) -> str:
     for label, value in section.summary:
         lines.append(f"{label}: {'' if value is None else value}")
     return "\n".join(line.rstrip() for line in lines)
-
-
-def sections_of(report: Report, keys: Sequence[str] | None) -> list[Section]:
-    return [s for s in report.sections if keys is None or s.key in keys]
