@@ -43,6 +43,9 @@ RIGHT = 16
 TOP = 16
 BOTTOM = 72
 LEGEND_ROW = 20
+LEGEND_COLUMNS = 3
+# Below the x-axis title, where the legend begins.
+LEGEND_TOP = HEIGHT + 16
 _ids = itertools.count(1)
 
 
@@ -66,6 +69,7 @@ def render_spec(spec: ChartSpec) -> Markup:
         description=spec.description,
         x_label=spec.x_label,
         y_label=spec.y_label,
+        empty_text=spec.empty_text,
     )
 
 
@@ -77,9 +81,10 @@ def bar_chart(
     description: str = "",
     x_label: str = "",
     y_label: str = "",
+    empty_text: str = EMPTY,
 ) -> Markup:
     """Bars for each label, side by side when there are several series."""
-    return _chart("bar", title, labels, series, description, x_label, y_label)
+    return _chart("bar", title, labels, series, description, x_label, y_label, empty_text)
 
 
 def stacked_bar_chart(
@@ -90,9 +95,10 @@ def stacked_bar_chart(
     description: str = "",
     x_label: str = "",
     y_label: str = "",
+    empty_text: str = EMPTY,
 ) -> Markup:
     """One bar for each label, the series stacked in it."""
-    return _chart("stacked_bar", title, labels, series, description, x_label, y_label)
+    return _chart("stacked_bar", title, labels, series, description, x_label, y_label, empty_text)
 
 
 def line_chart(
@@ -103,9 +109,10 @@ def line_chart(
     description: str = "",
     x_label: str = "",
     y_label: str = "",
+    empty_text: str = EMPTY,
 ) -> Markup:
     """A line for each series across the labels, with a marker at each point."""
-    return _chart("line", title, labels, series, description, x_label, y_label)
+    return _chart("line", title, labels, series, description, x_label, y_label, empty_text)
 
 
 def _chart(
@@ -116,22 +123,23 @@ def _chart(
     description: str,
     x_label: str,
     y_label: str,
+    empty_text: str = EMPTY,
 ) -> Markup:
     uid = f"chart-{next(_ids)}"
     empty = not labels or not any(v for s in series for v in s.values)
-    legend_rows = 0 if empty else math.ceil(len(series) / 4)
-    height = HEIGHT + legend_rows * LEGEND_ROW
+    legend_rows = 0 if empty else math.ceil(len(series) / LEGEND_COLUMNS)
+    height = LEGEND_TOP + legend_rows * LEGEND_ROW if legend_rows else HEIGHT
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-{kind}" role="img" '
         f'aria-labelledby="{uid}-title {uid}-desc" viewBox="0 0 {WIDTH} {height}" '
         f'width="100%" font-family="sans-serif" font-size="12" fill="{TEXT}">',
         f'<title id="{uid}-title">{escape(title)}</title>',
-        f'<desc id="{uid}-desc">{escape(description if not empty else EMPTY + ".")}</desc>',
+        f'<desc id="{uid}-desc">{escape(description if not empty else empty_text + ".")}</desc>',
     ]
     if empty:
         parts.append(
             f'<text x="{WIDTH / 2}" y="{height / 2}" text-anchor="middle" font-size="16" '
-            f'class="chart-empty">{EMPTY}</text>'
+            f'class="chart-empty">{escape(empty_text)}</text>'
         )
         parts.append("</svg>")
         return Markup("".join(parts))  # noqa: S704 (every value in it was escaped)  # noqa: S704 (every value in it was escaped)
@@ -185,13 +193,13 @@ def _chart(
     )
     parts.append('<g class="chart-legend">')
     for i, one in enumerate(series):
-        row, col = divmod(i, 4)
-        x = LEFT + col * (plot_w / 4)
-        y = HEIGHT + row * LEGEND_ROW
+        row, col = divmod(i, LEGEND_COLUMNS)
+        x = LEFT + col * (plot_w / LEGEND_COLUMNS)
+        y = LEGEND_TOP + row * LEGEND_ROW
         parts.append(
             f'<rect x="{x:.1f}" y="{y - 10}" width="12" height="12" '
             f'fill="{PALETTE[i % len(PALETTE)]}"/>'
-            f'<text x="{x + 18:.1f}" y="{y}">{escape(_short(one.name, 28))}</text>'
+            f'<text x="{x + 18:.1f}" y="{y}">{escape(_short(one.name, 30))}</text>'
         )
     parts.append("</g></svg>")
     return Markup("".join(parts))  # noqa: S704 (every value in it was escaped)

@@ -103,6 +103,8 @@ class ChartSpec:
     y_label: str
     labels: tuple[str, ...]
     series: tuple[Series, ...]
+    # What the chart says instead when there is nothing to draw.
+    empty_text: str = "No complaints in this period"
 
     @property
     def empty(self) -> bool:
@@ -561,6 +563,7 @@ class _Figures:
                 Series("First reply", tuple(float(r[3] or 0) for r in teams)),
                 Series("Promised", tuple(float(r[4] or 0) for r in teams)),
             ),
+            empty_text="No replies or promises in this period",
         )
         return Section(
             "reply_and_resolution_times",
@@ -614,6 +617,7 @@ class _Figures:
             "Reopened (%)",
             tuple(self.label(str(r[1])) for r in parts),
             (Series("Reopened", tuple(float(r[4] or 0) for r in parts)),),
+            empty_text="No resolution in this period was reopened",
         )
         return Section(
             "reopen_rate",
@@ -689,6 +693,7 @@ class _Figures:
                 Series(f"{score} of 5", tuple(float(r[4 + score] or 0) for r in rows))
                 for score in range(1, 6)
             ),
+            empty_text="No ratings in this period",
         )
         return Section(
             "satisfaction",
@@ -743,6 +748,7 @@ class _Figures:
             "Handoffs",
             tuple(str(r[0]) for r in rows),
             (Series("Handoffs", tuple(float(r[1] or 0) for r in rows)),),
+            empty_text="No handoffs in this period",
         )
         return Section(
             "handoff_reasons",
@@ -831,6 +837,7 @@ class _Figures:
                 Series("Granted", tuple(int(r[5] or 0) / 100 for r in incidents)),
                 Series("Budget", tuple(int(r[6] or 0) / 100 for r in incidents)),
             ),
+            empty_text="No compensation for incidents in this period",
         )
         return Section(
             "compensation",
@@ -899,6 +906,7 @@ class _Figures:
             "Complaints",
             tuple(str(r[0]) for r in rows),
             (Series("Complaints", tuple(float(r[3] or 0) for r in rows)),),
+            empty_text="No complaints linked to an incident in this period",
         )
         return Section(
             "top_incidents",

@@ -129,3 +129,17 @@ def test_a_section_renders_its_charts_or_none() -> None:
     without = Section("k", "K", ["a"], [], None, "note")
     assert render_chart(without) is None
     assert render_charts(without) == []
+
+
+def test_a_chart_with_nothing_to_draw_says_what_is_missing() -> None:
+    spec = ChartSpec("bar", "Handoffs by reason", "D", "Reason", "Handoffs", (), (),
+                     empty_text="No handoffs in this period")  # fmt: skip
+    root = parsed(render_chart(Section("k", "K", [], [], spec, "")))  # type: ignore[arg-type]
+    assert [t.text for t in root.iter(f"{SVG}text")] == ["No handoffs in this period"]
+
+
+def test_the_legend_sits_below_the_axis_title() -> None:
+    root = parsed(bar_chart("T", LABELS, SERIES, x_label="Day"))
+    texts = {t.text: float(t.get("y", "0")) for t in root.iter(f"{SVG}text")}
+    assert texts["Service not working"] > texts["Day"] + 10
+    assert float(root.get("viewBox", "").split()[3]) > texts["Service not working"]
