@@ -34,6 +34,7 @@ from redress.console.queries import BadFilter, CaseFilter
 from redress.conversations.views import conversation_record
 from redress.db.models import Complaint, Conversation
 from redress.db.session import session_factory
+from redress.reports.csv_out import safe_cell
 
 # What each export holds: its rows (from the batch iterators) and its columns.
 EXPORTS = {
@@ -43,8 +44,6 @@ EXPORTS = {
 }
 # Rows written into one chunk of the streamed CSV.
 CHUNK_ROWS = 200
-# A spreadsheet treats a cell starting with one of these as a formula.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 ROLE_NAMES = {"customer": "Customer", "bot": "Assistant", "agent": "Agent"}
 STATUS_NAMES = {
@@ -513,19 +512,12 @@ def _sqlite_readers(database_url: str) -> sessionmaker[Session]:
     return sessionmaker(engine)
 
 
-def csv_cell(value: Any) -> str:
-    """A value as a CSV cell; text a spreadsheet would run as a formula gets a leading
-    apostrophe, so it shows as the text it is."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
+def csv_cell(value: Any) -> str | int | float:
+    """A value as a CSV cell (times in ISO 8601); text a spreadsheet would run as a formula
+    gets a leading apostrophe, so it shows as the text it is."""
     if isinstance(value, (datetime, date)):
         return value.isoformat()
-    if isinstance(value, (int, float)):
-        return str(value)
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    return safe_cell(value)
 
 
 FIELD_LABELS = {

@@ -402,6 +402,11 @@ def test_the_exports_match_the_records_neutralise_formulas_stream_and_are_audite
         assert by_ref["RD-TGM002"]["channel"] == "telegram"
         assert by_ref["RD-OLD003"]["status"] == "resolved"
         assert by_ref["RD-OLD003"]["summary"] == "Charged for a returned router"
+        assert by_ref["RD-OLD003"]["resolved_via"] == "agent"
+        assert by_ref["RD-TGM002"]["overdue"] == "no"
+        late = _rows(client.get("/console/export/cases.csv?overdue=true").text)
+        assert [(row["reference"], row["overdue"]) for row in late] == [("RD-WEB001", "yes")]
+        assert late[0]["next_due_at"].endswith("+00:00")
 
         messages = _rows(client.get("/console/export/messages.csv?channel=telegram").text)
         assert [(m["conversation_id"], m["role"], m["text"]) for m in messages] == [
