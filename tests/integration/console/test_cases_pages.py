@@ -14,10 +14,13 @@ import anyio
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
+from bot.console.cases import csv_chunks
 from redress import audit
 from redress.business import Business
 from redress.cases import desk as case_desk
 from redress.clock import utcnow
+from redress.console import queries
+from redress.console.queries import CaseFilter
 from redress.db.models import (
     AuditEntry,
     CompensationGrant,
@@ -452,3 +455,32 @@ def test_a_long_export_comes_in_batches(database_url: str, business: Business) -
         rows = _rows(b"".join(chunks).decode())
         texts = [row["text"] for row in rows if row["text"].startswith("line ")]
         assert texts == [f"line {n}" for n in range(1203)]
+
+
+def test_a_download_in_progress_does_not_hold_up_the_assistant(
+    database_url: str, business: Business
+) -> None:
+    """Half-way through an export, the records still take new messages (on SQLite the
+    export's reads take no write lock)."""
+    _seed(database_url)
+    with unit_of_work(database_url) as session:
+        session.add_all(
+            Message(conversation_id="case-web", role="customer", channel="web", text=f"n{n}")
+            for n in range(600)
+        )
+    chunks = csv_chunks(
+        database_url,
+        queries.iter_messages,
+        queries.MESSAGE_COLUMNS,
+        CaseFilter(channel="web"),
+        utcnow(),
+    )
+    first = next(chunks)
+    assert first.startswith(b"message_id,")
+    with unit_of_work(database_url) as session:
+        session.add(
+            Message(conversation_id="case-tg", role="customer", channel="web", text="still here")
+        )
+    rest = b"".join(chunks)
+    rows = _rows((first + rest).decode())
+    assert len([row for row in rows if row["conversation_id"] == "case-web"]) == 602
