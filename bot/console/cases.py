@@ -34,6 +34,8 @@ from redress.console.queries import BadFilter, CaseFilter
 from redress.conversations.views import conversation_record
 from redress.db.models import Complaint, Conversation
 from redress.db.session import session_factory
+from redress.privacy.config import visible_kinds
+from redress.privacy.shown import for_agents, record_for_agents
 from redress.reports.csv_out import safe_cell
 
 # What each export holds: its rows (from the batch iterators) and its columns.
@@ -167,8 +169,10 @@ def case_view(session: Session, complaint_id: int, business: Business) -> dict[s
     complaint = session.get(Complaint, complaint_id)
     if complaint is None or complaint.team is None:
         return None
-    record = conversation_record(session, complaint.conversation_id, business)
-    assert record is not None  # a foreign key
+    found = conversation_record(session, complaint.conversation_id, business)
+    assert found is not None  # a foreign key
+    # Masked as at the Slack desk: what agents need to see, and no more (privacy.yml).
+    record = record_for_agents(found, visible_kinds(business))
     conversation = session.get(Conversation, complaint.conversation_id)
     assert conversation is not None
     customer = complaint.customer or conversation.customer
@@ -181,7 +185,7 @@ def case_view(session: Session, complaint_id: int, business: Business) -> dict[s
     return {
         "case": case_desk.case_json(session, complaint, business),
         "complaint": this,
-        "summary": complaint.summary,
+        "summary": for_agents(complaint.summary, visible_kinds(business)),
         "created_at": complaint.created_at,
         "customer": customer,
         "channel": conversation.channel,
@@ -452,9 +456,10 @@ async def export(request: Request) -> Response:
     await db(request, note_export)
     rows, columns = EXPORTS[kind]
     database_url = request.app.state.settings.database_url
+    visible = visible_kinds(request.app.state.business)
     filename = f"redress-{kind}-{now.date().isoformat()}.csv"
     return StreamingResponse(
-        csv_chunks(database_url, rows, columns, found, now),
+        csv_chunks(database_url, rows, columns, found, now, visible),
         media_type="text/csv; charset=utf-8",
         headers={
             "content-disposition": f'attachment; filename="{filename}"',
@@ -463,22 +468,34 @@ async def export(request: Request) -> Response:
     )
 
 
+# The columns holding what customers wrote, masked in exports as at the desk.
+WRITTEN_COLUMNS = frozenset({"text", "summary"})
+
+
+def _shown(column: str, value: Any, visible: frozenset[str]) -> Any:
+    if column in WRITTEN_COLUMNS and isinstance(value, str):
+        return for_agents(value, visible)
+    return value
+
+
 def csv_chunks(
     database_url: str,
     rows: Any,
     columns: tuple[str, ...],
     f: CaseFilter,
     now: datetime,
+    visible: frozenset[str] = frozenset(),
 ) -> Iterator[bytes]:
     """The CSV a few hundred rows at a time, read in batches by ``rows`` (one of the
-    ``redress.console.queries`` iterators) and written as they come."""
+    ``redress.console.queries`` iterators) and written as they come. What customers wrote
+    (messages, summaries) is masked as agents see it (privacy.yml ``agents_see``)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(columns)
     session = _reading_session(database_url)
     try:
         for written, row in enumerate(rows(session, f, now, queries.BATCH_SIZE), start=1):
-            writer.writerow([csv_cell(row[column]) for column in columns])
+            writer.writerow([csv_cell(_shown(column, row[column], visible)) for column in columns])
             if written % CHUNK_ROWS == 0:
                 yield buffer.getvalue().encode("utf-8")
                 buffer.seek(0)

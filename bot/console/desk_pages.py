@@ -43,6 +43,8 @@ from redress.conversations.views import conversation_record
 from redress.db.models import Complaint, Handoff
 from redress.handoff import records as handoff_records
 from redress.operators import accounts
+from redress.privacy.config import visible_kinds
+from redress.privacy.shown import record_for_agents
 
 logger = logging.getLogger("redress.console")
 
@@ -78,6 +80,9 @@ async def conversation(request: Request) -> Response:
 
     def read(session: Session) -> tuple[dict[str, Any] | None, list[Complaint], Handoff | None]:
         found = conversation_record(session, conversation_id, business)
+        if found is not None:
+            # Masked as at the Slack desk: what agents need to see, and no more.
+            found = record_for_agents(found, visible_kinds(business))
         cases = session.scalars(
             select(Complaint)
             .where(Complaint.conversation_id == conversation_id)

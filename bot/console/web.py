@@ -35,6 +35,8 @@ from redress.audit import ROLES, Actor
 from redress.clock import utcnow
 from redress.compensation.policy import show_money
 from redress.operators import accounts
+from redress.privacy.config import visible_kinds
+from redress.privacy.shown import for_agents
 
 COOKIE = "redress_console"
 NOTICE_COOKIE = "redress_console_notice"
@@ -104,6 +106,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     """A page from ``templates/``, with the signed-in operator, the CSRF token, the
     navigation and any notice left by the action before."""
     found = getattr(request.state, "signed_in", None)
+    business = request.app.state.business
     notice = request.cookies.get(NOTICE_COOKIE, "")
     body = templates.get_template(template).render(
         request=request,
@@ -112,7 +115,9 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
         nav=[item for item in NAV if found is not None and found.actor.may(item[3])],
         notice=urllib.parse.unquote(notice)[:300] if notice else "",
         when=lambda moment, fmt="%d %b %Y %H:%M": local_time(request, moment, fmt),
-        business=request.app.state.business,
+        # What customers wrote, masked as agents see it at any desk (privacy.yml agents_see).
+        masked=lambda text: for_agents(str(text or ""), visible_kinds(business)),
+        business=business,
         **context,
     )
     response = HTMLResponse(body, status)

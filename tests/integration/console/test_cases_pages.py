@@ -18,9 +18,12 @@ from bot.console.cases import csv_chunks
 from redress import audit
 from redress.business import Business
 from redress.cases import desk as case_desk
+from redress.cases import records as cases
 from redress.clock import utcnow
+from redress.complaints import records as complaint_records
 from redress.console import queries
 from redress.console.queries import CaseFilter
+from redress.conversations import records as conversations
 from redress.db.models import (
     AuditEntry,
     CompensationGrant,
@@ -484,3 +487,39 @@ def test_a_download_in_progress_does_not_hold_up_the_assistant(
     rest = b"".join(chunks)
     rows = _rows((first + rest).decode())
     assert len([row for row in rows if row["conversation_id"] == "case-web"]) == 602
+
+
+def test_what_agents_may_not_see_is_masked_on_the_page_and_in_the_export(
+    sqlite_url: str, business: Business
+) -> None:
+    """privacy.yml lets agents see e-mail and postcode, not phone numbers: the console shows
+    and exports what the Slack desk would."""
+    add_operator(sqlite_url, "priya", "agent")
+    with unit_of_work(sqlite_url) as session:
+        conversation = conversations.start_conversation(session, "web")
+        conversations.record_message(
+            session, conversation, "customer", "Ring me on 07700 900123 about the bill"
+        )
+        complaint = complaint_records.open_complaint(
+            session,
+            conversation,
+            category="billing",
+            severity="medium",
+            severity_reasons=[],
+            summary="Charged twice; call 07700 900123",
+            facts={},
+        )
+        cases.open_case(session, complaint, business, utcnow())
+        complaint_id = complaint.id
+    with console_client(sqlite_url, business) as client:
+        sign_in(client, "priya")
+        page = client.get(f"/console/cases/{complaint_id}")
+        assert page.status_code == 200
+        assert "Ring me on" in page.text
+        assert "07700 900123" not in page.text
+        listing = client.get("/console/cases")
+        assert "Charged twice" in listing.text
+        assert "07700 900123" not in listing.text
+        exported = client.get("/console/export/messages.csv")
+        assert "Ring me on" in exported.text
+        assert "07700 900123" not in exported.text
