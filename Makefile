@@ -26,6 +26,8 @@ run: install $(MODEL) migrate ## Build what is missing, then start Rasa, the act
 	@echo
 	@echo "  Starting Redress. Chat at http://127.0.0.1:$${GATEWAY_PORT:-8080} once the gateway says so."
 	@echo "  Rasa takes about half a minute to load its model. Ctrl-C stops everything."
+	@echo "  The console is at http://127.0.0.1:$${GATEWAY_PORT:-8080}/console; give someone an account with"
+	@echo "  .venv/bin/python -m redress operators add NAME --role admin"
 	@echo
 	@$(VENV)/bin/honcho start -f Procfile
 

@@ -2,8 +2,10 @@
 ``make bench-console`` (BENCH_CONSOLE_ARGS=... for options).
 
 Seeds a database with scripts/seed_console.py (10,000 conversations, 100,000 messages) when it
-holds no conversations, then times each query of the case list (redress/console/queries.py)
-several times and prints the median and the 95th percentile in milliseconds. The console's
+holds no conversations, then times each query of the case list (redress/console/queries.py),
+the reports (redress/reports/figures.py) and whole console pages over HTTP (the gateway in
+this process, signed in: query, template and response together) several times, and prints
+the median and the 95th percentile in milliseconds. The console's
 target is under 300 ms for each on a 2-core machine. Other work on the machine slows every
 figure, so the report gives the load average before and after.
 
@@ -20,11 +22,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -36,16 +41,25 @@ from sqlalchemy.orm import Session
 # Run as a script (sys.path[0] is scripts/): our packages are in the folder above.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from starlette.testclient import TestClient
+
+from bot.app import create_app
+from redress.business import load_business
+from redress.clock import utcnow
 from redress.console.queries import CaseFilter, count_cases, distinct_values, list_cases
-from redress.db.models import Complaint, Conversation, Customer
+from redress.db.models import Complaint, Conversation, Customer, OperatorAccount
 from redress.db.session import session_factory
 from redress.migrate import upgrade
+from redress.operators import accounts
+from redress.reports.figures import ReportQuery, build_report
+from redress.settings import REPO_ROOT, Settings
 from scripts.seed_console import seed
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "REDRESS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 BENCH_DATABASE = "redress_console_bench"
+BUSINESS_DIR = REPO_ROOT / "business"
 TARGET_MS = 300
 
 
@@ -83,7 +97,91 @@ def cases(session: Session, now: datetime) -> list[tuple[str, Callable[[], Any]]
     ]
     timed.append(("count only", lambda: count_cases(session, CaseFilter(), now)))
     timed.append(("filter menus", lambda: distinct_values(session)))
+    business = load_business(BUSINESS_DIR)
+    for label, days, team in (
+        ("report, 7 days", 7, None),
+        ("report, 30 days", 30, None),
+        ("report, 30 days, one team", 30, "network"),
+    ):
+        query = ReportQuery(day - timedelta(days=days - 1), day, team, None)
+        timed.append((label, lambda q=query: build_report(session, business, q, now)))
     return timed
+
+
+@contextmanager
+def console(database_url: str) -> Iterator[TestClient]:
+    """The gateway in this process on the bench database, signed in to the console as an
+    agent, as a browser would be."""
+    business = load_business(BUSINESS_DIR)
+    with session_factory(database_url)() as session:
+        bench = select(OperatorAccount).where(OperatorAccount.username == "bench")
+        if session.scalar(bench) is None:
+            accounts.add(session, "bench", "Bench", "admin", None, "bench pass phrase 1", utcnow())
+            session.commit()
+    settings = replace(
+        Settings.from_env({}), database_url=database_url, rasa_url="http://127.0.0.1:9"
+    )
+    with TestClient(create_app(settings, business), base_url="https://testserver") as client:
+        page = client.get("/console/sign-in")
+        token = re.search(r'name="sign_in_token" value="([^"]+)"', page.text)
+        assert token is not None
+        signed = client.post(
+            "/console/sign-in",
+            data={
+                "username": "bench",
+                "password": "bench pass phrase 1",
+                "sign_in_token": token.group(1),
+            },
+            headers={"origin": "https://testserver"},
+            follow_redirects=False,
+        )
+        assert signed.status_code == 303, signed.text
+        yield client
+
+
+def pages(client: TestClient, session: Session) -> list[tuple[str, Callable[[], Any]]]:
+    """Whole console pages over HTTP: the query, the template and the response together."""
+    complaint_id = session.scalar(select(Complaint.id).order_by(Complaint.id.desc()).limit(1))
+    conversation_id = session.scalar(
+        select(Complaint.conversation_id).order_by(Complaint.id.desc()).limit(1)
+    )
+    session.rollback()  # a SQLite session holds the write lock the pages' actions need
+
+    today = datetime.now(timezone.utc).date()
+    week_ago = today - timedelta(days=6)
+
+    def get(path: str) -> Callable[[], Any]:
+        def run() -> None:
+            answer = client.get(path)
+            assert answer.status_code == 200, (path, answer.status_code)
+
+        return run
+
+    return [
+        ("page: desk", get("/console/desk")),
+        ("page: cases", get("/console/cases")),
+        ("page: cases, search a word", get("/console/cases?q=ridiculous")),
+        ("page: cases, overdue", get("/console/cases?overdue=yes")),
+        ("page: a case", get(f"/console/cases/{complaint_id}")),
+        ("page: a conversation", get(f"/console/desk/conversations/{conversation_id}")),
+        ("page: incidents", get("/console/incidents")),
+        ("page: approvals", get("/console/approvals")),
+        ("page: reports, 7 days", get(f"/console/reports?start={week_ago}&end={today}")),
+        ("page: reports, 30 days", get("/console/reports")),
+    ]
+
+
+def _timed(run: Callable[[], Any], runs: int, before: Callable[[], None]) -> tuple[float, float]:
+    run()  # warm the caches once
+    times = []
+    for _ in range(runs):
+        before()
+        started = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+    return statistics.median(times), p95
 
 
 def measure(database_url: str, runs: int) -> dict[str, tuple[float, float]]:
@@ -91,16 +189,11 @@ def measure(database_url: str, runs: int) -> dict[str, tuple[float, float]]:
     results: dict[str, tuple[float, float]] = {}
     with session_factory(database_url)() as session:
         for label, run in cases(session, now):
-            run()  # warm the caches once
-            times = []
-            for _ in range(runs):
-                session.expire_all()
-                started = time.perf_counter()
-                run()
-                times.append((time.perf_counter() - started) * 1000)
-            times.sort()
-            p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
-            results[label] = (statistics.median(times), p95)
+            results[label] = _timed(run, runs, session.expire_all)
+            session.rollback()
+        with console(database_url) as client:
+            for label, run in pages(client, session):
+                results[label] = _timed(run, runs, lambda: None)
     return results
 
 
@@ -197,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         print("Measuring PostgreSQL...", file=sys.stderr)
         columns["postgresql"] = postgres_bench(options)
     print(
-        f"\nCase list and search on {options.conversations} conversations / "
+        f"\nCase list, search, reports and whole pages on {options.conversations} conversations / "
         f"{options.messages} messages, {options.runs} runs each, {os.cpu_count()} CPUs, "
         f"load average {load_before:.1f} before and {os.getloadavg()[0]:.1f} after "
         f"(target: under {TARGET_MS} ms)\n"

@@ -298,6 +298,11 @@ class ConsoleDesk:
         the records out of reach, the first ``check_news`` notes them instead."""
         try:
             self._seen = await in_transaction(self._database_url, _newest)
+            if not self.slack and not await self.is_on():
+                logger.warning(
+                    "Nobody can sign in to the console yet, so customers are told no one answers "
+                    "in the chat. Add an account: python -m redress operators add NAME --role admin"
+                )
         except SQLAlchemyError as error:
             logger.warning("console desk: records out of reach at start (%s)", error)
 

@@ -3,6 +3,7 @@ Content-Security-Policy violations, for the console's browser tests."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from redress.clock import utcnow
 from redress.db.session import unit_of_work
 from redress.operators import accounts
+from redress.settings import REPO_ROOT
 from scripts.stack import Stack
 
 PASSWORD = "a long pass phrase 42"
@@ -42,6 +44,16 @@ def new_operator(
             utcnow(),
         )
     return username
+
+
+SCREENSHOTS = REPO_ROOT / "docs" / "console"
+
+
+def screenshot(page: Page, name: str) -> None:
+    """Saves the page for the docs, only when asked (REDRESS_SCREENSHOTS=1): CI writes none."""
+    if os.environ.get("REDRESS_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 @dataclass
@@ -74,6 +86,7 @@ def console_page(browser: Browser, stack: Stack, username: str) -> Iterator[Watc
     page.on("pageerror", lambda problem: watched.errors.append(str(problem)))
     try:
         page.goto(f"{stack.gateway}/console/sign-in")
+        screenshot(page, "sign-in")
         page.get_by_label("Username").fill(username)
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()

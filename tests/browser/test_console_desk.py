@@ -11,7 +11,7 @@ from playwright.sync_api import Browser, expect
 
 from redress.db.session import unit_of_work
 from redress.handoff import records as handoff_records
-from tests.browser.console import console_page, new_operator
+from tests.browser.console import console_page, new_operator, screenshot
 from tests.browser.test_widget import DESKTOP, WATCH_CSP, Chat
 from tests.stack import Stack
 
@@ -40,6 +40,7 @@ def test_an_agent_takes_over_a_web_chat_from_the_console_and_the_widget_shows_th
                 handoff_records.request_handoff(session, conversation_id, "customer_asked")
             opened = page.locator(f'a[href="/console/desk/conversations/{conversation_id}"]')
             expect(opened).to_be_visible()
+            screenshot(page, "desk")
             opened.click()
             expect(page.get_by_text("my broadband has been down since monday")).to_be_visible()
             page.get_by_role("button", name="Take over").click()
@@ -50,6 +51,7 @@ def test_an_agent_takes_over_a_web_chat_from_the_console_and_the_widget_shows_th
             )
             page.get_by_role("button", name="Send to the customer").click()
             expect(page.get_by_role("status").first).to_contain_text("Sent to the customer")
+            screenshot(page, "conversation")
 
             expect(chat.bubbles("agent").last).to_have_text(
                 re.compile(r"I'm checking your line now")
