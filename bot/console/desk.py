@@ -97,6 +97,8 @@ KINDS = (
 
 # A reply or a note: what the customer's channels and the records take.
 MAX_TEXT_CHARS = 4000
+# The desk lists at most this many of each (the oldest first); the page says how many more.
+QUEUE_SHOWN = 25
 AUDIT_HANDOFF = "handoff"
 AUDIT_CONVERSATION = "conversation"
 CHANNEL_NAMES = {"web": "web chat", "telegram": "Telegram"}
@@ -176,6 +178,9 @@ class DeskQueue:
 
     handoffs: list[WaitingHandoff]
     cases: list[WaitingCase]
+    # How many there are in all: the lists hold the oldest ``QUEUE_SHOWN`` of each.
+    handoffs_total: int = 0
+    cases_total: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return _jsonable(asdict(self))
@@ -427,26 +432,36 @@ class ConsoleDesk:
         return await in_transaction(self._database_url, self._queue, moment)
 
     def _queue(self, session: Session, now: datetime) -> DeskQueue:
+        waiting = Handoff.status.in_(handoff_records.OPEN_STATUSES)
         handoffs = list(
             session.scalars(
                 select(Handoff)
-                .where(Handoff.status.in_(handoff_records.OPEN_STATUSES))
+                .where(waiting)
                 .order_by(Handoff.created_at, Handoff.id)
+                # The page shows the oldest; the rest wait their turn in the case list.
+                .limit(QUEUE_SHOWN)
             )
         )
         shown = [self._handoff_item(session, handoff, now) for handoff in handoffs]
+        unclaimed = (
+            Complaint.status == case_desk.OPEN,
+            Complaint.team.is_not(None),
+            Complaint.owner_id.is_(None),
+        )
         cases = list(
             session.scalars(
                 select(Complaint)
-                .where(
-                    Complaint.status == case_desk.OPEN,
-                    Complaint.team.is_not(None),
-                    Complaint.owner_id.is_(None),
-                )
+                .where(*unclaimed)
                 .order_by(Complaint.created_at, Complaint.id)
+                .limit(QUEUE_SHOWN)
             )
         )
-        return DeskQueue(shown, [self._case_item(session, complaint) for complaint in cases])
+        return DeskQueue(
+            shown,
+            [self._case_item(session, complaint) for complaint in cases],
+            handoffs_total=_count(session, Handoff, waiting),
+            cases_total=_count(session, Complaint, *unclaimed),
+        )
 
     def _handoff_item(self, session: Session, handoff: Handoff, now: datetime) -> WaitingHandoff:
         conversation = session.get(Conversation, handoff.conversation_id)
@@ -949,6 +964,10 @@ def _follow_up_choice(session: Session, conversation_id: str, handoff_id: int) -
         if (detail or {}).get("handoff") == handoff_id:
             return kind == handoff_waits.FOLLOW_UP_WANTED
     return None
+
+
+def _count(session: Session, model: Any, *where: Any) -> int:
+    return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
 
 def _promises_due(session: Session, complaint_id: int) -> list[PromiseDue]:

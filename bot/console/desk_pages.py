@@ -66,6 +66,8 @@ async def queue(request: Request) -> Response:
         section="desk",
         handoffs=waiting.handoffs,
         cases=waiting.cases,
+        handoffs_total=waiting.handoffs_total,
+        cases_total=waiting.cases_total,
         me_id=me.id,
         slack=request.app.state.slack is not None,
     )

@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from bot.app import create_app
+from bot.console.desk import QUEUE_SHOWN
 from redress.business import Business
 from redress.db.session import unit_of_work
 from redress.handoff import records as handoff_records
@@ -178,3 +179,37 @@ def test_the_live_socket_tells_a_signed_in_page_and_refuses_strangers(
             event = live.receive_json()
         assert event["conversation_id"] == chat.conversation_id
         assert event["kind"] in {"taken_over", "handoff_requested", "customer_message"}
+
+
+def test_a_long_queue_shows_the_oldest_and_says_how_many_wait(
+    sqlite_url: str, business: Business
+) -> None:
+    from redress.cases import records as cases
+    from redress.clock import utcnow
+    from redress.complaints import records as complaint_records
+    from redress.conversations import records as conversations
+
+    add_operator(sqlite_url, "priya", "agent")
+    with unit_of_work(sqlite_url) as session:
+        for n in range(QUEUE_SHOWN + 5):
+            conversation = conversations.start_conversation(session, "web")
+            complaint = complaint_records.open_complaint(
+                session,
+                conversation,
+                category="billing",
+                severity="low",
+                severity_reasons=[],
+                summary=f"Billing question number {n}",
+                facts={},
+            )
+            cases.open_case(session, complaint, business, utcnow())
+    with _gateway(sqlite_url, business) as client:
+        sign_in(client, "priya")
+        desk = client.get("/console/desk")
+        assert f"New cases nobody has claimed ({QUEUE_SHOWN + 5})" in desk.text
+        assert f"Showing the oldest {QUEUE_SHOWN} of {QUEUE_SHOWN + 5}" in desk.text
+        assert "Billing question number 0<" in desk.text
+        assert f"Billing question number {QUEUE_SHOWN + 4}<" not in desk.text
+        listed = client.get("/console/cases?status=open&owner=none&sort=oldest")
+        assert listed.status_code == 200
+        assert "Page 1 of 2" in listed.text
