@@ -20,7 +20,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: run test install spacy train migrate lint format check-config clean sweep-fallback \
-	evaluate bench bench-console test-unit test-integration test-conversation test-nlu test-browser
+	evaluate bench bench-curve bench-console test-unit test-integration test-conversation test-nlu test-browser
 
 run: install $(MODEL) migrate ## Build what is missing, then start Rasa, the actions and the gateway
 	@echo
@@ -92,6 +92,13 @@ evaluate: install $(MODEL) ## NLU quality: public benchmarks, held-out file, rea
 # BENCH_ARGS: see `scripts/bench.py --help` (duration, concurrency, soak, multi-instance).
 bench: install $(MODEL) ## Serving speed through the web chat API vs bare Rasa
 	$(VENV)/bin/python scripts/bench.py $(BENCH_ARGS)
+
+# BENCH_CURVE_ARGS: `scripts/bench.py curve --help` (--customers 1,10,20,50,100 --think 0,5
+# --seconds 60 --out DIR); BENCH_LENGTH_ARGS: `scripts/bench.py length --help` (--turns 60).
+# Writes reports/bench/curve.{md,json,png} and length.{md,json,png}; see docs/performance.md.
+bench-curve: install $(MODEL) ## Turns/s and latency against customers at once; a turn's cost against conversation length
+	$(VENV)/bin/python scripts/bench.py curve $(BENCH_CURVE_ARGS)
+	$(VENV)/bin/python scripts/bench.py length $(BENCH_LENGTH_ARGS)
 
 # BENCH_CONSOLE_ARGS: see `scripts/bench_console.py --help` (--database-url, --runs, --keep).
 # Seeds 100,000 messages on SQLite and on a PostgreSQL database it creates and drops.

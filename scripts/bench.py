@@ -33,6 +33,11 @@ the CPU count, the load average and the CPU other processes used while it ran.
     .venv/bin/python scripts/bench.py [--duration 60] [--concurrency 20] [--soak 300]
         [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
         [--instances 2 --redis-url redis://127.0.0.1:6379/5] [--profile] [--smoke]
+    .venv/bin/python scripts/bench.py curve [--customers 1,10,20,50,100] [--think 0,5]
+        [--seconds 60] [--out reports/bench]
+    .venv/bin/python scripts/bench.py length [--turns 60] [--out reports/bench]
+
+(curve and length: scripts/bench_curve.py.)
 """
 
 from __future__ import annotations
@@ -1302,6 +1307,9 @@ def parse_args(argv: list[str] | None) -> Options:
         prog="scripts/bench.py",
         description="Serving speed through the web chat API against bare Rasa, with memory, "
         "CPU and correctness checks. See the module notes (scripts/bench.py).",
+        epilog="Also: `scripts/bench.py curve --help` (turns/s and latency against customers "
+        "at once) and `scripts/bench.py length --help` (a turn's cost against conversation "
+        "length).",
     )
     parser.add_argument(
         "--duration",
@@ -1426,12 +1434,18 @@ def throwaway_postgres(server_url: str) -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def start_stack(workdir: Path, options: Options, database_url: str | None) -> Stack:
+def start_stack(
+    workdir: Path,
+    options: Options,
+    database_url: str | None,
+    more_env: dict[str, str] | None = None,
+) -> Stack:
     business = prepare_business(ROOT / "business", workdir / "business")
     extra = {
         "REDRESS_BUSINESS_DIR": str(business),
         "WEBCHAT_MESSAGES_PER_MINUTE_PER_ADDRESS": PER_ADDRESS_LIMIT,
         "PYTHONDONTWRITEBYTECODE": "1",
+        **(more_env or {}),
     }
     # Empty is off for the gateway and scripts/run-rasa, whatever the environment says.
     extra["REDIS_URL"] = options.redis_url or ""
@@ -1851,6 +1865,11 @@ def render_markdown(report: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments and arguments[0] in ("curve", "length"):
+        from scripts import bench_curve
+
+        return bench_curve.main(arguments)
     options = parse_args(argv)
     _, code = run(options)
     return code
