@@ -91,7 +91,9 @@ def shown(section: Section, params: Mapping[str, str]) -> ShownSection:
     )
 
 
-def quick_links(today: date, q: ReportQuery | None) -> list[tuple[str, str]]:
+def quick_links(
+    today: date, q: ReportQuery | None, path: str = "/console/reports"
+) -> list[tuple[str, str]]:
     """Links to the last 7, 30 and 90 days up to today, keeping the team and category."""
     links = []
     for days in QUICK_DAYS:
@@ -101,7 +103,7 @@ def quick_links(today: date, q: ReportQuery | None) -> list[tuple[str, str]]:
             "team": (q.team or "") if q else "",
             "category": (q.category or "") if q else "",
         }
-        links.append((f"Last {days} days", f"/console/reports{_query_string(params)}"))
+        links.append((f"Last {days} days", f"{path}{_query_string(params)}"))
     return links
 
 
@@ -112,8 +114,29 @@ def _query(params: Mapping[str, str], today: date, business: Business) -> Report
         raise Refused(str(bad), 400) from None
 
 
+# The report comes in two pages, each its own query: how the service is doing, and the
+# recovery quality of each conversation (which reads every message of the period's
+# conversations, so it is its own page and the first loads fast).
+RECOVERY = "recovery_quality"
+SERVICE_KEYS = tuple(key for key in SECTION_KEYS if key != RECOVERY)
+VIEWS = (
+    ("service", "Service", "/console/reports", SERVICE_KEYS),
+    ("recovery", "Recovery quality", "/console/reports/recovery", (RECOVERY,)),
+)
+
+
 @page(audit.AGENT)
 async def reports_page(request: Request) -> Response:
+    return await _report_page(request, "service")
+
+
+@page(audit.AGENT)
+async def recovery_page(request: Request) -> Response:
+    return await _report_page(request, "recovery")
+
+
+async def _report_page(request: Request, view: str) -> Response:
+    keys = next(found for name, _, _, found in VIEWS if name == view)
     business: Business = request.app.state.business
     now = utcnow()
     raw = {key: request.query_params.get(key, "") for key in _FIELDS}
@@ -128,7 +151,7 @@ async def reports_page(request: Request) -> Response:
         query = q
 
         def work(session: Session) -> Report:
-            return build_report(session, business, query, now)
+            return build_report(session, business, query, now, keys)
 
         report = await db(request, work)
     values = dict(raw)
@@ -141,7 +164,9 @@ async def reports_page(request: Request) -> Response:
         "sections": [shown(s, values) for s in report.sections] if report else [],
         "team_choices": [(key, team.name) for key, team in business.team_file.teams.items()],
         "category_choices": [(c.value, business.category_text(c).label) for c in Category],
-        "quick": quick_links(now.date(), q),
+        "quick": quick_links(now.date(), q, next(p for n, _, p, _ in VIEWS if n == view)),
+        "view": view,
+        "views": [(name, label, path + _query_string(raw)) for name, label, path, _ in VIEWS],
         "team_name": business.team(q.team).name if q and q.team else "",
         "category_name": (business.category_text(Category(q.category)).label)
         if q and q.category

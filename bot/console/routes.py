@@ -45,6 +45,7 @@ def console_routes() -> list[BaseRoute]:
         Route("/console/operators/{username}/remove", operators.remove_operator, methods=post),
         Route("/console/audit", operators.audit_page),
         Route("/console/reports", reports.reports_page),
+        Route("/console/reports/recovery", reports.recovery_page),
         Route("/console/reports/{key}.csv", reports.section_csv),
         Route("/console/desk", desk_pages.queue),
         Route("/console/desk/conversations/{conversation_id}", desk_pages.conversation),

@@ -114,15 +114,24 @@ def test_a_report_draws_its_charts_and_its_csv_matches_its_table(
             f"Complaints filed from {START.date()} to {END.date()} (14 days, UTC)"
         )
 
-        for key in SECTION_KEYS:
-            section = page.locator(f'section[aria-labelledby="{key}"]')
-            expect(section.get_by_role("heading", level=2)).to_be_visible()
-            charts = section.locator("svg[role=img]")
-            assert charts.count() >= 1, key
-            for i in range(charts.count()):
-                expect(charts.nth(i)).to_be_visible()
-                box = charts.nth(i).bounding_box()
-                assert box is not None and box["width"] > 100 and box["height"] > 50, key
+        def charts_drawn(keys: list[str]) -> None:
+            for key in keys:
+                section = page.locator(f'section[aria-labelledby="{key}"]')
+                expect(section.get_by_role("heading", level=2)).to_be_visible()
+                charts = section.locator("svg[role=img]")
+                assert charts.count() >= 1, key
+                for i in range(charts.count()):
+                    expect(charts.nth(i)).to_be_visible()
+                    box = charts.nth(i).bounding_box()
+                    assert box is not None and box["width"] > 100 and box["height"] > 50, key
+
+        charts_drawn([key for key in SECTION_KEYS if key != "recovery_quality"])
+        # Recovery quality is its own page, for the same period.
+        page.get_by_role("link", name="Recovery quality").click()
+        expect(page.get_by_role("status")).to_contain_text(f"Complaints filed from {START.date()}")
+        charts_drawn(["recovery_quality"])
+        page.get_by_role("link", name="Service", exact=True).click()
+        expect(page.get_by_role("status")).to_contain_text(f"Complaints filed from {START.date()}")
         # Four complaints, stacked by category, are drawn as bars.
         over_time = page.locator('section[aria-labelledby="complaints_over_time"]')
         expect(over_time.locator("rect.chart-bar")).to_have_count(

@@ -138,16 +138,29 @@ def _same_waits(columns: list[str], rows: list[list[str]]) -> list[list[str]]:
     ]
 
 
-def test_the_page_shows_every_section_with_its_charts_table_and_download(
+def _both_pages(client: TestClient, params: dict[str, str]) -> dict[str, ShownSection]:
+    """Every section, from the service page and the recovery-quality page together."""
+    found: dict[str, ShownSection] = {}
+    for path in ("/console/reports", "/console/reports/recovery"):
+        found |= ReportPage(client.get(path, params=params).text).sections
+    return found
+
+
+def test_the_pages_show_every_section_with_its_charts_table_and_download(
     client: TestClient,
 ) -> None:
     signed_in(client)
     answer = client.get("/console/reports", params=PERIOD)
     assert answer.status_code == 200
     page = ReportPage(answer.text)
-    assert page.contents == [f"#{key}" for key in SECTION_KEYS]
-    assert list(page.sections) == list(SECTION_KEYS)
-    for key, shown in page.sections.items():
+    service = [key for key in SECTION_KEYS if key != "recovery_quality"]
+    assert page.contents == [f"#{key}" for key in service]
+    assert list(page.sections) == service
+    recovery_answer = client.get("/console/reports/recovery", params=PERIOD)
+    assert recovery_answer.status_code == 200
+    recovery_page = ReportPage(recovery_answer.text)
+    assert list(recovery_page.sections) == ["recovery_quality"]
+    for key, shown in (page.sections | recovery_page.sections).items():
         assert shown.heading, key
         assert shown.charts, f"{key} has no chart"
         assert shown.rows, f"{key} has no table"
@@ -166,20 +179,20 @@ def test_the_page_shows_every_section_with_its_charts_table_and_download(
     assert reopen.rows[-1] == ["All", "All", "2", "1", "50.0"]
     assert '<td class="number">50.0</td>' in answer.text
     assert "Reopen rate %" in reopen.header
-    recovery = page.sections["recovery_quality"]
+    recovery = recovery_page.sections["recovery_quality"]
     assert {row[1] for row in recovery.rows} == {"RD-AAAAAA", "RD-BBBBBB", "RD-CCCCCC"}
-    assert "Apology in first reply %" in answer.text  # the summary over every conversation
+    # The summary over every conversation.
+    assert "Apology in first reply %" in recovery_answer.text
     # Charts are drawn on the page: no script draws them, nothing styled inline.
-    assert 'role="img"' in answer.text and "style=" not in answer.text
-    assert "<script>" not in answer.text
+    for text in (answer.text, recovery_answer.text):
+        assert 'role="img"' in text and "style=" not in text
+        assert "<script>" not in text
 
 
 def test_a_team_narrows_every_figure(client: TestClient, business: Business) -> None:
     signed_in(client)
-    everyone = ReportPage(client.get("/console/reports", params=PERIOD).text).sections
-    network = ReportPage(
-        client.get("/console/reports", params={**PERIOD, "team": "network"}).text
-    ).sections
+    everyone = _both_pages(client, PERIOD)
+    network = _both_pages(client, {**PERIOD, "team": "network"})
     assert sum(int(row[1]) for row in everyone["complaints_over_time"].rows) == 3
     assert sum(int(row[1]) for row in network["complaints_over_time"].rows) == 1
     reasons = {row[0] for row in network["handoff_reasons"].rows}
@@ -231,7 +244,7 @@ def test_each_download_holds_the_rows_of_its_table_and_of_the_api(
     client: TestClient, key: str
 ) -> None:
     signed_in(client)
-    shown = ReportPage(client.get("/console/reports", params=PERIOD).text).sections[key]
+    shown = _both_pages(client, PERIOD)[key]
     download = client.get(shown.csv_href)
     assert download.status_code == 200
     assert download.headers["content-type"] == "text/csv; charset=utf-8"
