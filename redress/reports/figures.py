@@ -932,7 +932,6 @@ class _Figures:
             .group_by(Complaint.conversation_id)
             .cte("first_complaint")
         )
-        ours = case((Message.role == "customer", 0), else_=1)
         theirs = case((Message.role == "customer", 1), else_=0)
         window = {"partition_by": Message.conversation_id, "order_by": Message.id}
         numbered = (
@@ -941,41 +940,33 @@ class _Figures:
                 Message.id.label("id"),
                 Message.role.label("role"),
                 self.epoch(Message.created_at).label("t"),
-                func.sum(ours).over(**window, rows=(None, 0)).label("ours_n"),
                 func.sum(theirs).over(**window, rows=(None, 0)).label("turn"),
+                # The time of our next message from here on (a running minimum, read backwards).
+                func.min(case((Message.role != "customer", self.epoch(Message.created_at))))
+                .over(
+                    partition_by=Message.conversation_id,
+                    order_by=Message.id.desc(),
+                    rows=(None, 0),
+                )
+                .label("next_ours"),
             )
             .where(Message.conversation_id.in_(select(first.c.cid)))
             .cte("numbered")
         )
-        # Each run of customer messages with no reply between waits from its first message
-        # until our next message (the one that makes our count one higher), or until now.
-        began = (
-            select(
-                numbered.c.cid,
-                numbered.c.ours_n,
-                func.min(numbered.c.t).label("began"),
-            )
-            .where(numbered.c.role == "customer")
-            .group_by(numbered.c.cid, numbered.c.ours_n)
-            .subquery()
-        )
-        answer = numbered.alias("answer")
+        # Each customer message waits until our next message (the soonest of ours at or after
+        # it), or until now; a run of customer messages with no reply between waits longest
+        # from its first message, so the longest wait is the largest of these.
         now = self.now.timestamp()
         waits = (
             select(
-                began.c.cid,
-                func.max(func.coalesce(answer.c.t, literal(now)) - began.c.began).label("longest"),
-                func.max(case((answer.c.t.is_(None), 1), else_=0)).label("still_open"),
-            )
-            .outerjoin(
-                answer,
-                and_(
-                    answer.c.cid == began.c.cid,
-                    answer.c.ours_n == began.c.ours_n + 1,
-                    answer.c.role != "customer",
+                numbered.c.cid,
+                func.max(func.coalesce(numbered.c.next_ours, literal(now)) - numbered.c.t).label(
+                    "longest"
                 ),
+                func.max(case((numbered.c.next_ours.is_(None), 1), else_=0)).label("still_open"),
             )
-            .group_by(began.c.cid)
+            .where(numbered.c.role == "customer")
+            .group_by(numbered.c.cid)
             .subquery()
         )
         # The first reply to the complaint: the assistant's first messages after the customer
