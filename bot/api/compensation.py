@@ -25,16 +25,14 @@ Amounts are integer pence with a display string beside them.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from bot import decisions
 from bot.api._http import (
     BadInput,
     actor,
@@ -44,16 +42,13 @@ from bot.api._http import (
     json_object,
     requires,
 )
-from bot.relay import message_json
 from redress import audit
 from redress.clock import utcnow
 from redress.compensation import operators
 from redress.compensation import spend as spending
 from redress.compensation.ledger import NotGrantable
 from redress.compensation.policy import show_money
-from redress.db.session import unit_of_work
 
-logger = logging.getLogger("redress.gateway.compensation")
 MAX_BODY_BYTES = 16 * 1024
 MAX_LIMIT = 1000
 
@@ -170,31 +165,12 @@ async def reject(request: Request) -> Response:
 async def _decide(
     request: Request, work: Callable[[Session], operators.Decided], action: str
 ) -> Response:
-    """Runs the decision in one transaction, then shows the customer the recorded message.
-    An offer beyond the actor's limit is refused with nothing changed but the audit entry
-    saying it was tried."""
-    database_url = request.app.state.settings.database_url
+    """Runs the decision in one transaction, then shows the customer the recorded message
+    (bot/decisions.py). An offer beyond the actor's limit is refused with nothing changed
+    but the audit entry saying it was tried."""
     who = actor(request)
-
-    def in_transaction() -> operators.Decided | operators.OverApprovalLimit:
-        with unit_of_work(database_url) as session:
-            try:
-                decided = work(session)
-            except operators.OverApprovalLimit as over:
-                # Refused before anything changed: only the attempt is kept.
-                operators.record_refusal(session, who, over, action, utcnow())
-                return over
-            if decided.message is not None:
-                session.expunge(decided.message)
-            return decided
-
     try:
-        try:
-            decided = await run_in_threadpool(in_transaction)
-        except IntegrityError:
-            # Two people approved at the same moment and the other grant won the unique key
-            # (SQLite takes no row locks): run again, and find the grant already made.
-            decided = await run_in_threadpool(in_transaction)
+        decided = await decisions.decide(request.app.state, work, who, action)
         if isinstance(decided, operators.OverApprovalLimit):
             return _over_limit(decided, who, action)
     except operators.UnknownOffer:
@@ -206,18 +182,6 @@ async def _decide(
             f"This offer cannot be changed that way: {refused.reason}.",
             reason=refused.reason,
         )
-    if decided.grant is not None and decided.grant["fulfilment"] is not None:
-        request.app.state.scheduler.wake_fulfilment()
-    if decided.message is not None and decided.channel is not None:
-        shown = message_json(decided.message)
-        try:
-            if decided.reachable:
-                relay = request.app.state.relay
-                await relay.deliver(decided.conversation_id, decided.channel, shown)
-            else:
-                request.app.state.hub.publish(decided.conversation_id, shown)
-        except Exception:  # recorded already: the customer sees it when the chat next loads
-            logger.exception("showing the decision on %s failed", decided.conversation_id)
     return JSONResponse(
         {
             "offer": decided.offer,

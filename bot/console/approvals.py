@@ -10,19 +10,17 @@ channel at once."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
+from bot import decisions
 from bot.console.web import Refused, actor, db, form, page, redirect, render
-from bot.relay import message_json
 from redress import audit
 from redress.clock import utcnow
 from redress.compensation import operators
@@ -31,7 +29,6 @@ from redress.compensation.ledger import PENDING_APPROVAL, NotGrantable
 from redress.compensation.policy import show_money
 from redress.db.models import CompensationGrant, CompensationOffer, Complaint
 
-logger = logging.getLogger("redress.console.approvals")
 QUEUE_SIZE = 200
 RECENT_GRANTS = 25
 HERE = "/console/approvals"
@@ -127,27 +124,11 @@ async def _decide(
     request: Request, work: Callable[[Session], operators.Decided], action: str
 ) -> operators.Decided:
     """The decision in one transaction, then the customer's recorded message shown on their
-    channel, as the compensation API does. Over the operator's limit: refused with nothing
-    changed but the audit entry saying it was tried."""
+    channel, as the compensation API does (bot/decisions.py). Over the operator's limit:
+    refused with nothing changed but the audit entry saying it was tried."""
     who = actor(request)
-
-    def attempt(session: Session) -> operators.Decided | operators.OverApprovalLimit:
-        try:
-            decided = work(session)
-        except operators.OverApprovalLimit as over:
-            operators.record_refusal(session, who, over, action, utcnow())
-            return over
-        if decided.message is not None:
-            session.expunge(decided.message)
-        return decided
-
     try:
-        try:
-            outcome = await db(request, attempt)
-        except IntegrityError:
-            # Two people approved at the same moment and the other grant won the unique key
-            # (SQLite takes no row locks): run again, and find the grant already made.
-            outcome = await db(request, attempt)
+        outcome = await decisions.decide(request.app.state, work, who, action)
     except operators.UnknownOffer:
         raise Refused("There is no offer with that reference. Nothing has changed.", 404) from None
     except NotGrantable as refused:
@@ -156,19 +137,6 @@ async def _decide(
         ) from None
     if isinstance(outcome, operators.OverApprovalLimit):
         raise Refused(_over_limit_text(outcome, who, action), 403)
-    if outcome.grant is not None and outcome.grant["fulfilment"] is not None:
-        request.app.state.scheduler.wake_fulfilment()
-    if outcome.message is not None and outcome.channel is not None:
-        shown = message_json(outcome.message)
-        try:
-            if outcome.reachable:
-                await request.app.state.relay.deliver(
-                    outcome.conversation_id, outcome.channel, shown
-                )
-            else:
-                request.app.state.hub.publish(outcome.conversation_id, shown)
-        except Exception:  # recorded already: the customer sees it when the chat next loads
-            logger.exception("showing the decision on %s failed", outcome.conversation_id)
     return outcome
 
 
