@@ -45,7 +45,7 @@ BOTTOM = 72
 LEGEND_ROW = 20
 LEGEND_COLUMNS = 3
 # Below the x-axis title, where the legend begins.
-LEGEND_TOP = HEIGHT + 16
+LEGEND_TOP = HEIGHT + 30
 _ids = itertools.count(1)
 
 
@@ -142,11 +142,13 @@ def _chart(
             f'class="chart-empty">{escape(empty_text)}</text>'
         )
         parts.append("</svg>")
-        return Markup("".join(parts))  # noqa: S704 (every value in it was escaped)  # noqa: S704 (every value in it was escaped)
+        return Markup("".join(parts))  # noqa: S704 (every value in it was escaped)
     plot_w = WIDTH - LEFT - RIGHT
     plot_h = HEIGHT - TOP - BOTTOM
     top_value = _top(kind, labels, series)
-    ticks = _ticks(top_value)
+    # Counts are drawn on whole-number gridlines: no "0.5 complaints".
+    whole = all(float(v).is_integer() for one in series for v in one.values)
+    ticks = _ticks(top_value, whole=whole)
     scale = plot_h / ticks[-1]
 
     def y_of(value: float) -> float:
@@ -277,13 +279,16 @@ def _top(kind: str, labels: Sequence[str], series: Sequence[Series]) -> float:
     return max(float(v) for s in series for v in s.values)
 
 
-def _ticks(top: float) -> list[float]:
-    """Round gridline values from 0 to at least ``top``: 1, 2 or 5 times a power of ten."""
+def _ticks(top: float, *, whole: bool = False) -> list[float]:
+    """Round gridline values from 0 to at least ``top``: 1, 2 or 5 times a power of ten
+    (whole numbers only, when every value is one)."""
     if top <= 0:
         return [0.0, 1.0]
     raw = top / 5
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    if whole:
+        step = max(1.0, float(step))
     count = math.ceil(top / step)
     return [step * i for i in range(count + 1)]
 
