@@ -20,7 +20,6 @@ from bot.api.routes import routes
 from bot.api.site import SecurityHeaders, http_error, server_error
 from bot.console.desk import ConsoleDesk
 from bot.console.routes import console_routes
-from bot.console.sign_in import SIGN_INS_PER_MINUTE
 from bot.identity import Verifier
 from bot.jobs.delivery import Delivery
 from bot.jobs.follow_ups import FollowUps
@@ -208,12 +207,12 @@ def _rate_limits(
         return {
             "conversation": RedisRateLimiter(redis, "conversation", per_conversation),
             "address": RedisRateLimiter(redis, "address", per_address),
-            "sign_in": RedisRateLimiter(redis, "sign_in", SIGN_INS_PER_MINUTE),
+            "sign_in": RedisRateLimiter(redis, "sign_in", settings.sign_ins_per_minute),
         }
     return {
         "conversation": LocalRateLimiter(per_conversation),
         "address": LocalRateLimiter(per_address),
-        "sign_in": LocalRateLimiter(SIGN_INS_PER_MINUTE),
+        "sign_in": LocalRateLimiter(settings.sign_ins_per_minute),
     }
 
 

@@ -39,6 +39,8 @@ class Settings:
     slack: SlackSettings | None = None
     messages_per_minute_per_conversation: int = 12
     messages_per_minute_per_address: int = 30
+    # Console sign-in attempts a minute from one address (besides each account's lockout).
+    sign_ins_per_minute: int = 10
     widget_origins: tuple[str, ...] = ()
     # How often the gateway delivers queued updates and checks incident promises, in seconds.
     outbox_poll_seconds: float = 5.0
@@ -100,6 +102,9 @@ class Settings:
             ),
             messages_per_minute_per_address=_whole(
                 env, "WEBCHAT_MESSAGES_PER_MINUTE_PER_ADDRESS", 30, low=1, high=6000
+            ),
+            sign_ins_per_minute=_whole(
+                env, "CONSOLE_SIGN_INS_PER_MINUTE_PER_ADDRESS", 10, low=1, high=6000
             ),
             widget_origins=_origins(env.get("REDRESS_WIDGET_ORIGINS", "")),
             outbox_poll_seconds=_number(env, "REDRESS_OUTBOX_POLL_SECONDS", 5.0, low=0.2, high=60),

@@ -89,6 +89,8 @@ class Stack:
             "RASA_TELEMETRY_ENABLED": "false",
             # Every test talks from 127.0.0.1; the per-address limits are tested on their own.
             "WEBCHAT_MESSAGES_PER_MINUTE_PER_ADDRESS": "6000",
+            # Every browser test signs in to the console from this one address.
+            "CONSOLE_SIGN_INS_PER_MINUTE_PER_ADDRESS": "6000",
             "REDRESS_LOOKUPS_PER_HOUR_PER_ADDRESS": "1000000",
             # The business's login signs identities with this (docs/identity.md).
             "REDRESS_IDENTITY_SECRET": IDENTITY_SECRET,

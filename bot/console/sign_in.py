@@ -2,8 +2,8 @@
 
 The sign-in form carries its own CSRF token (a random value in a short-lived cookie and in
 the form, which must match), so nobody can sign a browser in to their own account from
-another site. Each address may try ``SIGN_INS_PER_MINUTE`` times a minute; an account is
-locked after five wrong passwords in a row (redress/operators/accounts.py)."""
+another site. Each address may try ``CONSOLE_SIGN_INS_PER_MINUTE_PER_ADDRESS`` times a minute
+(10); an account is locked after five wrong passwords in a row (redress/operators/accounts.py)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,6 @@ from redress.clock import utcnow
 from redress.operators import accounts
 
 PRE_COOKIE = "redress_console_signin"
-SIGN_INS_PER_MINUTE = 10
 
 
 async def sign_in_page(request: Request) -> Response:

@@ -159,3 +159,21 @@ def test_console_pages_carry_the_strict_policy_with_forms_posting_home(
         assert "form-action 'self'" in policy and "frame-ancestors 'none'" in policy
         assert "unsafe-inline" not in policy
         assert page.headers["cache-control"] == "no-store"
+
+
+def test_one_address_trying_too_often_is_told_to_wait(sqlite_url: str, business: Business) -> None:
+    from dataclasses import replace
+
+    from tests.integration.conftest import closed_port, gateway_settings
+
+    add_operator(sqlite_url, "max", "agent")
+    settings = replace(
+        gateway_settings(sqlite_url, f"http://127.0.0.1:{closed_port()}"), sign_ins_per_minute=3
+    )
+    with console_client(sqlite_url, business, settings) as client:
+        for _ in range(3):
+            assert _try(client, "max", "a wrong password here").status_code == 401
+        slowed = _try(client, "max", "a long pass phrase 42")
+        assert slowed.status_code == 429
+        assert "Too many sign-in attempts from here. Please wait" in slowed.text
+        assert "redress_console" not in client.cookies
