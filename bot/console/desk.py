@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from bot.live import LiveHub
 from bot.relay import Relay, UnknownConversation
@@ -51,7 +51,7 @@ from redress.cases.records import CALLBACK
 from redress.cases.when import say_when
 from redress.clock import utcnow
 from redress.conversations import records as conversations
-from redress.db.models import Complaint, Conversation, ConversationEvent, Handoff
+from redress.db.models import Complaint, Conversation, ConversationEvent, Handoff, Promise
 from redress.handoff import feedback
 from redress.handoff import records as handoff_records
 from redress.handoff import waits as handoff_waits
@@ -442,7 +442,6 @@ class ConsoleDesk:
                 .limit(QUEUE_SHOWN)
             )
         )
-        shown = [self._handoff_item(session, handoff, now) for handoff in handoffs]
         unclaimed = (
             Complaint.status == case_desk.OPEN,
             Complaint.team.is_not(None),
@@ -454,19 +453,70 @@ class ConsoleDesk:
                 .where(*unclaimed)
                 .order_by(Complaint.created_at, Complaint.id)
                 .limit(QUEUE_SHOWN)
+                .options(selectinload(Complaint.customer))
             )
         )
+        # What every item needs, read in a few queries rather than a few for each item: the
+        # conversations and their customers (kept in the session, so each item finds its own
+        # without asking again), and the promises still owed.
+        talks = {h.conversation_id for h in handoffs} | {c.conversation_id for c in cases}
+        list(
+            session.scalars(
+                select(Conversation)
+                .where(Conversation.id.in_(talks))
+                .options(selectinload(Conversation.customer))
+            )
+        )
+        # Each handoff's case: its conversation's first open case with a team.
+        case_of: dict[str, Complaint] = {}
+        for complaint in session.scalars(
+            select(Complaint)
+            .where(
+                Complaint.conversation_id.in_({h.conversation_id for h in handoffs}),
+                Complaint.status == case_desk.OPEN,
+                Complaint.team.is_not(None),
+            )
+            .order_by(Complaint.id)
+            .options(selectinload(Complaint.customer))
+        ):
+            case_of.setdefault(complaint.conversation_id, complaint)
+        owed = _owed_by_case(session, [c.id for c in cases] + [c.id for c in case_of.values()])
+        choices = _follow_up_choices(session, {h.conversation_id for h in handoffs})
+        shown = [
+            self._handoff_item(
+                session,
+                handoff,
+                now,
+                owed,
+                case=case_of.get(handoff.conversation_id),
+                follow_up=choices.get(handoff.id),
+            )
+            for handoff in handoffs
+        ]
         return DeskQueue(
             shown,
-            [self._case_item(session, complaint) for complaint in cases],
+            [self._case_item(session, complaint, owed) for complaint in cases],
             handoffs_total=_count(session, Handoff, waiting),
             cases_total=_count(session, Complaint, *unclaimed),
         )
 
-    def _handoff_item(self, session: Session, handoff: Handoff, now: datetime) -> WaitingHandoff:
+    def _handoff_item(
+        self,
+        session: Session,
+        handoff: Handoff,
+        now: datetime,
+        owed: dict[int, list[PromiseDue]] | None = None,
+        *,
+        case: Complaint | bool | None = False,
+        follow_up: bool | str | None = "unknown",
+    ) -> WaitingHandoff:
+        """One handoff as the desk shows it. ``case`` and ``follow_up``, when the queue has
+        read them for every handoff at once; otherwise they are looked up here."""
         conversation = session.get(Conversation, handoff.conversation_id)
         assert conversation is not None  # a foreign key
-        complaint = case_desk.conversation_case(session, conversation.id)
+        complaint = case_desk.conversation_case(session, conversation.id) if case is False else case
+        if follow_up == "unknown":
+            follow_up = _follow_up_choice(session, conversation.id, handoff.id)
         customer = (complaint.customer if complaint else None) or conversation.customer
         waited = self.business.hours.open_time_between(handoff.created_at, now)
         return WaitingHandoff(
@@ -482,16 +532,21 @@ class ConsoleDesk:
             waited_minutes=int(waited.total_seconds() // 60),
             agent_id=handoff.agent_id,
             agent_name=handoff.agent_name,
-            follow_up_wanted=_follow_up_choice(session, conversation.id, handoff.id),
+            follow_up_wanted=follow_up if isinstance(follow_up, bool) else None,
             complaint_id=complaint.id if complaint else None,
             reference=complaint.reference if complaint else None,
             category=complaint.category if complaint else None,
             severity=complaint.severity if complaint else None,
             team=complaint.team if complaint else None,
-            promises_due=_promises_due(session, complaint.id) if complaint else [],
+            promises_due=_owed_of(session, complaint.id, owed) if complaint else [],
         )
 
-    def _case_item(self, session: Session, complaint: Complaint) -> WaitingCase:
+    def _case_item(
+        self,
+        session: Session,
+        complaint: Complaint,
+        owed: dict[int, list[PromiseDue]] | None = None,
+    ) -> WaitingCase:
         conversation = session.get(Conversation, complaint.conversation_id)
         customer = complaint.customer or (conversation.customer if conversation else None)
         repeat = session.get(Complaint, complaint.repeat_of_id) if complaint.repeat_of_id else None
@@ -509,7 +564,7 @@ class ConsoleDesk:
             logged_at=complaint.created_at,
             desk_status=complaint.desk_status,
             repeat_of=repeat.reference if repeat else None,
-            promises_due=_promises_due(session, complaint.id),
+            promises_due=_owed_of(session, complaint.id, owed),
         )
 
     # The conversation: take over, reply, note, hand back, resolve ---------------------------
@@ -947,6 +1002,26 @@ def _checked_text(text: str, what: str) -> str:
     return plain
 
 
+def _follow_up_choices(session: Session, conversation_ids: set[str]) -> dict[int, bool]:
+    """Each handoff's latest answer to the offer of a follow-up, for these conversations."""
+    chosen: dict[int, bool] = {}
+    rows = session.execute(
+        select(ConversationEvent.kind, ConversationEvent.detail)
+        .where(
+            ConversationEvent.conversation_id.in_(conversation_ids),
+            ConversationEvent.kind.in_(
+                (handoff_waits.FOLLOW_UP_WANTED, handoff_waits.FOLLOW_UP_DECLINED)
+            ),
+        )
+        .order_by(ConversationEvent.id.desc())
+    )
+    for kind, detail in rows:
+        handoff_id = (detail or {}).get("handoff")
+        if isinstance(handoff_id, int) and handoff_id not in chosen:
+            chosen[handoff_id] = kind == handoff_waits.FOLLOW_UP_WANTED
+    return chosen
+
+
 def _follow_up_choice(session: Session, conversation_id: str, handoff_id: int) -> bool | None:
     """The customer's latest answer to the offer of a follow-up while waiting for this
     handoff, if they gave one."""
@@ -968,6 +1043,26 @@ def _follow_up_choice(session: Session, conversation_id: str, handoff_id: int) -
 
 def _count(session: Session, model: Any, *where: Any) -> int:
     return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+def _owed_by_case(session: Session, complaint_ids: list[int]) -> dict[int, list[PromiseDue]]:
+    """The promises still owed on each of these cases (every one of them has a list)."""
+    owed: dict[int, list[PromiseDue]] = {complaint_id: [] for complaint_id in complaint_ids}
+    rows = session.scalars(
+        select(Promise)
+        .where(Promise.complaint_id.in_(complaint_ids), Promise.status.in_(case_promises.OWED))
+        .order_by(Promise.due_at, Promise.id)
+    )
+    for p in rows:
+        owed[p.complaint_id].append(PromiseDue(p.id, p.kind, p.what, p.due_at, p.status, p.made_by))
+    return owed
+
+
+def _owed_of(
+    session: Session, complaint_id: int, owed: dict[int, list[PromiseDue]] | None
+) -> list[PromiseDue]:
+    found = (owed or {}).get(complaint_id)
+    return found if found is not None else _promises_due(session, complaint_id)
 
 
 def _promises_due(session: Session, complaint_id: int) -> list[PromiseDue]:
