@@ -168,6 +168,8 @@ def pages(client: TestClient, session: Session) -> list[tuple[str, Callable[[], 
         ("page: approvals", get("/console/approvals")),
         ("page: reports, 7 days", get(f"/console/reports?start={week_ago}&end={today}")),
         ("page: reports, 30 days", get("/console/reports")),
+        ("page: recovery quality, 7 days", get(f"/console/reports/recovery?start={week_ago}")),
+        ("page: recovery quality, 30 days", get("/console/reports/recovery")),
     ]
 
 
