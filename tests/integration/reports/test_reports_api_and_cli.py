@@ -8,6 +8,7 @@ import csv
 import io
 import json
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -137,6 +138,22 @@ def test_a_formula_a_customer_typed_stays_text_in_the_csv(client: TestClient) ->
     assert ["conv-formula", "'=1+2", "other"] in [row[:3] for row in rows]
 
 
+def _settled(sections: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The sections without what moves with the clock: recovery quality's open waits."""
+    found = []
+    for section in sections:
+        if section["key"] == "recovery_quality":
+            still = section["columns"].index("wait_still_open")
+            wait = section["columns"].index("longest_wait_minutes")
+            rows = [
+                [None if i == wait and row[still] == "yes" else v for i, v in enumerate(row)]
+                for row in section["rows"]
+            ]
+            section = {**section, "rows": rows, "summary": None}
+        found.append(section)
+    return found
+
+
 def test_the_command_line_prints_tables_json_and_csv(
     client: TestClient,
     monkeypatch: pytest.MonkeyPatch,
@@ -154,7 +171,9 @@ def test_the_command_line_prints_tables_json_and_csv(
     assert main(["reports", *period, "--json"]) == 0
     body = json.loads(capsys.readouterr().out)
     api = client.get("/api/reports", params=PERIOD, headers=ADMIN).json()
-    assert body["sections"] == api["sections"]
+    # A wait still open grows between the two reports (and the averages over waits with
+    # it); everything else is the same.
+    assert _settled(body["sections"]) == _settled(api["sections"])
 
     assert main(["reports", *period, "--section", "satisfaction", "--csv"]) == 0
     table = list(csv.reader(io.StringIO(capsys.readouterr().out)))
