@@ -11,6 +11,7 @@ from bot.console import (
     desk_pages,
     incidents,
     operators,
+    privacy,
     reports,
     sign_in,
 )
@@ -55,5 +56,8 @@ def console_routes() -> list[BaseRoute]:
         Route("/console/desk/hand-back", desk_pages.hand_back, methods=post),
         Route("/console/desk/resolve", desk_pages.resolve, methods=post),
         WebSocketRoute("/console/live", desk_pages.live),
+        Route("/console/privacy", privacy.privacy_page),
+        Route("/console/privacy/export", privacy.export_customer),
+        Route("/console/privacy/erase", privacy.erase_customer, methods=post),
     ]
     return found

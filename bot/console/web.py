@@ -56,6 +56,7 @@ NAV = (
     ("alerts", "Alerts", "/console/alerts", "agent"),
     ("reports", "Reports", "/console/reports", "agent"),
     ("operators", "Operators", "/console/operators", "admin"),
+    ("privacy", "Privacy", "/console/privacy", "admin"),
 )
 
 
