@@ -47,3 +47,15 @@ def browser(chromium: str) -> Iterator[Browser]:
             yield launched
         finally:
             launched.close()
+
+
+@pytest.fixture(autouse=True)
+def _console_accounts_removed() -> Iterator[None]:
+    """Console accounts a test made are removed when it ends: the stack is shared with the
+    conversation tests, which expect a service where nobody can answer in the chat."""
+    from tests.browser.console import remove_operators
+
+    try:
+        yield
+    finally:
+        remove_operators()
