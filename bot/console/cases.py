@@ -191,7 +191,7 @@ def case_view(session: Session, complaint_id: int, business: Business) -> dict[s
         "channel": conversation.channel,
         "reachable": conversation.reachable,
         "repeat_of": repeat_of,
-        "transcript": _transcript(record),
+        "transcript": transcript(record),
         "timeline": _timeline(record, complaint.reference),
         "promises": [
             {**p, "due_at": _moment(p["due_at"]), "kept_at": _moment(p.get("kept_at"))}
@@ -206,7 +206,7 @@ def _moment(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def _transcript(record: dict[str, Any]) -> list[dict[str, Any]]:
+def transcript(record: dict[str, Any]) -> list[dict[str, Any]]:
     """The messages and the notes for colleagues, in the order they were written."""
     lines: list[dict[str, Any]] = []
     for message in record["messages"]:

@@ -575,7 +575,7 @@ class ConsoleDesk:
         """The actor takes the conversation; the assistant goes silent in it and the
         customer hears who joined. Refused when someone else has it, unless ``take_from``
         (then it is taken from them, as Take over does in Slack)."""
-        agent_id, now = _agent_id(actor), self.clock()
+        agent_id, now = agent_id_of(actor), self.clock()
 
         def act(session: Session) -> tuple[handoff_records.DeskChange, str, bool]:
             handoff = _handoff(session, handoff_id)
@@ -610,7 +610,7 @@ class ConsoleDesk:
         Only the agent who took the conversation over, or who owns one of its open cases
         (a reply from the case, as in its Slack thread), may reply."""
         plain = _checked_text(text, "reply")
-        agent_id, now = _agent_id(actor), self.clock()
+        agent_id, now = agent_id_of(actor), self.clock()
 
         def may_reply(session: Session) -> None:
             conversation = conversations.get_conversation(session, conversation_id)
@@ -710,7 +710,7 @@ class ConsoleDesk:
                 session,
                 conversation_id,
                 author=actor.name,
-                agent_id=_agent_id(actor),
+                agent_id=agent_id_of(actor),
                 text=plain,
                 handoff_id=handoff.id if handoff else None,
             )
@@ -730,7 +730,7 @@ class ConsoleDesk:
             if handoff.status not in handoff_records.OPEN_STATUSES:
                 raise ConsoleRefused(_closed(handoff))
             change = handoff_records.hand_back(
-                session, handoff_id, _agent_id(actor), actor.name, now
+                session, handoff_id, agent_id_of(actor), actor.name, now
             )
             audit.record(
                 session,
@@ -760,7 +760,7 @@ class ConsoleDesk:
         asked whether it is fixed, then for a rating, as after a resolve in Slack."""
         if (handoff_id is None) == (complaint_id is None):
             raise ConsoleRefused("Resolve a conversation or a case: say which one.")
-        agent_id, now = _agent_id(actor), self.clock()
+        agent_id, now = agent_id_of(actor), self.clock()
 
         def act(session: Session) -> tuple[str, int | None, str | None]:
             if handoff_id is not None:
@@ -818,7 +818,7 @@ class ConsoleDesk:
             joined = (
                 handoff is not None
                 and handoff.status == handoff_records.TAKEN_OVER
-                and handoff.agent_id == _agent_id(actor)
+                and handoff.agent_id == agent_id_of(actor)
             )
             return change, self.business.team(complaint.team).name, joined
 
@@ -955,7 +955,7 @@ def _newest(session: Session) -> tuple[int, int]:
     )
 
 
-def _agent_id(actor: audit.Actor) -> str:
+def agent_id_of(actor: audit.Actor) -> str:
     """The id a handoff or case keeps for the agent: the actor's id (``console:<username>``
     for a console account), else their name; the same one ``redress.cases.desk`` keeps."""
     return (actor.id or actor.name)[:40]

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import urllib.parse
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -25,7 +24,8 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from bot.api._http import is_conversation_id, row_id
-from bot.console.desk import ConsoleDesk, ConsoleRefused
+from bot.console.cases import transcript
+from bot.console.desk import ConsoleDesk, ConsoleRefused, agent_id_of
 from bot.console.web import (
     COOKIE,
     Refused,
@@ -36,7 +36,9 @@ from bot.console.web import (
     problem,
     redirect,
     render,
+    same_origin,
 )
+from bot.transactions import in_transaction
 from redress import audit
 from redress.clock import utcnow
 from redress.conversations.views import conversation_record
@@ -47,8 +49,6 @@ from redress.privacy.config import visible_kinds
 from redress.privacy.shown import record_for_agents
 
 logger = logging.getLogger("redress.console")
-
-ROLE_NAMES = {"customer": "Customer", "bot": "Assistant", "agent": "Agent"}
 
 
 def _desk(request: Request) -> ConsoleDesk:
@@ -101,46 +101,13 @@ async def conversation(request: Request) -> Response:
         "desk/conversation.html",
         section="desk",
         record=record,
-        lines=_transcript(record),
+        lines=transcript(record),
         handoff=handoff,
-        mine=handoff is not None and handoff.agent_id == _agent_id(me),
+        mine=handoff is not None and handoff.agent_id == agent_id_of(me),
         cases=cases,
         customer=record["conversation"]["customer"],
         me_id=me.id,
     )
-
-
-def _agent_id(who: audit.Actor) -> str:
-    return (who.id or who.name)[:40]
-
-
-def _moment(raw: str | None) -> datetime | None:
-    return datetime.fromisoformat(raw) if raw else None
-
-
-def _transcript(record: dict[str, Any]) -> list[dict[str, Any]]:
-    """Messages and colleagues' notes in the order they happened."""
-    lines = [
-        {
-            "kind": m["role"],
-            "who": ROLE_NAMES.get(m["role"], m["role"].title()),
-            "text": m["text"],
-            "at": _moment(m["created_at"]),
-            "buttons": [b["title"] for b in m["buttons"]],
-        }
-        for m in record["messages"]
-    ]
-    lines += [
-        {
-            "kind": "note",
-            "who": f"Note by {n['author'] or 'an agent'} (not sent to the customer)",
-            "text": n["text"],
-            "at": _moment(n["created_at"]),
-            "buttons": [],
-        }
-        for n in record["agent_notes"]
-    ]
-    return sorted(lines, key=lambda line: line["at"] or datetime.min)
 
 
 def _back(conversation_id: str) -> str:
@@ -232,16 +199,12 @@ async def resolve(request: Request) -> Response:
 async def live(socket: WebSocket) -> None:
     """Change events for a signed-in console page, as JSON text frames. Refused (closed with
     1008) without a live session or from another site's page."""
-    origin = socket.headers.get("origin")
-    host = socket.headers.get("host", "")
-    if origin is not None and urllib.parse.urlsplit(origin).netloc != host:
+    if not same_origin(socket):
         await socket.close(code=1008)
         return
     secret = socket.cookies.get(COOKIE, "")
     database_url = socket.app.state.settings.database_url
     try:
-        from bot.transactions import in_transaction
-
         found = await in_transaction(
             database_url, lambda s: accounts.session_for(s, secret, utcnow())
         )

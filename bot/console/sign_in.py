@@ -18,7 +18,6 @@ from bot.console.web import (
     COOKIE,
     PREFIX,
     Refused,
-    _same_origin,
     db,
     form,
     page,
@@ -26,6 +25,7 @@ from bot.console.web import (
     redirect,
     render,
     safe_next,
+    same_origin,
 )
 from redress import audit
 from redress.clock import utcnow
@@ -67,7 +67,7 @@ async def sign_in(request: Request) -> Response:
     expected = request.cookies.get(PRE_COOKIE, "")
     given = fields.get("sign_in_token", "")
     if (
-        not _same_origin(request)
+        not same_origin(request)
         or not expected
         or not hmac.compare_digest(given.encode(), expected.encode())
     ):

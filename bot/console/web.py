@@ -26,7 +26,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from bot.api._http import BadInput, bounded_body
@@ -186,7 +186,7 @@ async def form(request: Request) -> dict[str, str]:
     return fields
 
 
-def _same_origin(request: Request) -> bool:
+def same_origin(request: HTTPConnection) -> bool:
     """A browser sends Origin with every POST; one from another site is refused even with a
     token (defence in depth beside the CSRF token and SameSite)."""
     origin = request.headers.get("origin")
@@ -256,7 +256,7 @@ def page(role: str) -> Callable[[Page], Page]:
 
 
 async def _check_csrf(request: Request, found: accounts.SignedIn) -> None:
-    if not _same_origin(request):
+    if not same_origin(request):
         raise Refused("This form was sent from another site, so it was refused.", 403)
     given = (await form(request)).get("csrf", "")
     if not given or not hmac.compare_digest(given.encode(), found.csrf_token.encode()):

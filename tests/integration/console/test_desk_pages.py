@@ -105,7 +105,7 @@ def test_an_agent_works_a_web_chat_from_the_console(database_url: str, business:
         assert noted.status_code == 303
         page = client.get(path)
         assert "Line test booked for 3pm" in page.text
-        assert "not sent to the customer" in page.text
+        assert "(not shown to the customer)" in page.text
         assert not any("Line test" in t for t in _record_texts(client, conversation_id, "agent"))
 
         resolved = post_form(client, "/console/desk/resolve", fields, page.text)
