@@ -3,7 +3,7 @@ arguments as ``rasa run ...`` (scripts/run-rasa uses it)."""
 
 from __future__ import annotations
 
-from rasa_addons import action_results, private_logs, tracker_guard, turns_once
+from rasa_addons import action_results, event_types, private_logs, tracker_guard, turns_once
 
 
 def main() -> None:
@@ -11,6 +11,7 @@ def main() -> None:
     action_results.install()
     tracker_guard.install()
     turns_once.install()
+    event_types.install()
     from rasa.__main__ import main as rasa_main
 
     rasa_main()

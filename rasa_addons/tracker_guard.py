@@ -18,7 +18,12 @@ import logging
 from typing import Any
 
 from rasa.core.agent import Agent
-from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore
+from rasa.core.tracker_store import (
+    FailSafeTrackerStore,
+    InMemoryTrackerStore,
+    SQLTrackerStore,
+    TrackerStore,
+)
 from rasa.shared.exceptions import ConnectionException
 
 logger = logging.getLogger("redress.rasa.tracker_guard")
@@ -59,6 +64,26 @@ def _refuse_in_memory_fallback() -> None:
         return tracker_store
 
     Agent._create_tracker_store = staticmethod(create)  # type: ignore[method-assign,assignment]
+
+    rasas_factory = TrackerStore.create
+
+    def from_endpoint(obj: Any, *args: Any, **kwargs: Any) -> TrackerStore:
+        tracker_store = rasas_factory(obj, *args, **kwargs)
+        _refuse_memory_for_a_named_store(obj, tracker_store)
+        return tracker_store
+
+    TrackerStore.create = staticmethod(from_endpoint)  # type: ignore[method-assign,assignment]
+
+
+def _refuse_memory_for_a_named_store(store: Any, tracker_store: Any) -> None:
+    """Rasa replaces a tracker store ``type`` it cannot import with one in memory, with
+    only a warning; here Rasa does not start."""
+    named = getattr(store, "type", None)
+    if isinstance(tracker_store, InMemoryTrackerStore) and named not in (None, "in_memory"):
+        raise TrackerStoreUnavailable(
+            f"The tracker store type {named!r} (endpoints.yml) could not be loaded. Rasa will "
+            "not start with a tracker store in memory instead."
+        )
 
 
 def _check_at_start() -> None:
