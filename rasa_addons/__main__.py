@@ -3,7 +3,14 @@ arguments as ``rasa run ...`` (scripts/run-rasa uses it)."""
 
 from __future__ import annotations
 
-from rasa_addons import action_results, event_types, private_logs, tracker_guard, turns_once
+from rasa_addons import (
+    action_results,
+    event_types,
+    graph_runner,
+    private_logs,
+    tracker_guard,
+    turns_once,
+)
 
 
 def main() -> None:
@@ -12,6 +19,7 @@ def main() -> None:
     tracker_guard.install()
     turns_once.install()
     event_types.install()
+    graph_runner.install()
     from rasa.__main__ import main as rasa_main
 
     rasa_main()
