@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from rasa_addons import (
     action_results,
+    dialogue_states,
     event_types,
     graph_runner,
     private_logs,
@@ -20,6 +21,7 @@ def main() -> None:
     turns_once.install()
     event_types.install()
     graph_runner.install()
+    dialogue_states.install()
     from rasa.__main__ import main as rasa_main
 
     rasa_main()
