@@ -22,6 +22,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from redress import memory_trace
 from redress.business import configuration_or_exit
 from redress.internal_secret import internal_secret, is_bearer_of
 from redress.settings import SettingsError
@@ -34,6 +35,11 @@ OPEN_PATHS = {"/health"}
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     configuration_or_exit(logger)  # refuse to start on a configuration mistake
+    try:
+        memory_trace.start_if_asked("actions")
+    except memory_trace.TraceSettingError as problem:
+        logger.error("%s", problem)
+        return 2
     try:
         secret = internal_secret()
     except (SettingsError, OSError) as problem:

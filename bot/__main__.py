@@ -10,6 +10,7 @@ import uvicorn
 
 from bot.api.webchat import hide_tokens_in_server_logs
 from bot.app import create_app
+from redress import memory_trace
 from redress.business import configuration_or_exit
 
 logger = logging.getLogger("redress.gateway")
@@ -21,6 +22,11 @@ def main() -> int:
     # errors (a job that failed or fell behind) still show.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     hide_tokens_in_server_logs()
+    try:
+        memory_trace.start_if_asked("gateway")
+    except memory_trace.TraceSettingError as problem:
+        logger.error("%s", problem)
+        return 2
     settings, business = configuration_or_exit(logger)
     if settings.admin_token is None:
         logger.warning(

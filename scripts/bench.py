@@ -73,6 +73,7 @@ import httpx
 import yaml
 from sqlalchemy import select
 
+from redress import memory_trace
 from redress.business import load_business
 from redress.clock import utcnow
 from redress.conversations import records as conversations
@@ -86,6 +87,7 @@ from scripts.stack import ADMIN_TOKEN, MODEL, RASA_API_TOKEN, Stack, signed_iden
 ROOT = Path(__file__).resolve().parent.parent
 REPORTS = ROOT / "reports" / "bench"
 PY_SPY = ROOT / ".venv" / "bin" / "py-spy"
+ALLOCATIONS = "allocations"  # the run folder's allocation summaries (--trace-allocations)
 MAX_TURNS = 10
 # The gateway allows at most 6,000 messages a minute from one address; every simulated
 # customer talks from 127.0.0.1, so the bench sets that (100 a second is far above what
@@ -1094,6 +1096,45 @@ def mode_figures(phases: list[Phase]) -> dict[str, Any]:
     }
 
 
+def allocation_growth(folder: Path, since: float) -> dict[str, Any]:
+    """For each traced process, what grew between its first allocation summary written
+    after ``since`` (the soak's start) and its last."""
+    by_process: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for path in sorted(folder.glob("*.json")):
+        summary = json.loads(path.read_text(encoding="utf-8"))
+        if summary["at"] >= since:
+            by_process[path.stem.rsplit("-", 1)[0]].append(summary)
+    return {
+        name: memory_trace.growth(summaries[0], summaries[-1])
+        if len(summaries) > 1
+        else {"error": "fewer than two summaries during the soak (it needs 2 minutes or more)"}
+        for name, summaries in sorted(by_process.items())
+    }
+
+
+def _allocation_lines(allocations: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    for name, grown in allocations.items():
+        lines += ["", f"### Allocations traced in {name} during the soak", ""]
+        if "error" in grown:
+            lines.append(grown["error"])
+            continue
+        first, last = grown["traced_mb"]
+        lines += [
+            f"Traced memory {first} MB to {last} MB over {grown['minutes']} min "
+            f"({grown['traced_mb_per_minute']:+} MB a minute). The sites that gained most "
+            "(allocating line, then the calls that led to it, innermost first):",
+            "",
+        ]
+        for line in grown["top"][:8]:
+            calls = " < ".join(_short(call) for call in line["calls"][1:4])
+            lines.append(
+                f"- {line['bytes'] / 1024:+.0f} KB ({line['blocks']:+} blocks, "
+                f"{line['bytes_now'] / 1024:.0f} KB now): `{_short(line['where'])}` < {calls}"
+            )
+    return lines
+
+
 def soak_figures(monitor: Monitor, phase: Phase) -> dict[str, Any]:
     """RSS at the start and the end of the soak (the mean of its first and last tenth)."""
     samples = [s for s in monitor.timeline if s["phase"] == phase.name]
@@ -1292,6 +1333,7 @@ class Options:
     bursts: int = 10
     check_limit: int = 500
     profile: bool = False
+    trace_allocations: bool = False
     think: float = 0.0
     seed: int = 1
     name: str | None = None
@@ -1362,7 +1404,13 @@ def parse_args(argv: list[str] | None) -> Options:
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="py-spy the gateway and the action server during the full-stack phases",
+        help="py-spy Rasa, the gateway and the action server during the full-stack phases",
+    )
+    parser.add_argument(
+        "--trace-allocations",
+        action="store_true",
+        help="trace the gateway's and the action server's allocations (tracemalloc, slower) "
+        "and report what grew during the soak (redress/memory_trace.py)",
     )
     parser.add_argument(
         "--think",
@@ -1398,6 +1446,7 @@ def parse_args(argv: list[str] | None) -> Options:
         redis_url=args.redis_url or None, bursts=args.bursts, check_limit=args.check_limit,
         profile=args.profile, think=args.think, seed=args.seed, name=args.name, out=args.out,
         smoke=args.smoke, bare=not args.no_bare, keep=args.keep, workdir=args.workdir,
+        trace_allocations=args.trace_allocations,
     )  # fmt: skip
     if options.smoke:
         options.duration = min(options.duration, 6.0)
@@ -1447,6 +1496,9 @@ def start_stack(
         "PYTHONDONTWRITEBYTECODE": "1",
         **(more_env or {}),
     }
+    if options.trace_allocations:
+        extra[memory_trace.FOLDER_VARIABLE] = str(workdir / ALLOCATIONS)
+        extra[memory_trace.EVERY_VARIABLE] = "60"
     # Empty is off for the gateway and scripts/run-rasa, whatever the environment says.
     extra["REDIS_URL"] = options.redis_url or ""
     stack = Stack(workdir, database_url=database_url, extra_env=extra)
@@ -1500,7 +1552,7 @@ async def drive(stack: Stack, options: Options, clock: Clock) -> dict[str, Any]:
             for index, target in enumerate(plan):
                 if options.profile and target.mode == "full" and not profilers:
                     seconds = half * plan.count(full) + 1
-                    for name in ("gateway", "actions"):
+                    for name in ("rasa", "gateway", "actions"):
                         folded[name] = stack.workdir / f"profile-{name}.folded"
                         process = start_profiler(stack.pid(name), seconds, folded[name])
                         if process is not None:
@@ -1520,6 +1572,7 @@ async def drive(stack: Stack, options: Options, clock: Clock) -> dict[str, Any]:
                     )
                 )
             soak: Phase | None = None
+            soak_began = time.time()
             if options.soak > 0:
                 soak = await run_phase(
                     "soak", client, full, scenarios, options.soak, options.concurrency, rng,
@@ -1578,6 +1631,10 @@ async def drive(stack: Stack, options: Options, clock: Clock) -> dict[str, Any]:
     if soak is not None:
         report["soak"] = soak_figures(monitor, soak)
         report["soak"]["figures"] = mode_figures([soak])
+        if options.trace_allocations:
+            report["soak"]["allocations"] = allocation_growth(
+                stack.workdir / ALLOCATIONS, soak_began
+            )
     if options.profile:
         report["profile"] = {}
         for name, path in folded.items():
@@ -1844,6 +1901,7 @@ def render_markdown(report: dict[str, Any]) -> str:
                 f"p50 by minute (ms): {soak.get('p50_ms_by_minute')}; "
                 f"turns {soak['figures']['turns']}, errors {soak['figures']['errors']}.",
             ]
+        lines += _allocation_lines(soak.get("allocations") or {})
     for name, p in (report.get("profile") or {}).items():
         lines += ["", f"## Profile: {name} (py-spy, on-CPU samples)", ""]
         if "error" in p:
