@@ -120,11 +120,12 @@ class KeptSQLTrackerStore(SQLTrackerStore):
                 if last_id != kept.last_id:
                     rows = query.filter(event.id > kept.last_id).all()
                 if kept.count + len(rows) == count:
-                    tracker = fork(kept.tracker)
+                    # The kept tracker is the store's own (callers only ever get copies), so
+                    # the new events go straight into it.
                     for new in deserialise_events([json.loads(row.data) for row in rows]):
-                        tracker.update(new)
-                    self._keep(sender_id, tracker, count, last_id)
-                    return fork(tracker)
+                        kept.tracker.update(new)
+                    self._keep(sender_id, kept.tracker, count, last_id)
+                    return fork(kept.tracker)
             rows = query.all()
         tracker = DialogueStateTracker.from_dict(
             sender_id, [json.loads(row.data) for row in rows], self.domain.slots
@@ -158,7 +159,7 @@ class KeptSQLTrackerStore(SQLTrackerStore):
             session.commit()
         if (
             last_id is None
-            or stored + len(rows) != len(tracker.events)
+            or stored > len(tracker.events)  # the database is ahead of this tracker
             or any(isinstance(event, SessionStarted) for event in new_events)
         ):
             # A new session is read from its start next time, as Rasa reads it.
