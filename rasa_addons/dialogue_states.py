@@ -73,19 +73,22 @@ class DialogueStates:
             and applied[replay.events - 1] is replay.last_event
         ):
             replay = _Replay(0, None, tracker.init_copy(), [], None, False, rule_only_data)
-        steps = _Steps(self.domain, replay, omit_unset_slots, ignore_rule_only_turns)
         for event in applied[replay.events :]:
             if isinstance(event, ActionExecuted):
-                steps.turn(replay.tracker, event.hide_rule_turn)
+                state, replay.last_ml_action, replay.turn_was_hidden = _turn(
+                    self.domain, replay, event.hide_rule_turn, omit_unset_slots,
+                    ignore_rule_only_turns,
+                )  # fmt: skip
+                if state is not None:
+                    replay.states.append(state)
             replay.tracker.update(event)
         replay.events = len(applied)
         replay.last_event = applied[-1] if applied else None
         self._keep(key, replay)
         # The state after the last event is the caller's only: it is not kept, as the next
         # events may come before the next action.
-        final = _Steps(self.domain, replay, omit_unset_slots, ignore_rule_only_turns, keep=False)
-        final.turn(replay.tracker, False)
-        return [_copy(state) for state in [*replay.states, *final.added]]
+        final, _, _ = _turn(self.domain, replay, False, omit_unset_slots, ignore_rule_only_turns)
+        return [_copy(state) for state in [*replay.states, *([final] if final is not None else [])]]
 
     def _keep(self, key: tuple[Any, ...], replay: _Replay) -> None:
         if replay.events == 0:
@@ -97,50 +100,33 @@ class DialogueStates:
             self._replays.popitem(last=False)
 
 
-class _Steps:
-    """One step of Rasa's loop over the prior trackers (``states_for_tracker_history``),
-    applied to a replay: added to it (``keep``), or only to ``added``."""
-
-    def __init__(
-        self,
-        domain: Domain,
-        replay: _Replay,
-        omit_unset_slots: bool,
-        ignore_rule_only_turns: bool,
-        keep: bool = True,
-    ) -> None:
-        self.domain = domain
-        self.replay = replay
-        self.omit_unset_slots = omit_unset_slots
-        self.ignore = ignore_rule_only_turns
-        self.keep = keep
-        self.added: list[State] = []
-
-    def turn(self, tr: DialogueStateTracker, hide_rule_turn: bool) -> None:
-        domain, replay = self.domain, self.replay
-        last_ml_action, turn_was_hidden = replay.last_ml_action, replay.turn_was_hidden
-        previous = (self.added or replay.states)[-1:] if (self.added or replay.states) else []
-        if self.ignore:
-            if not turn_was_hidden:
-                last_ml_action = domain._get_prev_action_sub_state(tr)
-            if not tr.followup_action and tr.latest_action_name != tr.active_loop_name:
-                turn_was_hidden = hide_rule_turn
-        state: State | None = None
-        if not (self.ignore and turn_was_hidden):
-            state = domain.get_active_state(tr, omit_unset_slots=self.omit_unset_slots)
-            if self.ignore:
-                domain._remove_rule_only_features(state, replay.rule_only_data)
-                if previous:
-                    domain._substitute_rule_only_user_input(state, previous[0])
-                if last_ml_action:
-                    state[constants.PREVIOUS_ACTION] = last_ml_action
-            state = domain._clean_state(state)
-        if self.keep:
-            replay.last_ml_action, replay.turn_was_hidden = last_ml_action, turn_was_hidden
-            if state is not None:
-                replay.states.append(state)
-        elif state is not None:
-            self.added.append(state)
+def _turn(
+    domain: Domain,
+    replay: _Replay,
+    hide_rule_turn: bool,
+    omit_unset_slots: bool,
+    ignore_rule_only_turns: bool,
+) -> tuple[State | None, Any, bool]:
+    """One step of Rasa's loop over the prior trackers (``states_for_tracker_history``) at
+    the replay's tracker: the state before this action (None for a hidden rule turn), and
+    the loop's two flags after it."""
+    tr = replay.tracker
+    last_ml_action, turn_was_hidden = replay.last_ml_action, replay.turn_was_hidden
+    if ignore_rule_only_turns:
+        if not turn_was_hidden:
+            last_ml_action = domain._get_prev_action_sub_state(tr)
+        if not tr.followup_action and tr.latest_action_name != tr.active_loop_name:
+            turn_was_hidden = hide_rule_turn
+        if turn_was_hidden:
+            return None, last_ml_action, turn_was_hidden
+    state = domain.get_active_state(tr, omit_unset_slots=omit_unset_slots)
+    if ignore_rule_only_turns:
+        domain._remove_rule_only_features(state, replay.rule_only_data)
+        if replay.states:
+            domain._substitute_rule_only_user_input(state, replay.states[-1])
+        if last_ml_action:
+            state[constants.PREVIOUS_ACTION] = last_ml_action
+    return domain._clean_state(state), last_ml_action, turn_was_hidden
 
 
 def _frozen(rule_only_data: dict[str, Any] | None) -> Any:
