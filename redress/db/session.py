@@ -24,7 +24,9 @@ def make_engine(database_url: str) -> Engine:
         path = database_url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(database_url, connect_args={"timeout": 30}, hide_parameters=True)
+        engine = create_engine(
+            database_url, connect_args={"timeout": BUSY_TIMEOUT_SECONDS}, hide_parameters=True
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -33,7 +35,7 @@ def make_engine(database_url: str) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -49,11 +51,13 @@ def make_engine(database_url: str) -> Engine:
     )
 
 
+# How long a SQLite statement waits for a lock held by another connection.
+BUSY_TIMEOUT_SECONDS = 30
 # Waiting for SQLite's write lock: SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20,
 # 25, 25, 25, 50, 50 then 100 ms between tries, so a transaction queued behind another that
 # holds the lock for 2 ms often waits 10 to 25. Here the lock is tried every 1 ms, then a
 # little less often, for as long as the busy timeout.
-LOCK_WAIT_SECONDS = 30.0
+LOCK_WAIT_SECONDS = float(BUSY_TIMEOUT_SECONDS)
 LOCK_RETRY_FIRST, LOCK_RETRY_MOST = 0.001, 0.005
 
 
@@ -77,7 +81,7 @@ def take_write_lock(dbapi_connection: Any) -> None:
             time.sleep(pause)
             pause = min(pause * 1.5, LOCK_RETRY_MOST)
     finally:
-        cursor.execute(f"PRAGMA busy_timeout={int(LOCK_WAIT_SECONDS * 1000)}")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")  # as connected
         cursor.close()
 
 
